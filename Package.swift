@@ -1,0 +1,84 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One library per concern, one thin executable per pipeline stage (see README.md).
+let package = Package(
+    name: "mscn",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "mscn", targets: ["mscn"]),
+        .executable(name: "mscn-ingest", targets: ["mscn-ingest"]),
+        .executable(name: "mscn-features", targets: ["mscn-features"]),
+        .executable(name: "mscn-noise", targets: ["mscn-noise"]),
+        .executable(name: "mscn-split", targets: ["mscn-split"]),
+        .executable(name: "mscn-train", targets: ["mscn-train"]),
+        .executable(name: "mscn-purify", targets: ["mscn-purify"]),
+        .executable(name: "mscn-evaluate", targets: ["mscn-evaluate"]),
+        .executable(name: "mscn-bench", targets: ["mscn-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+    ],
+    targets: [
+        // C shims: system libraries found through pkg-config, libjpeg behind a setjmp wrapper.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev", "pkg-config"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev", "pkg-config"])]),
+        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+
+        // Libraries.
+        .target(name: "MSCNRandom"),
+        .target(name: "TensorFile", dependencies: ["CZstd"]),
+        .target(name: "StageKit", dependencies: [
+            "TensorFile",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "Artefacts", dependencies: ["TensorFile"]),
+        .target(name: "Captions"),
+        .target(name: "Imaging", dependencies: ["CJPEG", "CBLAS", "MSCNRandom"]),
+        .target(name: "BuiltinDataset", dependencies: ["Imaging", "MSCNRandom"]),
+        .target(name: "DataPrep", dependencies: ["MSCNRandom", "Artefacts"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "MSCNRandom"]),
+        .target(name: "MSCN", dependencies: ["Engine", "TensorFile", "MSCNRandom"]),
+        .target(name: "Purification"),
+        .target(name: "Retrieval"),
+        .target(name: "Pipeline", dependencies: [
+            "Yams",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+
+        // Stage executables: argument parsing and error reporting only; logic lives above.
+        .executableTarget(name: "mscn-ingest", dependencies: ["StageKit", "Artefacts", "Captions", "Imaging", "TensorFile"]),
+        .executableTarget(name: "mscn-features", dependencies: ["StageKit", "Artefacts", "Imaging", "TensorFile"]),
+        .executableTarget(name: "mscn-noise", dependencies: ["StageKit", "Artefacts", "DataPrep", "TensorFile"]),
+        .executableTarget(name: "mscn-split", dependencies: ["StageKit", "Artefacts", "DataPrep", "TensorFile"]),
+        .executableTarget(name: "mscn-train", dependencies: ["StageKit", "Artefacts", "MSCN", "Engine", "TensorFile"]),
+        .executableTarget(name: "mscn-purify", dependencies: ["StageKit", "Artefacts", "MSCN", "Purification", "TensorFile"]),
+        .executableTarget(name: "mscn-evaluate", dependencies: ["StageKit", "Artefacts", "MSCN", "Retrieval", "TensorFile"]),
+        .executableTarget(name: "mscn", dependencies: [
+            "StageKit", "TensorFile", "Pipeline", "MSCN", "Engine", "BuiltinDataset", "Artefacts",
+        ]),
+        .executableTarget(name: "mscn-bench", dependencies: [
+            "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS",
+        ]),
+
+        // Tests. Golden files live next to the tests that read them.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TensorFileTests", dependencies: ["TensorFile", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
+        .testTarget(name: "DataStageTests", dependencies: [
+            "Captions", "Imaging", "BuiltinDataset", "Artefacts", "TensorFile", "TestSupport",
+        ]),
+        .testTarget(name: "DataPrepTests", dependencies: [
+            "DataPrep", "Purification", "Retrieval", "Artefacts", "TensorFile", "TestSupport",
+        ]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "MSCNRandom", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"]),
+        .testTarget(name: "StageTests", dependencies: ["Artefacts", "TensorFile", "TestSupport"]),
+        .testTarget(name: "FoundationTests", dependencies: ["MSCNRandom", "StageKit", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

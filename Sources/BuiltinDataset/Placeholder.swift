@@ -1,0 +1,2 @@
+// BuiltinDataset: filled in by its issue (see README.md).
+enum BuiltinDatasetModulePlaceholder {}

@@ -1,0 +1,2 @@
+// Captions: filled in by its issue (see README.md).
+enum CaptionsModulePlaceholder {}

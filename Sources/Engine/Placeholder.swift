@@ -1,0 +1,2 @@
+// Engine: filled in by its issue (see README.md).
+enum EngineModulePlaceholder {}

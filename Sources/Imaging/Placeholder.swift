@@ -1,0 +1,2 @@
+// Imaging: filled in by its issue (see README.md).
+enum ImagingModulePlaceholder {}

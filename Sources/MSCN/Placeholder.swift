@@ -1,0 +1,2 @@
+// MSCN: filled in by its issue (see README.md).
+enum MSCNModulePlaceholder {}

@@ -1,0 +1,2 @@
+// Retrieval: filled in by its issue (see README.md).
+enum RetrievalModulePlaceholder {}

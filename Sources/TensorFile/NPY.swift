@@ -1,0 +1,110 @@
+import Foundation
+
+/// numpy's `.npy` format (versions 1–3), little-endian, C order.
+public enum NPY {
+    static func dtype(from descr: String, path: String) throws -> DType {
+        switch descr {
+        case "<f4": return .f32
+        case "<f8": return .f64
+        case "<i4": return .i32
+        case "<i8": return .i64
+        case "|u1", "<u1": return .u8
+        case "|b1": return .u8
+        default: throw TensorFileError(path, "unsupported npy dtype \(descr) (use <f4, <f8, <i4, <i8 or |u1)")
+        }
+    }
+
+    static func descr(_ d: DType) -> String {
+        switch d {
+        case .f32: return "<f4"
+        case .f64: return "<f8"
+        case .i32: return "<i4"
+        case .i64: return "<i8"
+        case .u8: return "|u1"
+        }
+    }
+
+    /// Parses the header of an `.npy` file: dtype, shape and where the data starts.
+    public static func header(_ bytes: [UInt8], path: String) throws -> (dtype: DType, shape: [Int], dataOffset: Int) {
+        guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
+            throw TensorFileError(path, "not an .npy file (bad magic)")
+        }
+        let major = bytes[6]
+        let headerLen: Int, start: Int
+        if major == 1 {
+            headerLen = Int(bytes[8]) | Int(bytes[9]) << 8
+            start = 10
+        } else if major == 2 || major == 3 {
+            guard bytes.count >= 12 else { throw TensorFileError(path, "truncated .npy header") }
+            headerLen = (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
+            start = 12
+        } else {
+            throw TensorFileError(path, "unsupported .npy version \(major)")
+        }
+        guard headerLen <= 1 << 20, start + headerLen <= bytes.count else {
+            throw TensorFileError(path, "truncated .npy header")
+        }
+        let text = String(decoding: bytes[start..<(start + headerLen)], as: UTF8.self)
+        func field(_ key: String) -> String? {
+            guard let r = text.range(of: "'\(key)':") else { return nil }
+            return String(text[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+        }
+        guard let d = field("descr"), let q1 = d.firstIndex(of: "'") else {
+            throw TensorFileError(path, ".npy header has no descr")
+        }
+        let rest = d[d.index(after: q1)...]
+        guard let q2 = rest.firstIndex(of: "'") else { throw TensorFileError(path, ".npy header has a bad descr") }
+        let dtype = try Self.dtype(from: String(rest[..<q2]), path: path)
+        guard let fo = field("fortran_order") else { throw TensorFileError(path, ".npy header has no fortran_order") }
+        if fo.hasPrefix("True") { throw TensorFileError(path, "Fortran-order .npy files are not supported") }
+        guard let s = field("shape"), let open = s.firstIndex(of: "("), let close = s.firstIndex(of: ")") else {
+            throw TensorFileError(path, ".npy header has no shape")
+        }
+        var shape: [Int] = []
+        for part in s[s.index(after: open)..<close].split(separator: ",") {
+            let t = part.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty { continue }
+            guard let v = Int(t), v >= 0 else { throw TensorFileError(path, ".npy shape has a bad dimension '\(t)'") }
+            shape.append(v)
+        }
+        return (dtype, shape, start + headerLen)
+    }
+
+    /// Reads a whole `.npy` file.
+    public static func read(_ path: String, name: String? = nil) throws -> StoredTensor {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TensorFileError(path, FileManager.default.fileExists(atPath: path) ? "cannot read" : "no such file")
+        }
+        let bytes = [UInt8](data)
+        let (dtype, shape, offset) = try header(bytes, path: path)
+        var count = dtype.size
+        for d in shape {
+            let (p, o) = count.multipliedReportingOverflow(by: d)
+            guard !o else { throw TensorFileError(path, "shape \(shape) overflows") }
+            count = p
+        }
+        guard bytes.count - offset == count else {
+            throw TensorFileError(path, "data is \(bytes.count - offset) bytes, shape \(shape) of \(dtype.rawValue) needs \(count)")
+        }
+        let tensorName = name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        return StoredTensor(name: tensorName, dtype: dtype, shape: shape, bytes: Array(bytes[offset...]))
+    }
+
+    /// The header bytes (version 1.0, padded to 64 bytes) for a tensor of this dtype and shape.
+    public static func headerBytes(dtype: DType, shape: [Int]) -> [UInt8] {
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var dict = "{'descr': '\(descr(dtype))', 'fortran_order': False, 'shape': \(shapeText), }"
+        let unpadded = 10 + dict.utf8.count + 1
+        dict += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        let len = dict.utf8.count
+        return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(len & 0xFF), UInt8(len >> 8)] + Array(dict.utf8)
+    }
+
+    /// Writes a tensor as `.npy` (atomically).
+    public static func write(_ t: StoredTensor, to path: String) throws {
+        let data = Data(headerBytes(dtype: t.dtype, shape: t.shape) + t.bytes)
+        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw TensorFileError(path, "cannot write (\(error.localizedDescription))")
+        }
+    }
+}

@@ -1,0 +1,10 @@
+/// A named benchmark that prints its own measurements.
+struct Benchmark {
+    var name: String
+    var run: () -> Void
+}
+
+enum Benchmarks {
+    /// Each concern adds its benchmarks in its own file and lists them here.
+    static var all: [Benchmark] { [] }
+}

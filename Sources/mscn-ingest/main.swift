@@ -1,0 +1,3 @@
+import StageKit
+
+Stage.notImplemented("mscn-ingest")

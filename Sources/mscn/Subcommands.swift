@@ -1,0 +1,8 @@
+import ArgumentParser
+
+extension MSCNTool {
+    /// Every subcommand, in the order `--help` lists them.
+    static var allSubcommands: [ParsableCommand.Type] {
+        [TensorCommand.self]
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// Paths and process helpers shared by the test targets.
+public enum TestPaths {
+    /// The package root (the folder holding Package.swift).
+    public static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// `../shared/golden` beside the checkout (CI lays a copy of shared/ there).
+    public static var sharedGolden: URL {
+        packageRoot.deletingLastPathComponent().appendingPathComponent("shared/golden")
+    }
+
+    /// The folder holding the built products (executables sit beside the test bundle).
+    public static var productsDirectory: URL {
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            return bundle.bundleURL.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    }
+
+    /// A fresh, empty temporary folder.
+    public static func temporaryDirectory(_ label: String = "mscn-test") -> URL {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("\(label)-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// What a finished process left behind.
+public struct ProcessResult {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs a built executable of this package (by product name) or any path, and waits for it.
+public func runProduct(_ name: String, _ arguments: [String], cwd: URL? = nil,
+                       environment: [String: String]? = nil) throws -> ProcessResult {
+    let exe = name.contains("/") ? URL(fileURLWithPath: name) : TestPaths.productsDirectory.appendingPathComponent(name)
+    let p = Process()
+    p.executableURL = exe
+    p.arguments = arguments
+    if let cwd { p.currentDirectoryURL = cwd }
+    if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    // Read both pipes before waiting so a chatty child cannot block on a full pipe.
+    var outData = Data(), errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    p.waitUntilExit()
+    return ProcessResult(status: p.terminationStatus,
+                         stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
