@@ -42,7 +42,8 @@ let package = Package(
         .target(name: "BuiltinDataset", dependencies: ["Imaging", "MSCNRandom"]),
         .target(name: "DataPrep", dependencies: ["MSCNRandom", "Artefacts"]),
         .target(name: "Engine", dependencies: ["CBLAS", "MSCNRandom"]),
-        .target(name: "MSCN", dependencies: ["Engine", "TensorFile", "MSCNRandom"]),
+        .target(name: "SimilarityKernels", dependencies: ["CBLAS"]),
+        .target(name: "MSCN", dependencies: ["Engine", "SimilarityKernels", "TensorFile", "MSCNRandom"]),
         .target(name: "Purification"),
         .target(name: "Retrieval"),
         .target(name: "Pipeline", dependencies: [
@@ -76,6 +77,7 @@ let package = Package(
             "DataPrep", "Purification", "Retrieval", "Artefacts", "TensorFile", "TestSupport",
         ]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "MSCNRandom", "TestSupport"]),
+        .testTarget(name: "SimilarityKernelTests", dependencies: ["SimilarityKernels", "TensorFile", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"]),
         .testTarget(name: "StageTests", dependencies: ["Artefacts", "TensorFile", "TestSupport"]),
         .testTarget(name: "FoundationTests", dependencies: ["MSCNRandom", "StageKit", "TestSupport"]),
