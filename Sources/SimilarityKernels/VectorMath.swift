@@ -1,0 +1,160 @@
+import CBLAS
+import Foundation
+
+/// A manually managed Float buffer: hot loops work on its raw pointer, so they pay neither
+/// copy-on-write nor exclusivity checks. Owned by a tape or a worker, never shared while written.
+final class FloatBuffer {
+    let p: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(_ count: Int, zeroed: Bool = true) {
+        self.count = count
+        p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        if zeroed { p.initialize(repeating: 0, count: max(count, 1)) }
+    }
+
+    deinit { p.deallocate() }
+
+    func zero() { p.update(repeating: 0, count: count) }
+    var array: [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }
+}
+
+func copyArray(_ a: [Float], to p: UnsafeMutablePointer<Float>) {
+    a.withUnsafeBufferPointer { src in
+        if let base = src.baseAddress { p.update(from: base, count: src.count) }
+    }
+}
+
+/// Reference epsilon of `l2norm` / `l1norm`, added after the square root.
+let normEps: Float = 1e-8
+
+// Scalar float reductions stay scalar in Swift; these SIMD8 loops are the vectorised versions.
+
+@inline(__always)
+func unsafeDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= n {
+        acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var s = acc.sum()
+    while i < n { s += a[i] * b[i]; i += 1 }
+    return s
+}
+
+@inline(__always)
+func unsafeSumSquares(_ a: UnsafePointer<Float>, _ n: Int) -> Float { unsafeDot(a, a, n) }
+
+/// y += alpha·x
+@inline(__always)
+func unsafeAxpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    let av = SIMD8<Float>(repeating: alpha)
+    var i = 0
+    while i + 8 <= n {
+        let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: yv + av * xv, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n { y[i] += alpha * x[i]; i += 1 }
+}
+
+/// x *= alpha
+@inline(__always)
+func unsafeScale(_ alpha: Float, _ x: UnsafeMutablePointer<Float>, _ n: Int) {
+    let av = SIMD8<Float>(repeating: alpha)
+    var i = 0
+    while i + 8 <= n {
+        let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(x + i).storeBytes(of: xv * av, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n { x[i] *= alpha; i += 1 }
+}
+
+/// out = (a − b)²
+@inline(__always)
+func unsafeSquaredDifference(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                             _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 8 <= n {
+        let d = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            - UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(out + i).storeBytes(of: d * d, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n { let d = a[i] - b[i]; out[i] = d * d; i += 1 }
+}
+
+/// Reference `l2norm` of one row in place; returns the norm before the epsilon.
+@inline(__always)
+func unsafeL2NormalizeRow(_ x: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+    let norm = unsafeSumSquares(x, n).squareRoot()
+    unsafeScale(1 / (norm + normEps), x, n)
+    return norm
+}
+
+/// Backward of `y = x / (‖x‖ + ε)` in place on `dy`: `dx = dy/(n+ε) − y·(y·dy)/n`.
+@inline(__always)
+func unsafeL2NormalizeBackward(y: UnsafePointer<Float>, norm: Float, _ dy: UnsafeMutablePointer<Float>, _ n: Int) {
+    let yd = unsafeDot(y, dy, n)
+    unsafeScale(1 / (norm + normEps), dy, n)
+    if norm > 0 { unsafeAxpy(-yd / norm, y, dy, n) }
+}
+
+/// Adds `bias` to each of `rows` rows of `x`.
+@inline(__always)
+func unsafeAddBiasRows(_ x: UnsafeMutablePointer<Float>, rows: Int, _ bias: UnsafePointer<Float>, _ n: Int) {
+    for r in 0..<rows { unsafeAxpy(1, bias, x + r * n, n) }
+}
+
+/// acc += column sums of `x` [rows, n]
+@inline(__always)
+func unsafeAddColumnSums(_ x: UnsafePointer<Float>, rows: Int, _ n: Int, into acc: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows { unsafeAxpy(1, x + r * n, acc, n) }
+}
+
+/// Row-major sgemm: C = alpha·op(A)·op(B) + beta·C with op(A) [m,k], op(B) [k,n].
+@inline(__always)
+func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+           _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
+           _ b: UnsafePointer<Float>, _ ldb: Int,
+           _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        if beta == 0 { for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) } }
+        else if beta != 1 { for r in 0..<m { unsafeScale(beta, c + r * ldc, n) } }
+        return
+    }
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+@inline(__always)
+func leakyReLU(_ x: Float) -> Float { x > 0 ? x : 0.1 * x }
+
+@inline(__always)
+func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+
+/// Softmax of `n` values in place (max-subtracted).
+@inline(__always)
+func unsafeSoftmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+    var m = -Float.infinity
+    for i in 0..<n where x[i] > m { m = x[i] }
+    var s: Float = 0
+    for i in 0..<n { let e = expf(x[i] - m); x[i] = e; s += e }
+    let inv = 1 / s
+    for i in 0..<n { x[i] *= inv }
+}
+
+/// Runs `body(worker)` for `workers` fixed workers with OpenBLAS held to one thread meanwhile,
+/// so the split (and hence every summation order) does not depend on the machine's core count.
+func parallelWorkers(_ workers: Int, _ body: (Int) -> Void) {
+    if workers <= 1 { body(0); return }
+    let saved = openblas_get_num_threads()
+    openblas_set_num_threads(1)
+    DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+    openblas_set_num_threads(saved)
+}
