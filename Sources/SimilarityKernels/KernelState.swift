@@ -115,7 +115,8 @@ struct GroupCapacity {
     }
 }
 
-/// One group's forward activations (what backward reads).
+/// One group's forward activations (what backward reads). Every element a later step reads
+/// is written first, so the buffers start uninitialised.
 final class GroupState {
     let gram: FloatBuffer      // [R, W] raw region·word products
     let attnNorm: FloatBuffer  // [pairs, R] ‖LeakyReLU(gram)‖ over the pair's words
@@ -135,26 +136,26 @@ final class GroupState {
 
     init(_ c: GroupCapacity, regions: Int, dim: Int, simDim s: Int, module: SimilarityModule) {
         let n = c.nodes
-        gram = FloatBuffer(regions * c.words)
-        attnNorm = FloatBuffer(c.pairs * regions)
-        prob = FloatBuffer(c.words * regions)
-        u = FloatBuffer(c.words * dim)
-        uNorm = FloatBuffer(c.words)
-        nodeNorm = FloatBuffer(n)
-        out = FloatBuffer(c.pairs * s)
+        gram = FloatBuffer(unzeroed: regions * c.words)
+        attnNorm = FloatBuffer(unzeroed: c.pairs * regions)
+        prob = FloatBuffer(unzeroed: c.words * regions)
+        u = FloatBuffer(unzeroed: c.words * dim)
+        uNorm = FloatBuffer(unzeroed: c.words)
+        nodeNorm = FloatBuffer(unzeroed: n)
+        out = FloatBuffer(unzeroed: c.pairs * s)
         switch module {
         case .sgr(let steps):
-            nodes = (0..<steps).map { _ in FloatBuffer(n * s) }
+            nodes = (0..<steps).map { _ in FloatBuffer(unzeroed: n * s) }
             // The last step only needs node 0 of each pair for queries, messages and output.
-            q = (0..<steps).map { $0 == steps - 1 ? FloatBuffer(c.pairs * s) : FloatBuffer(n * s) }
-            k = (0..<steps).map { _ in FloatBuffer(n * s) }
-            e = (0..<steps).map { _ in FloatBuffer(c.edges) }
-            m = (0..<steps).map { $0 == steps - 1 ? FloatBuffer(c.pairs * s) : FloatBuffer(n * s) }
-            z = FloatBuffer(0); gate = FloatBuffer(0); gateSum = FloatBuffer(0); vNorm = FloatBuffer(0)
+            q = (0..<steps).map { $0 == steps - 1 ? FloatBuffer(unzeroed: c.pairs * s) : FloatBuffer(unzeroed: n * s) }
+            k = (0..<steps).map { _ in FloatBuffer(unzeroed: n * s) }
+            e = (0..<steps).map { _ in FloatBuffer(unzeroed: c.edges) }
+            m = (0..<steps).map { $0 == steps - 1 ? FloatBuffer(unzeroed: c.pairs * s) : FloatBuffer(unzeroed: n * s) }
+            z = FloatBuffer(unzeroed: 0); gate = FloatBuffer(unzeroed: 0); gateSum = FloatBuffer(unzeroed: 0); vNorm = FloatBuffer(unzeroed: 0)
         case .saf:
-            nodes = [FloatBuffer(n * s)]
+            nodes = [FloatBuffer(unzeroed: n * s)]
             q = []; k = []; e = []; m = []
-            z = FloatBuffer(n); gate = FloatBuffer(n); gateSum = FloatBuffer(c.pairs); vNorm = FloatBuffer(c.pairs)
+            z = FloatBuffer(unzeroed: n); gate = FloatBuffer(unzeroed: n); gateSum = FloatBuffer(unzeroed: c.pairs); vNorm = FloatBuffer(unzeroed: c.pairs)
         }
     }
 }

@@ -13,6 +13,8 @@ final class FloatBuffer {
         if zeroed { p.initialize(repeating: 0, count: max(count, 1)) }
     }
 
+    convenience init(unzeroed count: Int) { self.init(count, zeroed: false) }
+
     deinit { p.deallocate() }
 
     func zero() { p.update(repeating: 0, count: count) }

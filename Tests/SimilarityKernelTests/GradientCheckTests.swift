@@ -86,9 +86,12 @@ final class GradientCheckTests: XCTestCase {
                 worst = max(worst, err / (2e-4 * scale + 1e-3 * abs(numeric[e]) + 1e-9))
             }
             if worst > worstOverall.0 { worstOverall = (worst, name) }
+            if ProcessInfo.processInfo.environment["MSCN_FD_VERBOSE"] != nil { print("  \(name): scale \(scale), worst ratio \(worst)") }
             XCTAssertLessThanOrEqual(worst, 1, "\(name): worst error / tolerance (largest |grad| \(scale))", file: file, line: line)
-            if scale == 0 {
-                XCTFail("\(name): all finite differences are zero, the check would be vacuous", file: file, line: line)
+            // Double differences are good to ~1e-9; a tensor whose gradients are not well above
+            // that would pass whatever the kernel returned.
+            if !invariant.contains(name) && scale < 1e-6 * max(overall, 1) {
+                XCTFail("\(name): finite differences \(scale) ≪ \(overall), the check would be vacuous", file: file, line: line)
             }
         }
         print("gradient check \(problem.module) \(pairs) training=\(training): forward |Δ| \(forwardError), worst error/tolerance \(worstOverall.0) (\(worstOverall.1))")

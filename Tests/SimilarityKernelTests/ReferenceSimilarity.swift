@@ -187,7 +187,7 @@ struct TestRNG {
 extension ReferenceProblem {
     /// A random problem with Xavier-like weights and l2-normalised embeddings.
     static func random(seed: UInt64, module: SimilarityModule, imageCount: Int, captionCount: Int, regions: Int,
-                       lengths: [Int], dim: Int, simDim: Int) -> ReferenceProblem {
+                       lengths: [Int], dim: Int, simDim: Int, edgeGain: Double = 4) -> ReferenceProblem {
         var rng = TestRNG(state: seed)
         let maxLength = lengths.max() ?? 1
         func normalizedRows(_ rows: Int) -> [Double] {
@@ -203,15 +203,18 @@ extension ReferenceProblem {
         // Padding rows hold garbage on purpose: the kernel must never read them.
         tensors["captions"] = normalizedRows(captionCount * maxLength)
         tensors["captionGlobal"] = normalizedRows(captionCount)
-        func lin(_ name: String, _ o: Int, _ i: Int) {
-            let a = (6.0 / Double(o + i)).squareRoot()
+        // edgeGain scales SGR's query/key weights: with plain Xavier weights the edge softmax
+        // is near uniform, later rounds see almost identical nodes and their query/key
+        // gradients vanish (~1e-11), which would make their check vacuous.
+        func lin(_ name: String, _ o: Int, _ i: Int, gain: Double = 1) {
+            let a = gain * (6.0 / Double(o + i)).squareRoot()
             tensors[name + ".w"] = rng.array(o * i, -a, a)
             tensors[name + ".b"] = rng.array(o, -0.1, 0.1)
         }
         lin("loc", simDim, dim)
         lin("glo", simDim, dim)
         if case .sgr(let steps) = module {
-            for k in 0..<steps { lin("sgr\(k).q", simDim, simDim); lin("sgr\(k).k", simDim, simDim); lin("sgr\(k).g", simDim, simDim) }
+            for k in 0..<steps { lin("sgr\(k).q", simDim, simDim, gain: edgeGain); lin("sgr\(k).k", simDim, simDim, gain: edgeGain); lin("sgr\(k).g", simDim, simDim) }
         } else {
             lin("attn", 1, simDim)
             tensors["bn.w"] = [rng.uniform(0.5, 1.5)]
