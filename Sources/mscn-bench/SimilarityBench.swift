@@ -5,9 +5,17 @@ import SimilarityKernels
 /// The fused pair similarity: forward and forward+backward at training batch sizes, and the
 /// sharded all-pairs inference of evaluation, against cblas_sgemm measured in the same run.
 enum SimilarityBench {
+    /// MSCN_SIM_WORKERS overrides the kernel's worker count (to compare against BLAS threading);
+    /// MSCN_SIM_QUICK=1 runs only the d=1024 SGR training case.
+    static var workers: Int? { ProcessInfo.processInfo.environment["MSCN_SIM_WORKERS"].flatMap { Int($0) } }
+
     static func run() {
         let gemm = sgemmRate(1024)
         print(String(format: "cblas_sgemm 1024²: %.1f GFLOP/s", gemm))
+        if ProcessInfo.processInfo.environment["MSCN_SIM_QUICK"] == "1" {
+            training(module: .sgr(steps: 3), dim: 1024, simDim: 256, batch: 64, gemm: gemm)
+            return
+        }
         for (d, s) in [(1024, 256), (256, 64)] {
             for module in [SimilarityModule.sgr(steps: 3), .saf] {
                 training(module: module, dim: d, simDim: s, batch: 64, gemm: gemm)
@@ -103,6 +111,7 @@ enum SimilarityBench {
         let x = inputs(images: B, captions: B, regions: R, length: L, dim: d, noise: &noise)
         var p = params(module, dim: d, simDim: s, noise: &noise)
         let kernel = SimilarityKernel(dim: d, simDim: s, module: module)
+        if let w = workers { kernel.workers = w }
         let flops = Double(B * B) * pairFlops(module, regions: R, length: L, dim: d, simDim: s)
         _ = kernel.forward(x, params: &p, pairs: .all, training: false, keepTape: false)  // warm-up
         var fwd = Double.infinity, fwdTape = Double.infinity, bwd = Double.infinity, tapeBytes = 0
