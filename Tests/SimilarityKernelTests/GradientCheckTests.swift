@@ -25,6 +25,11 @@ final class GradientCheckTests: XCTestCase {
                       lengths: [2, 4, 1], dim: 9, simDim: 8), pairs: .diagonal, training: true)
     }
 
+    func testSGRSingleStepGradients() {
+        check(.random(seed: 16, module: .sgr(steps: 1), imageCount: 2, captionCount: 2, regions: 3,
+                      lengths: [2, 3], dim: 8, simDim: 8), pairs: .all, training: false)
+    }
+
     func testSAFTrainingAllPairsGradients() {
         check(.random(seed: 13, module: .saf, imageCount: 3, captionCount: 2, regions: 5,
                       lengths: [3, 2], dim: 10, simDim: 9), pairs: .all, training: true)
