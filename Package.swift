@@ -75,7 +75,7 @@ let package = Package(
         ]),
         .testTarget(name: "DataPrepTests", dependencies: [
             "DataPrep", "Purification", "Retrieval", "Artefacts", "TensorFile", "TestSupport",
-        ]),
+        ], exclude: ["Golden"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "MSCNRandom", "TestSupport"]),
         .testTarget(name: "SimilarityKernelTests", dependencies: ["SimilarityKernels", "TensorFile", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"]),

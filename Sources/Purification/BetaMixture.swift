@@ -75,6 +75,14 @@ public struct PurificationFit: Sendable {
     /// `cleanPosterior > keepThreshold`.
     public var keep: [Bool]
 
+    public init(initial: BetaMixture, iterations: [EMIteration], final: BetaMixture, cleanPosterior: [Double], keep: [Bool]) {
+        self.initial = initial
+        self.iterations = iterations
+        self.final = final
+        self.cleanPosterior = cleanPosterior
+        self.keep = keep
+    }
+
     public var keptFraction: Double {
         keep.isEmpty ? 0 : Double(keep.lazy.filter { $0 }.count) / Double(keep.count)
     }
