@@ -126,6 +126,13 @@ public enum Purifier {
                                keep: posterior.map { $0 > options.keepThreshold })
     }
 
+    /// The same fit from Float scores (as the model produces them), widened to Double first.
+    public static func fit(trainScores: [Float], metaClean: [Float], metaNoisy: [Float],
+                           options: BetaMixtureOptions = BetaMixtureOptions()) throws -> PurificationFit {
+        try fit(trainScores: trainScores.map(Double.init), metaClean: metaClean.map(Double.init),
+                metaNoisy: metaNoisy.map(Double.init), options: options)
+    }
+
     static func clamped(_ v: [Double], _ what: String, _ o: BetaMixtureOptions) throws -> [Double] {
         guard !v.isEmpty else { throw PurificationError("no \(what)") }
         if let bad = v.firstIndex(where: { !$0.isFinite }) { throw PurificationError("\(what): entry \(bad) is \(v[bad])") }
