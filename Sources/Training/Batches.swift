@@ -1,7 +1,7 @@
 import MSCNRandom
 
 /// One training batch: captions paired with the image the (noisy) map gives them.
-public struct PairBatch: Sendable {
+public struct IndexBatch: Sendable {
     /// Caption indices inside the training split.
     public var captionIndices: [Int]
     /// Image index each caption is paired with (the noisy map's image).
@@ -23,17 +23,17 @@ public enum BatchPlan {
     /// Shuffles `captions` with `generator` and cuts batches of `batchSize`. A final batch of one
     /// caption is dropped: batch norm needs two samples (SPEC §6, as the reference does).
     public static func epoch(captions: [Int], imageOf: (Int) -> Int, batchSize: Int,
-                             generator: inout SeededGenerator) -> [PairBatch] {
+                             generator: inout SeededGenerator) -> [IndexBatch] {
         precondition(batchSize > 0, "batch size must be positive")
         var order = captions
         generator.shuffle(&order)
-        var batches: [PairBatch] = []
+        var batches: [IndexBatch] = []
         var start = 0
         while start < order.count {
             let end = min(start + batchSize, order.count)
             let slice = Array(order[start..<end])
             if slice.count >= 2 {
-                batches.append(PairBatch(captionIndices: slice, imageIndices: slice.map(imageOf)))
+                batches.append(IndexBatch(captionIndices: slice, imageIndices: slice.map(imageOf)))
             }
             start = end
         }
