@@ -5,6 +5,8 @@ import MSCNRandom
 public enum MetaSource: UInt8, Sendable {
     case train = 0
     case dev = 1
+    /// The corpus's own `meta` split (`mscn-split --rule given`).
+    case meta = 2
 }
 
 /// A meta pair: caption and image from `source`, with its label (1 clean, 0 mismatched).
