@@ -45,6 +45,7 @@ let package = Package(
         .target(name: "SimilarityKernels", dependencies: ["CBLAS"]),
         .target(name: "MSCN", dependencies: ["Engine", "SimilarityKernels", "TensorFile", "MSCNRandom"]),
         .target(name: "Purification"),
+        .target(name: "Reporting", dependencies: ["Retrieval", "Purification", "TensorFile", "Imaging", "Artefacts"]),
         .target(name: "Training", dependencies: [
             "MSCN", "Artefacts", "TensorFile", "MSCNRandom", "Purification", "Retrieval",
         ]),
@@ -63,7 +64,7 @@ let package = Package(
         .executableTarget(name: "mscn-purify", dependencies: ["StageKit", "Training", "Artefacts", "MSCN", "Purification", "TensorFile"]),
         .executableTarget(name: "mscn-evaluate", dependencies: ["StageKit", "Training", "Artefacts", "MSCN", "Retrieval", "TensorFile"]),
         .executableTarget(name: "mscn", dependencies: [
-            "StageKit", "TensorFile", "Pipeline", "MSCN", "Engine", "BuiltinDataset", "Artefacts", "Training",
+            "StageKit", "TensorFile", "Pipeline", "MSCN", "Engine", "BuiltinDataset", "Artefacts", "Training", "Reporting",
         ]),
         .executableTarget(name: "mscn-bench", dependencies: [
             "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Retrieval",
@@ -83,6 +84,7 @@ let package = Package(
         .testTarget(name: "SimilarityKernelTests", dependencies: ["SimilarityKernels", "TensorFile", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"]),
         .testTarget(name: "StageTests", dependencies: ["Artefacts", "TensorFile", "TestSupport"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "TensorFile", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Artefacts", "TensorFile", "MSCNRandom", "TestSupport"]),
         .testTarget(name: "FoundationTests", dependencies: ["MSCNRandom", "StageKit", "TestSupport"]),
     ],
