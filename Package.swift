@@ -63,7 +63,7 @@ let package = Package(
             "StageKit", "TensorFile", "Pipeline", "MSCN", "Engine", "BuiltinDataset", "Artefacts",
         ]),
         .executableTarget(name: "mscn-bench", dependencies: [
-            "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS",
+            "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Pipeline",
         ]),
 
         // Tests. Golden files live next to the tests that read them.

@@ -6,7 +6,7 @@ import Glibc
 /// Writes that are either complete or absent: temporary name in the same folder, fsync, rename,
 /// fsync the folder.
 enum AtomicFile {
-    static func write(_ data: Data, to path: String) throws {
+    static func write(_ data: Data, to path: String, durable: Bool = true) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = "\(dir)/.tmp-\(getpid())-\(UUID().uuidString)"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -20,13 +20,13 @@ enum AtomicFile {
                 off += n
             }
         }
-        ok = ok && fsync(fd) == 0
+        ok = ok && (!durable || fsync(fd) == 0)
         close(fd)
         guard ok, rename(tmp, path) == 0 else {
             unlink(tmp)
             throw PipelineError("\(path): write failed (\(String(cString: strerror(errno))))")
         }
-        syncFolder(dir)
+        if durable { syncFolder(dir) }
     }
 
     static func syncFolder(_ dir: String) {
@@ -101,12 +101,13 @@ public final class CacheStore {
         let data: Data
         do { data = try enc.encode(e) } catch { throw PipelineError("cannot encode index entry: \(error)") }
         try AtomicFile.write(data, to: "\(root)/index/\(e.key).json")
-        try AtomicFile.write(data, to: "\(root)/stages/\(e.stage).json")
+        // Only `explain` reads this copy; losing it to a power cut costs nothing but history.
+        try AtomicFile.write(data, to: "\(root)/stages/\(e.stage).json", durable: false)
     }
 
     /// Moves a finished output into the object store; returns its digest. The staged copy is
     /// consumed. Objects are made read-only so a stage reading them cannot alter them.
-    func store(staged: String, name: String, kind: OutputKind) throws -> String {
+    func store(staged: String, name: String, kind: OutputKind, durable: Bool = true) throws -> String {
         var st = stat()
         guard lstat(staged, &st) == 0 else { throw PipelineError("\(staged): missing") }
         let isDir = st.st_mode & S_IFMT == S_IFDIR
@@ -114,7 +115,7 @@ public final class CacheStore {
             throw PipelineError("output '\(name)' was declared a \(kind.rawValue) but is \(isDir ? "a folder" : "not a regular file")")
         }
         let digest = isDir ? try ContentDigest.folder(staged) { p, _ in try ContentDigest.file(p) } : try ContentDigest.file(staged)
-        try syncTree(staged)
+        if durable { try syncTree(staged) }
         let dir = "\(root)/objects/\(digest)"
         let target = "\(dir)/\(name)"
         if access(target, F_OK) == 0 {
@@ -131,14 +132,14 @@ public final class CacheStore {
             return digest
         }
         makeReadOnly(target)
-        AtomicFile.syncFolder(dir)
+        if durable { AtomicFile.syncFolder(dir) }
         return digest
     }
 
     /// Stores a log or captured stdout file as an object named `name`.
     func storeLog(_ path: String, name: String) -> String? {
         guard access(path, F_OK) == 0 else { return nil }
-        return try? store(staged: path, name: name, kind: .file)
+        return try? store(staged: path, name: name, kind: .file, durable: false)
     }
 
     private func syncTree(_ path: String) throws {

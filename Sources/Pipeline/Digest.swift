@@ -132,7 +132,7 @@ final class StatCache {
         lock.lock()
         defer { lock.unlock() }
         guard dirty, let data = try? JSONEncoder().encode(entries) else { return }
-        try? AtomicFile.write(data, to: path)
+        try? AtomicFile.write(data, to: path, durable: false)
         dirty = false
     }
 }

@@ -57,6 +57,7 @@ public struct Plan: Sendable {
                     items.append((spec.family, [:]))
                 }
             } catch { throw fail(error) }
+            if families[spec.family] == nil { families[spec.family] = [] }
             for (name, vars) in items {
                 guard name.range(of: #"^[A-Za-z0-9_@+-]+$"#, options: .regularExpression) != nil else {
                     throw fail(PipelineError("instance name '\(name)' may use only letters, digits and _ @ + -"))
