@@ -89,18 +89,21 @@ public final class Runner {
                         say("  skip    \(stage.name) (needs \(bad))")
                     } else if stage.dependencies.allSatisfy({ entries[$0] != nil }) {
                         let p: PreparedStage
+                        let firstLook = prepared[stage.name] == nil
                         do {
                             p = try prepared[stage.name] ?? keyer.prepare(stage, inputs: entries)
                             prepared[stage.name] = p
                         } catch {
                             blocked.insert(stage.name)
-                            summary.failed.append(.init(stage: stage.name, message: "\(error)", log: nil))
+                            summary.failed.append(.init(stage: stage.name, message: "stage \(stage.name): \(error)", log: nil))
                             say("  FAILED  \(stage.name): \(error)")
                             pending.remove(at: pos)
                             progressed = true
                             break
                         }
-                        if let e = store.validEntry(forKey: p.key) {
+                        // A stage waiting for a job slot was already looked up; `execute`
+                        // checks again under the key lock in case another run finished it.
+                        if firstLook, let e = store.validEntry(forKey: p.key) {
                             entries[stage.name] = e
                             summary.cached.append(stage.name)
                             say("  cached  \(stage.name)")

@@ -40,6 +40,9 @@ final class ProcessTests: XCTestCase {
         runner.waitUntilExit()
 
         XCTAssertEqual(f.indexEntries().map(\.stage), ["quick"], "only the finished stage is in the index")
+        let objects = try FileManager.default.contentsOfDirectory(atPath: f.data + "/cache/objects")
+        XCTAssertFalse(objects.contains { f.read("Data/cache/objects/\($0)/x") == "partial\n" },
+                       "the killed stage's partial output was not published")
         XCTAssertFalse(FileManager.default.fileExists(atPath: f.data + "/runs/latest"))
         let status = try runProduct(try mscnExecutable(), ["status", "p.yaml", "--cache", f.data], cwd: f.dir)
         XCTAssertTrue(status.stdout.contains("stale  slow"), status.stdout + status.stderr)
@@ -107,5 +110,21 @@ final class ProcessTests: XCTestCase {
         let unknown = try runProduct(try mscnExecutable(), ["run", "p.yaml", "--set", "x=1", "--cache", f.data], cwd: f.dir)
         XCTAssertNotEqual(unknown.status, 0)
         XCTAssertTrue(unknown.stderr.contains("unknown parameter 'x'"), unknown.stderr)
+    }
+
+    func testStageExecutablesResolveBesideMSCN() throws {
+        let f = Fixture("tooldir")
+        _ = f.pipeline("""
+            name: tools
+            stages:
+              help: {command: "mscn tensor --help", stdout: echo}
+            """)
+        let r = try runProduct(try mscnExecutable(), ["run", "p.yaml", "--cache", f.data], cwd: f.dir,
+                               environment: ["PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("Inspect, verify and convert tensor files"), "echo stage stdout reaches the terminal")
+        let entry = try XCTUnwrap(f.indexEntries().first)
+        XCTAssertEqual(entry.record.executablePath,
+                       URL(fileURLWithPath: try mscnExecutable()).standardizedFileURL.path)
     }
 }

@@ -241,4 +241,14 @@ final class RunnerTests: XCTestCase {
         XCTAssertNotEqual(d1, d2)
         XCTAssertEqual(d2, try ContentDigest.file(f.path + "/x"))
     }
+
+    func testUntilRunsOnlyTheStageAndWhatItNeeds() throws {
+        let f = Fixture()
+        makeChain(f)
+        let s = try f.run([:], RunOptions(until: "upper"))
+        XCTAssertEqual(s.ran, ["upper"])
+        XCTAssertEqual(f.read("Data/runs/latest/upper/txt"), "hello 0.2\n")
+        XCTAssertEqual(try f.run().ran, ["other", "combine"])
+        XCTAssertThrowsError(try f.run([:], RunOptions(until: "nope")))
+    }
 }
