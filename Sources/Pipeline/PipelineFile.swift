@@ -50,8 +50,23 @@
 /// any other is looked up beside the running `mscn` binary, then on PATH.
 ///
 /// A word that comes only from text and parameters (no stage output) and that contains `/`
-/// (or its part after the first `=`) naming an existing file or folder outside the cache is an
-/// external input: its content digest is part of the stage key.
+/// (or its part after the first `=`, as in `if=/x`) naming an existing file or folder outside the
+/// cache is an external input: its content digest is part of the stage key. A value without `/`
+/// (e.g. `builtin`) is plain text; `${data == 'builtin' ? dataset.root : data}` picks a stage
+/// output or an external path, and the stage depends on `dataset` only in the first case.
+///
+/// Outputs: `${out.NAME}` is `<cache>/tmp/<staging>/NAME` (absolute). Nothing is created there
+/// beforehand: the stage creates the file or folder. After exit 0 every declared output must
+/// exist with its declared kind. An output name may carry an extension (`corpus.tsr: file`,
+/// read as `${ingest.corpus.tsr}`: the stage name ends at the first `.`); readers get the path
+/// `<cache>/objects/<sha256>/NAME`, read-only. `log` and `stdout` are reserved names.
+///
+/// YAML note: a plain scalar cannot contain `: `, so a command using `? … : …` must be quoted or
+/// written as a block scalar (`command: >-` followed by indented lines, joined with spaces).
+///
+/// Keys: a stage's key covers its command with stage outputs written symbolically, the SHA-256
+/// of its resolved executable, the digests of the outputs it reads and of its external inputs,
+/// and its declared outputs. Parameters enter through the command text.
 import Foundation
 import Yams
 

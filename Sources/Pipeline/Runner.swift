@@ -175,7 +175,8 @@ public final class Runner {
             return .cachedByOther(e)
         }
         let staging: String
-        do { staging = try store.makeStaging(for: name) } catch { return .failed("\(error)", nil) }
+        // Absolute, so a stage that changes folder still writes where the runner looks.
+        do { staging = StageKeyer.absolute(try store.makeStaging(for: name)) } catch { return .failed("\(error)", nil) }
         defer { try? store.removeTree(staging) }
         let logPath = "\(store.root)/logs/\(name).\(getpid()).\(UUID().uuidString.prefix(8)).log"
         let stdoutPath = p.stage.echoStdout ? logPath + ".stdout" : nil

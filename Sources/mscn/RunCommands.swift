@@ -52,7 +52,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var options: PipelineOptions
 
-    @Option(name: .short, help: "Run up to N independent stages at once.")
+    @Option(name: .short, help: ArgumentHelp("Run up to N independent stages at once.", valueName: "N"))
     var jobs: Int = 1
 
     @Flag(help: "List the stages that would run, and why, without running them.")

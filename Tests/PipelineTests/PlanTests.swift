@@ -132,4 +132,20 @@ final class PlanTests: XCTestCase {
         p.inputs["a.b"] = "3"
         XCTAssertEqual(p.differences(from: r), ["param n: 1 → 0.7", "input a.b: 1 → 3"])
     }
+
+    func testTextConditionPicksBuiltinStageOrExternalPath() throws {
+        let file = try PipelineFile.parse(yaml: """
+            name: demo
+            params: {data: builtin}
+            stages:
+              dataset: {on_demand: true, command: "gen ${out.root}", outputs: {root: dir}}
+              ingest: {command: "ingest --root ${data == 'builtin' ? dataset.root : data}"}
+            """, source: "d.yaml")
+        let builtin = try Plan(file: file, overrides: [])
+        XCTAssertEqual(builtin.stages.last?.words.last, [.ref(stage: "dataset", output: "root")])
+        XCTAssertEqual(try builtin.needed().count, 2)
+        let external = try Plan(file: file, overrides: [("data", "/data/f30k")])
+        XCTAssertEqual(external.stages.last?.words.last, [.text("/data/f30k")])
+        XCTAssertEqual(try external.needed().map { external.stages[$0].name }, ["ingest"])
+    }
 }
