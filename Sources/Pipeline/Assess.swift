@@ -22,8 +22,13 @@ extension Runner {
             let upstream = stage.dependencies.filter { notFresh.contains($0) }
             if !upstream.isEmpty {
                 notFresh.insert(stage.name)
-                result.append(Assessment(stage: stage.name, state: .stale,
-                                         reasons: ["reads outputs of stale \(upstream.joined(separator: ", "))"]))
+                var reasons = ["reads outputs of stale \(upstream.joined(separator: ", "))"]
+                // What else differs is known already (parameters, binary, other inputs).
+                if let p = try? keyer.prepare(stage, inputs: entries, allowPending: true),
+                   let last = store.latestEntry(forStage: stage.name) {
+                    reasons += p.record.differences(from: last.record).filter { !$0.hasSuffix(StageKeyer.pending) }
+                }
+                result.append(Assessment(stage: stage.name, state: .stale, reasons: reasons))
                 continue
             }
             do {

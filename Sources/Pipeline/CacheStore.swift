@@ -13,9 +13,10 @@ enum AtomicFile {
         guard fd >= 0 else { throw PipelineError("\(tmp): cannot create (\(String(cString: strerror(errno))))") }
         var ok = true
         data.withUnsafeBytes { buf in
+            guard let base = buf.baseAddress else { return }
             var off = 0
             while off < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
+                let n = Glibc.write(fd, base + off, buf.count - off)
                 if n < 0 { if errno == EINTR { continue }; ok = false; return }
                 off += n
             }

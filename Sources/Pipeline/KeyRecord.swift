@@ -25,7 +25,7 @@ public struct KeyRecord: Codable, Equatable, Sendable {
     /// Field-by-field differences from `old` to `self`, one line each.
     public func differences(from old: KeyRecord) -> [String] {
         var lines: [String] = []
-        func short(_ d: String) -> String { String(d.prefix(12)) }
+        func short(_ d: String) -> String { d.count == 64 ? String(d.prefix(12)) : d }
         func mapDiff(_ label: String, _ a: [String: String], _ b: [String: String], _ show: (String) -> String) {
             for k in Set(a.keys).union(b.keys).sorted() {
                 switch (a[k], b[k]) {

@@ -67,8 +67,12 @@ final class StageKeyer {
         throw PipelineError("executable '\(name)' not found\(places)")
     }
 
-    /// The key record of `stage`, given the index entries of the stages it reads.
-    func prepare(_ stage: StageInstance, inputs done: [String: IndexEntry]) throws -> PreparedStage {
+    /// Digest placeholder for an input whose producer is stale (only in `allowPending` records).
+    static let pending = "pending (its stage is stale)"
+
+    /// The key record of `stage`, given the index entries of the stages it reads. With
+    /// `allowPending`, missing inputs get a placeholder digest, for explaining only.
+    func prepare(_ stage: StageInstance, inputs done: [String: IndexEntry], allowPending: Bool = false) throws -> PreparedStage {
         guard case .text(let exeWord)? = stage.words.first?.first else {
             throw PipelineError("stage '\(stage.name)': the first command word must be an executable")
         }
@@ -82,6 +86,7 @@ final class StageKeyer {
         var inputs: [String: String] = [:]
         func output(_ s: String, _ o: String) throws -> String {
             guard let rec = done[s]?.outputs[o] else {
+                if allowPending { inputs["\(s).\(o)"] = StageKeyer.pending; return "" }
                 throw PipelineError("stage '\(stage.name)': output \(s).\(o) is not available")
             }
             inputs["\(s).\(o)"] = rec.digest

@@ -62,6 +62,8 @@ final class RunnerTests: XCTestCase {
 
         let why = try f.inFolder { try f.runner(["noise": "0.7"]).explain("upper") }
         XCTAssertTrue(why.contains("param noise: 0.2 → 0.7"), why)
+        let downstream = try f.inFolder { try f.runner(["noise": "0.7"]).explain("combine") }
+        XCTAssertTrue(downstream.contains("reads outputs of stale upper") && downstream.contains("stale upstream stages:\n  upper: param noise"), downstream)
         let status = try f.inFolder { try f.runner(["noise": "0.7"]).assess() }
         XCTAssertEqual(status.filter { $0.state != .fresh }.map(\.stage), ["upper", "combine"])
 
