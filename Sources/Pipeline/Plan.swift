@@ -118,6 +118,9 @@ public struct Plan: Sendable {
             guard pieces.count == 1, case .ref(let s, let o) = pieces[0] else {
                 throw PipelineError("\(file.source): publish '\(entry.name)' must be exactly one stage output, like ${stage.output}")
             }
+            guard outputs[entry.name] == nil else {
+                throw PipelineError("\(file.source): publish name '\(entry.name)' is also a stage name (both live in the run folder)")
+            }
             return (entry.name, s, o)
         }
         stages = try Plan.topologicalOrder(unsorted, source: file.source)

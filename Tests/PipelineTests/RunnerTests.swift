@@ -189,6 +189,10 @@ final class RunnerTests: XCTestCase {
         let external = try f.run(["data": "./mydata", "epochs": "4"])
         XCTAssertFalse(external.ran.contains("dataset") || external.cached.contains("dataset"))
         XCTAssertEqual(external.ran, ["train@1", "train@2", "train@3", "train@4", "report"])
+        f.write("mydata/b", "new file in the external folder")
+        let why = try f.inFolder { try f.runner(["data": "./mydata", "epochs": "4"]).explain("train@1") }
+        XCTAssertTrue(why.contains("input ./mydata:"), why)
+        XCTAssertEqual(try f.run(["data": "./mydata", "epochs": "4"]).ran.first, "train@1")
     }
 
     func testNoOpRerunOf250StagesExecutesNothing() throws {
