@@ -40,6 +40,8 @@ public final class Runner {
     private let outputLock = NSLock()
     /// Progress lines (stderr in the CLI).
     public var report: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// How often a running stage's latest log line is relayed (seconds).
+    public var progressInterval: Double = 10
     /// Standard output of `echo` stages.
     public var echo: (Data) -> Void = { FileHandle.standardOutput.write($0) }
 
@@ -73,6 +75,7 @@ public final class Runner {
         var blocked: Set<String> = []          // failed or skipped
         var pending = order
         var running = 0
+        var logs: [String: (path: String, started: Date, shown: String)] = [:]
         let events = Mailbox<(String, Outcome)>()
         var prepared: [String: PreparedStage] = [:]   // keyed once, even while waiting for a job slot
 
@@ -110,8 +113,10 @@ public final class Runner {
                             replayStdout(e)
                         } else if running < options.jobs {
                             running += 1
+                            let logPath = "\(store.root)/logs/\(stage.name).\(getpid()).\(UUID().uuidString.prefix(8)).log"
+                            logs[stage.name] = (logPath, Date(), "")
                             DispatchQueue.global().async {
-                                let outcome = self.execute(p)
+                                let outcome = self.execute(p, logPath: logPath)
                                 events.post((stage.name, outcome))
                             }
                         } else {
@@ -126,8 +131,13 @@ public final class Runner {
                 }
             }
             if running == 0 { break }
-            for (name, outcome) in events.takeAll() {
+            guard let batch = events.takeAll(timeout: progressInterval) else {
+                showProgress(&logs)
+                continue
+            }
+            for (name, outcome) in batch {
                 running -= 1
+                logs[name] = nil
                 switch outcome {
                 case .ran(let e, _):
                     entries[name] = e
@@ -165,7 +175,23 @@ public final class Runner {
     }
 
     /// Runs one stage under its key lock; publishes objects, then the index entry.
-    private func execute(_ p: PreparedStage) -> Outcome {
+    /// Long stages write progress to their log; the runner relays its latest line now and then.
+    private func showProgress(_ logs: inout [String: (path: String, started: Date, shown: String)]) {
+        for (name, l) in logs.sorted(by: { $0.key < $1.key }) where Date().timeIntervalSince(l.started) >= progressInterval {
+            guard let fd = FileHandle(forReadingAtPath: l.path) else { continue }
+            let size = fd.seekToEndOfFile()
+            fd.seek(toFileOffset: size > 4096 ? size - 4096 : 0)
+            let tail = String(decoding: fd.readDataToEndOfFile(), as: UTF8.self)
+            fd.closeFile()
+            let last = tail.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last
+                .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            guard !last.isEmpty, last != l.shown else { continue }
+            logs[name]?.shown = last
+            say("  …       \(name): \(last.prefix(160))")
+        }
+    }
+
+    private func execute(_ p: PreparedStage, logPath: String) -> Outcome {
         let name = p.stage.name
         let lockFD: Int32
         do { lockFD = try store.lock(key: p.key) } catch { return .failed("\(error)", nil) }
@@ -178,7 +204,6 @@ public final class Runner {
         // Absolute, so a stage that changes folder still writes where the runner looks.
         do { staging = StageKeyer.absolute(try store.makeStaging(for: name)) } catch { return .failed("\(error)", nil) }
         defer { try? store.removeTree(staging) }
-        let logPath = "\(store.root)/logs/\(name).\(getpid()).\(UUID().uuidString.prefix(8)).log"
         let stdoutPath = p.stage.echoStdout ? logPath + ".stdout" : nil
         say("  start   \(name)")
         let began = Date()
@@ -239,13 +264,17 @@ final class Mailbox<T>: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Waits for at least one item, then returns all of them.
-    func takeAll() -> [T] {
+    /// Waits up to `timeout` seconds for at least one item; nil if none came.
+    func takeAll(timeout: Double) -> [T]? {
         condition.lock()
         defer { condition.unlock() }
-        while items.isEmpty { condition.wait() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while items.isEmpty {
+            if !condition.wait(until: deadline) && items.isEmpty { return nil }
+        }
         let all = items
         items = []
         return all
     }
+
 }

@@ -8,6 +8,7 @@ final class Fixture {
     let dir: URL
     var lines: [String] = []
     var echoed = Data()
+    var progressInterval = 10.0
     private let lock = NSLock()
 
     init(_ label: String = "pipeline") {
@@ -47,6 +48,7 @@ final class Fixture {
         let r = try Runner(plan: plan, dataRoot: data, toolDirectory: nil)
         r.report = { [weak self] l in self?.lock.lock(); self?.lines.append(l); self?.lock.unlock() }
         r.echo = { [weak self] d in self?.lock.lock(); self?.echoed.append(d); self?.lock.unlock() }
+        r.progressInterval = progressInterval
         return r
     }
 

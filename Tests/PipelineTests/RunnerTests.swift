@@ -126,7 +126,8 @@ final class RunnerTests: XCTestCase {
 
     func testParallelIndependentStagesOverlap() throws {
         let f = Fixture()
-        f.script("slow.sh", #"a=$(date +%s.%N); sleep 0.6; b=$(date +%s.%N); echo "$a $b" > "$1""#)
+        f.script("slow.sh", #"a=$(date +%s.%N); echo "halfway there" >&2; sleep 0.6; b=$(date +%s.%N); echo "$a $b" > "$1""#)
+        f.progressInterval = 0.2
         _ = f.pipeline("""
             name: par
             stages:
@@ -142,6 +143,7 @@ final class RunnerTests: XCTestCase {
         }
         let (a0, a1) = try interval("one"), (b0, b1) = try interval("two")
         XCTAssertTrue(a0 < b1 && b0 < a1, "with -j 2 the stages overlap: one \(a0)–\(a1), two \(b0)–\(b1)")
+        XCTAssertTrue(f.lines.contains { $0.hasSuffix("one: halfway there") }, "the runner relays a long stage's progress:\n\(f.lines.joined(separator: "\n"))")
     }
 
     func testRangeExpansionListsAndOnDemand() throws {
