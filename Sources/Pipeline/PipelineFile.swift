@@ -45,7 +45,8 @@
 ///
 /// `command` is a string split into words like a shell without expansion: whitespace separates
 /// words, `'…'` and `"…"` group (substitution still applies inside both), `\x` escapes x, and a
-/// `${…}` is never split. It may also be a YAML list of words. The stage runs without a shell,
+/// `${…}` is never split. It may also be a YAML list of words. A word with a `${…}` that
+/// substitutes to empty text is dropped: `${ckpt == '' ? '' : '--init'}` omits an option. The stage runs without a shell,
 /// in the runner's working folder. The first word names the executable: a word with `/` is a path,
 /// any other is looked up beside the running `mscn` binary, then on PATH.
 ///

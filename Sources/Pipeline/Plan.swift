@@ -95,7 +95,10 @@ public struct Plan: Sendable {
                         default: break
                         }
                     }
-                    if !pieces.isEmpty { words.append(pieces) }
+                    // A substituted word that comes out empty is dropped, so a conditional
+                    // like ${x == 1 ? '--flag' : ''} can leave an option out.
+                    let empty = pieces.allSatisfy { $0 == .text("") }
+                    if !(empty && w.contains("${")) { words.append(pieces) }
                 }
                 guard !words.isEmpty, case .text = words[0].first, words[0].count == 1 else {
                     throw PipelineError("the first command word must be an executable name or path")

@@ -139,7 +139,7 @@ final class PlanTests: XCTestCase {
             params: {data: builtin}
             stages:
               dataset: {on_demand: true, command: "gen ${out.root}", outputs: {root: dir}}
-              ingest: {command: "ingest --root ${data == 'builtin' ? dataset.root : data}"}
+              ingest: {command: "ingest ${data == 'builtin' ? '--fast' : ''} '' --root ${data == 'builtin' ? dataset.root : data}"}
             """, source: "d.yaml")
         let builtin = try Plan(file: file, overrides: [])
         XCTAssertEqual(builtin.stages.last?.words.last, [.ref(stage: "dataset", output: "root")])
@@ -147,5 +147,7 @@ final class PlanTests: XCTestCase {
         let external = try Plan(file: file, overrides: [("data", "/data/f30k")])
         XCTAssertEqual(external.stages.last?.words.last, [.text("/data/f30k")])
         XCTAssertEqual(try external.needed().map { external.stages[$0].name }, ["ingest"])
+        XCTAssertEqual(builtin.stages.last?.words.count, 5, "'--fast' kept, literal '' kept")
+        XCTAssertEqual(external.stages.last?.words.count, 4, "a substituted empty word is dropped")
     }
 }
