@@ -60,7 +60,8 @@
 /// beforehand: the stage creates the file or folder. After exit 0 every declared output must
 /// exist with its declared kind. An output name may carry an extension (`corpus.tsr: file`,
 /// read as `${ingest.corpus.tsr}`: the stage name ends at the first `.`); readers get the path
-/// `<cache>/objects/<sha256>/NAME`, read-only. `log` and `stdout` are reserved names.
+/// `<cache>/objects/<sha256>/NAME`, read-only. `stage.log` and `stage.stdout` are reserved: the
+/// run folder shows the stage's log and captured stdout under those names.
 ///
 /// YAML note: a plain scalar cannot contain `: `, so a command using `? … : …` must be quoted or
 /// written as a block scalar (`command: >-` followed by indented lines, joined with spaces).
@@ -209,8 +210,8 @@ private struct YAMLReader {
             for (k, v) in try mapping(outs, "stage '\(name)' outputs") {
                 let out = try scalar(k, "output name")
                 guard out.range(of: #"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"#, options: .regularExpression) != nil,
-                      out != "log", out != "stdout" else {
-                    throw error(k, "stage '\(name)': output name '\(out)' must be a file name (not log or stdout)")
+                      out != "stage.log", out != "stage.stdout" else {
+                    throw error(k, "stage '\(name)': output name '\(out)' must be a file name (not stage.log or stage.stdout)")
                 }
                 guard let kind = OutputKind(rawValue: try scalar(v, "output kind")) else {
                     throw error(v, "stage '\(name)': output '\(out)' kind must be 'file' or 'dir'")

@@ -38,8 +38,8 @@ public enum RunFolder {
             let dir = folder + "/" + stage
             if access(dir, F_OK) != 0 { mkdir(dir, 0o755) }
             var links = e.outputs.map { ($0.key, "../../../cache/objects/\($0.value.digest)/\($0.key)") }
-            if let log = e.log { links.append(("log", "../../../cache/objects/\(log)/log")) }
-            if let out = e.stdout { links.append(("stdout", "../../../cache/objects/\(out)/stdout")) }
+            if let log = e.log { links.append(("stage.log", "../../../cache/objects/\(log)/log")) }
+            if let out = e.stdout { links.append(("stage.stdout", "../../../cache/objects/\(out)/stdout")) }
             for (n, target) in links { try link(dir + "/" + n, to: target) }
         }
         for p in plan.publish {

@@ -85,6 +85,8 @@ final class PlanTests: XCTestCase {
             XCTAssertTrue("\(e)".hasPrefix("bad.yaml:5:"), "\(e)")
             XCTAssertTrue("\(e)".contains("'file' or 'dir'"), "\(e)")
         }
+        XCTAssertNoThrow(try PipelineFile.parse(yaml: "name: d\nstages:\n  a: {command: run, outputs: {log: file, ckpt.tsr: file}}", source: "ok.yaml"))
+        XCTAssertThrowsError(try PipelineFile.parse(yaml: "name: d\nstages:\n  a: {command: run, outputs: {stage.log: file}}", source: "r.yaml"))
         let unknownRef = """
             name: demo
             stages:

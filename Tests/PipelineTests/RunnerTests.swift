@@ -33,6 +33,7 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(f.read("Data/runs/latest/result.txt"), "hello 0.2\nhello fixed\n")
         XCTAssertEqual(f.read("Data/runs/latest/upper/txt"), "hello 0.2\n")
         XCTAssertNotNil(f.read("Data/runs/latest/params.json"))
+        XCTAssertEqual(f.read("Data/runs/latest/upper/stage.log"), "", "the stage's (empty) log is linked")
         let again = try f.run()
         XCTAssertEqual(again.ran, [])
         XCTAssertEqual(again.cached.count, 3)
@@ -181,6 +182,7 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(Set(t1.record.inputs.keys), ["warm.x", "dataset.root"])
         XCTAssertEqual(String(decoding: f.echoed, as: UTF8.self).split(separator: "\n").count, 3, "echo shows every round's line")
         XCTAssertEqual(f.read("Data/runs/latest/dataset/root/file"), "generated\n")
+        XCTAssertEqual(f.read("Data/runs/latest/report/stage.stdout")?.split(separator: "\n").count, 3)
 
         // Cached echo stages replay their output; an external data path drops the on-demand stage.
         f.echoed = Data()
