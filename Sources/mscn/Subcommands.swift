@@ -6,6 +6,7 @@ extension MSCNTool {
         [
             TensorCommand.self,
             SelectBestCommand.self,
+            RunCommand.self, StatusCommand.self, ExplainCommand.self,
         ]
     }
 }
