@@ -6,7 +6,5 @@ struct Benchmark {
 
 enum Benchmarks {
     /// Each concern adds its benchmarks in its own file and lists them here.
-    static var all: [Benchmark] { [
-        Benchmark(name: "similarity", run: SimilarityBench.run),
-    ] }
+    static var all: [Benchmark] { [RunnerBench.noOpRerun] + RetrievalBenchmarks.all + SimilarityBench.all }
 }

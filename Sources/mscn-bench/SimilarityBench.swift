@@ -5,6 +5,8 @@ import SimilarityKernels
 /// The fused pair similarity: forward and forward+backward at training batch sizes, and the
 /// sharded all-pairs inference of evaluation, against cblas_sgemm measured in the same run.
 enum SimilarityBench {
+    static var all: [Benchmark] { [Benchmark(name: "similarity", run: run)] }
+
     /// MSCN_SIM_WORKERS overrides the kernel's worker count (to compare against BLAS threading);
     /// MSCN_SIM_QUICK=1 runs only the d=1024 SGR training case.
     static var workers: Int? { ProcessInfo.processInfo.environment["MSCN_SIM_WORKERS"].flatMap { Int($0) } }
