@@ -7,6 +7,8 @@ extension SimilarityKernel {
         precondition(dSimVectors.count == tape.pairTotal * s,
                      "SimilarityKernel.backward: dSimVectors has \(dSimVectors.count) values, expected \(tape.pairTotal)×\(s)")
         precondition(tape.states.count == groups.count, "SimilarityKernel.backward: tape holds no activations")
+        precondition(x.dim == dim, "SimilarityKernel.backward: tape was made by a kernel of dim \(x.dim), this one has \(dim)")
+        precondition(module != .saf || tape.filtration != nil, "SimilarityKernel.backward: SAF tape without batch-norm statistics")
         let packed = PackedParams(params, module: module, dim: dim, simDim: s)
         let shape = AlignmentShape(regions: x.regions, dim: dim, simDim: s)
         let cap = GroupCapacity(maxOf: layout)
@@ -20,6 +22,7 @@ extension SimilarityKernel {
         let filt = (0..<nw).map { _ in FiltrationGrads(simDim: s) }
         let scratch = (0..<nw).map { _ in BackwardScratch(cap, regions: x.regions, dim: dim, simDim: s) }
         let states = tape.states
+        let filtrationStats = tape.filtration ?? FiltrationStats(mean: [], invStd: [], count: [], training: false)
 
         // SAF: the batch norm couples all pairs of a caption, so its backward needs per-caption
         // sums before any node gradient can be formed.
@@ -65,9 +68,8 @@ extension SimilarityKernel {
                     }
                     dS = graphBackward(g, layout, packed, st, simDim: s, dOut: gathered, scratch: sc, grads: graph[w])
                 case .saf:
-                    guard let stats = tape.filtration else { return }
                     dS = sc.dS.p
-                    filtrationBackwardNodes(g, layout, packed, st, stats: stats, captionMeans: captionMeans, simDim: s,
+                    filtrationBackwardNodes(g, layout, packed, st, stats: filtrationStats, captionMeans: captionMeans, simDim: s,
                                             dOut: dOut.p, dxhat: dxhat[gi].p, dS: dS, scratch: sc, grads: filt[w])
                 }
                 alignmentBackward(g, layout, x, packed, st, shape: shape, dS: dS, scratch: sc, grads: align[w])

@@ -8,15 +8,16 @@ enum SimilarityBench {
     static var all: [Benchmark] { [Benchmark(name: "similarity", run: run)] }
 
     /// MSCN_SIM_WORKERS overrides the kernel's worker count (to compare against BLAS threading);
-    /// MSCN_SIM_QUICK=1 runs only the d=1024 SGR training case.
+    /// MSCN_SIM_QUICK=1 (or =256) runs only the SGR training case at d=1024 (or d=256).
     static var workers: Int? { ProcessInfo.processInfo.environment["MSCN_SIM_WORKERS"].flatMap { Int($0) } }
 
     static func run() {
         let gemm = sgemmRate(1024)
         print(String(format: "cblas_sgemm 1024²: %.1f GFLOP/s", gemm))
-        if ProcessInfo.processInfo.environment["MSCN_SIM_QUICK"] == "1" {
-            training(module: .sgr(steps: 3), dim: 1024, simDim: 256, batch: 64, gemm: gemm)
-            return
+        switch ProcessInfo.processInfo.environment["MSCN_SIM_QUICK"] {
+        case "1": return training(module: .sgr(steps: 3), dim: 1024, simDim: 256, batch: 64, gemm: gemm)
+        case "256": return training(module: .sgr(steps: 3), dim: 256, simDim: 64, batch: 64, gemm: gemm)
+        default: break
         }
         for (d, s) in [(1024, 256), (256, 64)] {
             for module in [SimilarityModule.sgr(steps: 3), .saf] {
