@@ -99,6 +99,8 @@ struct GroupCapacity {
     var edges: Int
     var nodes: Int { words + pairs }
 
+    func covers(_ o: GroupCapacity) -> Bool { words >= o.words && pairs >= o.pairs && edges >= o.edges }
+
     init(_ g: PairGroup, _ layout: PairLayout) {
         words = g.words
         pairs = g.pairCount
@@ -133,8 +135,17 @@ final class GroupState {
     let gate: FloatBuffer      // [N] sigmoid(BN(z))
     let gateSum: FloatBuffer   // [pairs] Σ gate + ε
     let vNorm: FloatBuffer     // [pairs]
+    let capacity: GroupCapacity
+
+    var byteCount: Int {
+        var floats = gram.count + attnNorm.count + prob.count + u.count + uNorm.count + nodeNorm.count
+        floats += out.count + z.count + gate.count + gateSum.count + vNorm.count
+        for b in nodes + q + k + e + m { floats += b.count }
+        return floats * MemoryLayout<Float>.size
+    }
 
     init(_ c: GroupCapacity, regions: Int, dim: Int, simDim s: Int, module: SimilarityModule) {
+        capacity = c
         let n = c.nodes
         gram = FloatBuffer(unzeroed: regions * c.words)
         attnNorm = FloatBuffer(unzeroed: c.pairs * regions)

@@ -5,27 +5,29 @@ public final class SimilarityTape {
     let states: [GroupState]
     let filtration: FiltrationStats?
     let pairTotal: Int
+    private let pool: StatePool
+    private let poolKey: StatePool.Key
 
-    init(layout: PairLayout, inputs: PackedInputs, states: [GroupState], filtration: FiltrationStats?) {
+    init(layout: PairLayout, inputs: PackedInputs, states: [GroupState], filtration: FiltrationStats?,
+         pool: StatePool, poolKey: StatePool.Key) {
         self.layout = layout
         self.inputs = inputs
         self.states = states
         self.filtration = filtration
+        self.pool = pool
+        self.poolKey = poolKey
         pairTotal = layout.pairTotal
     }
+
+    deinit { pool.give(states, poolKey) }
 
     /// Number of pairs the forward scored (rows of `simVectors`).
     public var pairCount: Int { pairTotal }
 
     /// Bytes held by the saved activations (inputs included).
     public var retainedBytes: Int {
-        var floats = inputs.images.count + inputs.words.count + inputs.imageGlobal.count + inputs.captionGlobal.count
-        for st in states {
-            floats += st.gram.count + st.attnNorm.count + st.prob.count + st.u.count + st.uNorm.count + st.nodeNorm.count
-            floats += st.out.count + st.z.count + st.gate.count + st.gateSum.count + st.vNorm.count
-            for b in st.nodes + st.q + st.k + st.e + st.m { floats += b.count }
-        }
-        return floats * MemoryLayout<Float>.size
+        let floats = inputs.images.count + inputs.words.count + inputs.imageGlobal.count + inputs.captionGlobal.count
+        return floats * MemoryLayout<Float>.size + states.reduce(0) { $0 + $1.byteCount }
     }
 }
 
@@ -42,6 +44,16 @@ public final class SimilarityKernel {
     public var workers: Int = 2
     /// Upper bound on a group's word rows in all-pairs mode (bounds per-group buffers).
     public var maxGroupWords: Int = 1024
+    /// Activations of released tapes are kept up to this many bytes for later forwards
+    /// (saves page faults every training step); `releaseCachedBuffers()` frees them.
+    public var cachedBufferLimitBytes: Int {
+        get { pool.limitBytes }
+        set { pool.limitBytes = newValue }
+    }
+    private let pool = StatePool(limitBytes: 1 << 30)
+
+    /// Frees the activations kept from released tapes.
+    public func releaseCachedBuffers() { pool.removeAll() }
 
     public init(dim: Int, simDim: Int, module: SimilarityModule) {
         precondition(dim > 0 && simDim > 0, "SimilarityKernel: dim and simDim must be positive")
@@ -88,13 +100,15 @@ public final class SimilarityKernel {
                                         invStd: [Float](repeating: inv, count: x.captionCount),
                                         count: [], training: false)
         }
-        let module = self.module
+        let module = self.module, pool = self.pool
+        let key = StatePool.Key(regions: x.regions, dim: dim, simDim: s, module: module)
         parallelWorkers(nw) { w in
             let scratch = FloatBuffer(cap.words * dim, zeroed: false)
-            let shared = retain ? nil : GroupState(cap, regions: x.regions, dim: dim, simDim: s, module: module)
+            let shared = retain ? nil : pool.take(cap, key)
+            defer { if let shared { pool.give([shared], key) } }
             for gi in Self.range(worker: w, of: nw, count: groups.count) {
                 let g = groups[gi]
-                let st = shared ?? GroupState(GroupCapacity(g, layout), regions: x.regions, dim: dim, simDim: s, module: module)
+                let st = shared ?? pool.take(GroupCapacity(g, layout), key)
                 if retain { stateBox.set(gi, st) }
                 alignmentForward(g, layout, inputs, packed, st, shape: shape, scratch: scratch)
                 switch module {
@@ -133,7 +147,9 @@ public final class SimilarityKernel {
                 }
             }
         }
-        let tape = keepTape ? SimilarityTape(layout: layout, inputs: inputs, states: states, filtration: filtration) : nil
+        let tape = keepTape ? SimilarityTape(layout: layout, inputs: inputs, states: states, filtration: filtration,
+                                             pool: pool, poolKey: key) : nil
+        if !keepTape { pool.give(states, key) }
         return (out.array, tape)
     }
 

@@ -54,6 +54,34 @@ final class KernelConsistencyTests: XCTestCase {
         }
     }
 
+    /// A kernel reuses the activations of released tapes; stale contents must never leak in.
+    func testReusedBuffersGiveTheSameResultsAsFreshOnes() throws {
+        for module in [SimilarityModule.sgr(steps: 3), .saf] {
+            let shared = SimilarityKernel(dim: 17, simDim: 11, module: module)
+            shared.maxGroupWords = 6
+            for (seed, lengths) in [(41, [4, 2, 5]), (42, [1, 1, 2]), (43, [5, 5, 5]), (44, [3, 1, 4])] as [(UInt64, [Int])] {
+                let p = ReferenceProblem.random(seed: seed, module: module, imageCount: 3, captionCount: 3, regions: 6,
+                                                lengths: lengths, dim: 17, simDim: 11)
+                let fresh = SimilarityKernel(dim: 17, simDim: 11, module: module)
+                fresh.maxGroupWords = 6
+                for pairs in [PairSet.all, .diagonal] {
+                    var pa = p.kernelParams(), pb = p.kernelParams()
+                    let a = shared.forward(p.kernelInputs(), params: &pa, pairs: pairs, training: true, keepTape: true)
+                    let b = fresh.forward(p.kernelInputs(), params: &pb, pairs: pairs, training: true, keepTape: true)
+                    XCTAssertEqual(a.simVectors, b.simVectors, "\(module) seed \(seed)")
+                    let dOut = [Float](repeating: 0.3, count: a.simVectors.count)
+                    let ga = ReferenceProblem.named(shared.backward(try XCTUnwrap(a.tape), params: pa, dSimVectors: dOut))
+                    let gb = ReferenceProblem.named(fresh.backward(try XCTUnwrap(b.tape), params: pb, dSimVectors: dOut))
+                    for (name, g) in ga { XCTAssertEqual(g, gb[name], "\(module) seed \(seed) \(name)") }
+                    var pc = p.kernelParams()
+                    let c = shared.forward(p.kernelInputs(), params: &pc, pairs: pairs, training: false, keepTape: false)
+                    var pd = p.kernelParams()
+                    XCTAssertEqual(c.simVectors, fresh.forward(p.kernelInputs(), params: &pd, pairs: pairs, training: false, keepTape: false).simVectors)
+                }
+            }
+        }
+    }
+
     func testBackwardIsDeterministicAndSplitIndependent() throws {
         let p = problem(.sgr(steps: 3), seed: 23)
         var rng = TestRNG(state: 5)
