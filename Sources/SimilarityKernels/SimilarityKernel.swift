@@ -36,6 +36,19 @@ public final class SimilarityTape {
 /// Work is cut into groups (one image against a run of captions whose words are contiguous),
 /// each group's products run as GEMMs, and groups are split over a fixed number of workers
 /// with OpenBLAS held to one thread meanwhile: results do not depend on the core count.
+///
+/// Contract for callers (the autodiff engine wraps this as one op):
+/// - `simVectors` row `p` is pair `p` (`.all`: `p = i·Bc + j`, image i with caption j;
+///   `.diagonal`: `p = i`). SGR's vector is node 0 after the last round (ReLU output, not
+///   normalised); SAF's is `l2norm(αᵀS)`.
+/// - `backward` returns the gradient of `Σ dSimVectors ⊙ simVectors` (nothing accumulated
+///   into existing buffers); pass the same `params` the forward used (after its running-stat
+///   update; running statistics do not enter the gradient). Caption padding rows get 0.
+/// - A tape may be used for several backwards; releasing it hands its buffers to the kernel's
+///   pool for the next forward. No double backward: second-order terms need differences of
+///   gradients (SPEC §6 allows central differences).
+/// - Shapes are checked with preconditions (callers build them; a mismatch is a programming
+///   error, not bad data).
 public final class SimilarityKernel {
     public let dim: Int
     public let simDim: Int
@@ -91,7 +104,7 @@ public final class SimilarityKernel {
         let retain = keepTape || twoPass
         let cap = GroupCapacity(maxOf: layout)
         let nw = max(1, min(workers, groups.count))
-        // Retained states are made per group (exact size); otherwise one reusable state per worker.
+        // Retained states: one per group (the tape owns them); otherwise one per worker, reused.
         let stateBox = StateBox(count: retain ? groups.count : 0)
         var evalStats: FiltrationStats?
         if isSAF && !training, let bn = params.safBN {
