@@ -22,7 +22,7 @@ public struct RegionFeatureExtractor: Sendable {
     public static let filterCount = 32
     public let grid: Int
     public let dimension: Int
-    let filters: [SIMD32<Float>]  // 27 rows: filters[k][f] is tap k of filter f
+    let filters: [SIMD8<Float>]  // [27, 4]: lane j of filters[4k + q] is tap k of filter 8q + j
     let projection: [Float]?       // [dimension, 128] when projecting down
 
     public init(dimension: Int = 128, grid: Int = 6, seed: UInt64 = 0) {
@@ -38,11 +38,11 @@ public struct RegionFeatureExtractor: Sendable {
             let norm = sqrt(w.reduce(0) { $0 + $1 * $1 })
             taps[f] = w.map { $0 / max(norm, 1e-6) }
         }
-        filters = (0..<27).map { k in
-            var v = SIMD32<Float>()
-            for f in 0..<Self.filterCount { v[f] = taps[f][k] }
-            return v
+        var bank = [SIMD8<Float>](repeating: .zero, count: 27 * 4)
+        for k in 0..<27 {
+            for f in 0..<Self.filterCount { bank[4 * k + f / 8][f % 8] = taps[f][k] }
         }
+        filters = bank
         if dimension < Self.rawDimension {
             var prng = SeededGenerator(seed: seed, stream: "features-projection")
             let scale = 1 / Float(Double(dimension).squareRoot())
@@ -82,7 +82,8 @@ public struct RegionFeatureExtractor: Sendable {
         // Gradients (central differences, clamped at the border) and filter responses per pixel.
         var mag = [Float](repeating: 0, count: n)
         var ori = [Float](repeating: 0, count: n)  // 0..<8, unsigned orientation
-        var resp = [SIMD32<Float>](repeating: SIMD32<Float>(), count: n)
+        let nf = Self.filterCount
+        var resp = [SIMD8<Float>](repeating: .zero, count: n * 4)
         for y in 0..<h {
             for x in 0..<w {
                 let i = y * w + x
@@ -93,20 +94,45 @@ public struct RegionFeatureExtractor: Sendable {
                 if a < 0 { a += .pi }
                 if a >= .pi { a -= .pi }
                 ori[i] = a / .pi * 8
-                var acc = SIMD32<Float>()
-                var k = 0
-                for dy in -1...1 {
-                    let yy = min(max(y + dy, 0), h - 1)
-                    for dx in -1...1 {
-                        let xx = min(max(x + dx, 0), w - 1)
-                        let s = 3 * (yy * w + xx)
-                        acc += (rgb[s] - 0.5) * filters[k]
-                        acc += (rgb[s + 1] - 0.5) * filters[k + 1]
-                        acc += (rgb[s + 2] - 0.5) * filters[k + 2]
-                        k += 3
+            }
+        }
+        // Filter bank: a 27-tap patch per pixel times the [27, 32] bank, ReLU.
+        rgb.withUnsafeBufferPointer { src in
+            filters.withUnsafeBufferPointer { bank in
+                resp.withUnsafeMutableBufferPointer { dst in
+                    var patch = [Float](repeating: 0, count: 27)
+                    patch.withUnsafeMutableBufferPointer { patch in
+                        for y in 0..<h {
+                            for x in 0..<w {
+                                var k = 0
+                                for dy in -1...1 {
+                                    let yy = min(max(y + dy, 0), h - 1)
+                                    for dx in -1...1 {
+                                        let s = 3 * (yy * w + min(max(x + dx, 0), w - 1))
+                                        patch[k] = src[s] - 0.5
+                                        patch[k + 1] = src[s + 1] - 0.5
+                                        patch[k + 2] = src[s + 2] - 0.5
+                                        k += 3
+                                    }
+                                }
+                                // Four 8-wide accumulators: 32 filters, taps summed in a fixed order.
+                                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                                for k in 0..<27 {
+                                    let p = SIMD8<Float>(repeating: patch[k])
+                                    a0 += p * bank[4 * k]
+                                    a1 += p * bank[4 * k + 1]
+                                    a2 += p * bank[4 * k + 2]
+                                    a3 += p * bank[4 * k + 3]
+                                }
+                                let o = (y * w + x) * 4
+                                dst[o] = lanewiseMax(a0, .zero)
+                                dst[o + 1] = lanewiseMax(a1, .zero)
+                                dst[o + 2] = lanewiseMax(a2, .zero)
+                                dst[o + 3] = lanewiseMax(a3, .zero)
+                            }
+                        }
                     }
                 }
-                resp[i] = acc.replacing(with: 0, where: acc .< 0)
             }
         }
         var raw = [Float](repeating: 0, count: Self.rawDimension)
@@ -117,7 +143,7 @@ public struct RegionFeatureExtractor: Sendable {
                 for j in 0..<raw.count { raw[j] = 0 }
                 var count: Float = 0
                 var lumSum: Float = 0, lumSq: Float = 0
-                var sumResp = SIMD32<Float>(), maxResp = SIMD32<Float>()
+                var sumResp = [SIMD8<Float>](repeating: .zero, count: 4), maxResp = sumResp
                 let ym = (y0 + y1) / 2, xm = (x0 + x1) / 2
                 for y in y0..<max(y1, y0 + 1) where y < h {
                     for x in x0..<max(x1, x0 + 1) where x < w {
@@ -147,18 +173,20 @@ public struct RegionFeatureExtractor: Sendable {
                         let o0 = (Int(olo) + 8) % 8, o1 = (o0 + 1) % 8
                         raw[32 + sub * 8 + o0] += mag[i] * (1 - of)
                         raw[32 + sub * 8 + o1] += mag[i] * of
-                        sumResp += resp[i]
-                        maxResp = pointwiseMax(maxResp, resp[i])
+                        for q in 0..<4 {
+                            let v = resp[4 * i + q]
+                            sumResp[q] += v
+                            maxResp[q] = lanewiseMax(maxResp[q], v)
+                        }
                     }
                 }
                 let inv = 1 / max(count, 1)
                 raw[28] *= inv; raw[29] *= inv; raw[30] *= inv
                 let mean = lumSum * inv
                 raw[31] = max(lumSq * inv - mean * mean, 0).squareRoot()
-                sumResp *= inv
-                for f in 0..<Self.filterCount {
-                    raw[64 + f] = sumResp[f]
-                    raw[96 + f] = maxResp[f]
+                for f in 0..<nf {
+                    raw[64 + f] = sumResp[f / 8][f % 8] * inv
+                    raw[96 + f] = maxResp[f / 8][f % 8]
                 }
                 normalise(&raw, 0..<32)
                 normalise(&raw, 32..<64)
@@ -206,4 +234,13 @@ public struct RegionFeatureExtractor: Sendable {
         let inv = 1 / max(ss.squareRoot(), 1e-6)
         for d in 0..<dimension { out[d] *= inv }
     }
+}
+
+/// The standard library's generic `pointwiseMax` is not specialised well here (it dominated the
+/// profile); a lane loop compiles to plain `maxss`/`maxps`.
+@inline(__always)
+func lanewiseMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    var r = a
+    for j in 0..<8 where b[j] > r[j] { r[j] = b[j] }
+    return r
 }
