@@ -79,3 +79,13 @@ public struct Scene: Sendable {
         return Scene(objects: objects, background: background)
     }
 }
+
+extension SceneObject {
+    /// The same object painted in another nominal colour (no jitter).
+    public func recoloured(_ colour: ShapeColour) -> SceneObject {
+        var o = self
+        o.colour = colour
+        o.paint = colour.rgb
+        return o
+    }
+}
