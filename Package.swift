@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
         .testTarget(name: "DataStageTests", dependencies: [
             "Captions", "Imaging", "BuiltinDataset", "Artefacts", "TensorFile", "TestSupport",
-        ]),
+        ], exclude: ["Golden"]),
         .testTarget(name: "DataPrepTests", dependencies: [
             "DataPrep", "Purification", "Retrieval", "Artefacts", "TensorFile", "TestSupport",
         ]),
