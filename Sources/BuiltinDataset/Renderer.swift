@@ -53,11 +53,13 @@ public enum Renderer {
             }
         }
         var pixels = [UInt8](repeating: 0, count: n * 3)
+        func quantise(_ v: Double, _ rng: inout SeededGenerator) -> UInt8 {
+            UInt8(min(255, max(0, (v + 5 * rng.normal()).rounded())))
+        }
         for i in 0..<n {
-            for (c, v) in [r[i], g[i], b[i]].enumerated() {
-                let noisy = v + 5 * rng.normal()
-                pixels[3 * i + c] = UInt8(min(255, max(0, noisy.rounded())))
-            }
+            pixels[3 * i] = quantise(r[i], &rng)
+            pixels[3 * i + 1] = quantise(g[i], &rng)
+            pixels[3 * i + 2] = quantise(b[i], &rng)
         }
         return RGBImage(width: size, height: size, pixels: pixels)
     }
