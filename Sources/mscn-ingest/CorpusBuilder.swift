@@ -76,7 +76,11 @@ struct CorpusBuilder {
             splits[entry.split] = CaptionSet(tokens: tokens, offsets: offsets, captionsPerImage: k)
         }
         let corpus = Corpus(splits: splits, vocabularySize: vocabulary.count)
-        try corpus.save(options.outFile("corpus.tzst"))
+        try corpus.save(options.outFile("corpus.tzst"), metadata: [
+            "layout": options.layout,
+            "vocabulary": options.vocabulary == nil ? "built, min count \(options.minCount)" : "given",
+            "dev_limit": String(options.devLimit),
+        ])
         try AtomicFile.write(Data(vocabulary.json().utf8), to: options.outFile("vocab.json"))
         print("vocabulary\t\(vocabulary.count) words")
     }

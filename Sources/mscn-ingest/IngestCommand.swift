@@ -46,7 +46,7 @@ struct IngestCommand: ParsableCommand {
     func run() throws {
         Stage.run("mscn-ingest") {
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-            let options = IngestOptions(root: root, outDir: outDir, captionsPerImage: captionsPerImage,
+            let options = IngestOptions(layout: layout.rawValue, root: root, outDir: outDir, captionsPerImage: captionsPerImage,
                                         vocabulary: vocab, minCount: minCount, imageSize: imageSize,
                                         skipBad: skipBad, devLimit: devLimit)
             switch layout {
@@ -58,6 +58,7 @@ struct IngestCommand: ParsableCommand {
 }
 
 struct IngestOptions {
+    var layout: String
     var root: String
     var outDir: String
     var captionsPerImage: Int?

@@ -1,5 +1,6 @@
 import Artefacts
 import Captions
+import Imaging
 import Foundation
 import TensorFile
 import TestSupport
@@ -192,5 +193,31 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(try TensorFileReader(path: out).info("features").shape, [2, 36, 128])
         let v = try stage("mscn-features", ["--images", good, "--out", out, "--dim", "0"], expect: 64)
         XCTAssertTrue(v.stderr.contains("--dim"), v.stderr)
+    }
+}
+
+/// Colour spaces other than YCbCr inside an images-layout folder.
+final class ColourSpaceStageTests: XCTestCase {
+    func testGrayscaleAndCMYKImagesAreIngestedAsRGB() throws {
+        let work = TestPaths.temporaryDirectory("colour")
+        let root = work.appendingPathComponent("images")
+        try Golden.copy(Golden.folder("images", "input"), to: root)
+        let gray = try JPEG.encode(samples: [UInt8](repeating: 90, count: 32 * 32), width: 32, height: 32, components: 1, quality: 95)
+        try Data(gray).write(to: root.appendingPathComponent("images/train_00000.jpg"))
+        var inks: [UInt8] = []
+        for _ in 0..<(32 * 32) { inks += [40, 200, 120, 255] }  // Adobe (inverted) CMYK for RGB (40, 200, 120)
+        let cmyk = try JPEG.encode(samples: inks, width: 32, height: 32, components: 4, quality: 95)
+        try Data(cmyk).write(to: root.appendingPathComponent("images/train_00001.jpg"))
+        let out = work.appendingPathComponent("out")
+        try stage("mscn-ingest", ["--layout", "images", "--root", root.path, "--out-dir", out.path, "--image-size", "16"])
+        let pixels = try TensorFileReader(path: out.appendingPathComponent("images-train.tzst").path).read("pixels").bytes
+        let image = 16 * 16 * 3
+        for i in 0..<(16 * 16) {
+            XCTAssertEqual(Int(pixels[3 * i]), 90, accuracy: 2)
+            XCTAssertEqual(pixels[3 * i], pixels[3 * i + 2])
+            XCTAssertEqual(Int(pixels[image + 3 * i]), 40, accuracy: 4)
+            XCTAssertEqual(Int(pixels[image + 3 * i + 1]), 200, accuracy: 4)
+            XCTAssertEqual(Int(pixels[image + 3 * i + 2]), 120, accuracy: 4)
+        }
     }
 }
