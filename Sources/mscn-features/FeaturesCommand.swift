@@ -26,6 +26,8 @@ struct FeaturesCommand: ParsableCommand {
     func validate() throws {
         guard (1...65536).contains(dim) else { throw ValidationError("--dim must be in 1...65536") }
         guard chunk >= 1 else { throw ValidationError("--chunk must be positive") }
+        let same = URL(fileURLWithPath: images).standardizedFileURL.path == URL(fileURLWithPath: out).standardizedFileURL.path
+        guard !same else { throw ValidationError("--out must differ from --images") }
     }
 
     func run() throws {
