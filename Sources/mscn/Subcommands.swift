@@ -3,6 +3,11 @@ import ArgumentParser
 extension MSCNTool {
     /// Every subcommand, in the order `--help` lists them.
     static var allSubcommands: [ParsableCommand.Type] {
-        [TensorCommand.self, DatasetCommand.self]
+        [
+            TensorCommand.self,
+            SelectBestCommand.self,
+            RunCommand.self, StatusCommand.self, ExplainCommand.self,
+            DatasetCommand.self,
+        ]
     }
 }
