@@ -26,7 +26,7 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Existing vocabulary json (word2idx/idx2word/idx) to use instead of building one.") var vocab: String?
     @Option(name: .customLong("min-count"), help: "Minimum count in training captions for a word to enter the vocabulary.")
     var minCount: Int = 4
-    @Option(name: .customLong("image-size"), help: "images layout: side of the square the images are resized to.")
+    @Option(name: .customLong("image-size"), help: "images layout: side of the square the images are resized to (area averaging; aspect ratio not kept).")
     var imageSize: Int = 64
     @Flag(name: .customLong("skip-bad"), help: "images layout: drop images that do not decode (and their captions) instead of failing.")
     var skipBad = false
