@@ -50,8 +50,11 @@ struct PrecompIngest {
     /// Streams the first `rows` rows of the .npy into `features` of `images-<split>.tzst`.
     private func copyFeatures(split: String, reader: NPYReader, rows: Int) throws {
         let out = options.outFile("images-\(split).tzst")
+        // zstd level 1: on ReLU features it packs within a few percent of level 3 at ~1.4x the speed,
+        // which matters for an 8.5 GB file.
         let writer = try TensorFileWriter(path: out, metadata: ["layout": "precomp", "split": split,
-                                                                "source": (reader.path as NSString).lastPathComponent])
+                                                                "source": (reader.path as NSString).lastPathComponent],
+                                          compressionLevel: 1)
         var shape = reader.shape
         shape[0] = rows
         try writer.beginTensor(name: Schema.features, dtype: .f32, shape: shape)
