@@ -16,7 +16,8 @@ public struct CaptionFile: Sendable {
         }
         guard let text = String(data: data, encoding: .utf8) else { throw CaptionFileError(path: path, "not UTF-8 text") }
         let tsv = path.hasSuffix(".tsv")
-        var rows = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        // "\r\n" is one Character in Swift, so Windows line ends need their own separator.
+        var rows = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         while let last = rows.last, last.allSatisfy({ $0.isWhitespace }) { rows.removeLast() }
         var captions: [String] = [], lines: [Int] = []
         captions.reserveCapacity(rows.count)

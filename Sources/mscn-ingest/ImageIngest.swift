@@ -57,7 +57,7 @@ struct ImageIngest {
             throw StageError(FileManager.default.fileExists(atPath: path) ? "cannot read" : "no such file", path: path)
         }
         guard let text = String(data: data, encoding: .utf8) else { throw StageError("not UTF-8 text", path: path) }
-        var names = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var names = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         while names.last?.isEmpty == true { names.removeLast() }
         if let blank = names.firstIndex(where: { $0.isEmpty }) {

@@ -41,4 +41,19 @@ final class VocabularyTests: XCTestCase {
         }
         XCTAssertThrowsError(try Vocabulary.load(dir.appendingPathComponent("missing.json").path))
     }
+
+    func testCaptionFilesWithWindowsLineEndsAndTrailingBlankLines() throws {
+        let dir = TestPaths.temporaryDirectory("caps")
+        let path = dir.appendingPathComponent("train_caps.txt").path
+        try Data("a red circle\r\na blue box\r\n\r\n".utf8).write(to: URL(fileURLWithPath: path))
+        let file = try CaptionFile.read(path)
+        XCTAssertEqual(file.captions, ["a red circle", "a blue box"])
+        try Data("one\n\nthree\n".utf8).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try CaptionFile.read(path)) { e in
+            XCTAssertEqual("\(e)", "\(path): line 2: empty caption")
+        }
+        let tsv = dir.appendingPathComponent("train_caps.tsv").path
+        try Data("17\ta dog runs\r\n18\ta cat sits\n".utf8).write(to: URL(fileURLWithPath: tsv))
+        XCTAssertEqual(try CaptionFile.read(tsv).captions, ["a dog runs", "a cat sits"])
+    }
 }
