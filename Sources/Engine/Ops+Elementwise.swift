@@ -13,12 +13,21 @@ extension Tape {
         }
     }
 
+    public func sigmoid(_ x: Var) -> Var {
+        let y = values[x.id].map { 1 / (1 + Foundation.exp(-$0)) }
+        return record(y, shape: shape(x), requiresGrad: needsGrad(x)) { t, g in
+            // torch's order, g·(1−y)·y: a gradient that cancels across pairs is sensitive to it.
+            var dx = g
+            for i in dx.indices { dx[i] = dx[i] * (1 - y[i]) * y[i] }
+            t.accumulate(x, dx)
+        }
+    }
+
     public func relu(_ x: Var) -> Var { unary(x, { max($0, 0) }, { x, _ in x > 0 ? 1 : 0 }) }
     public func leakyReLU(_ x: Var, slope: Float) -> Var {
         unary(x, { $0 > 0 ? $0 : slope * $0 }, { x, _ in x > 0 ? 1 : slope })
     }
     public func tanh(_ x: Var) -> Var { unary(x, { Foundation.tanh($0) }, { _, y in 1 - y * y }) }
-    public func sigmoid(_ x: Var) -> Var { unary(x, { 1 / (1 + Foundation.exp(-$0)) }, { _, y in y * (1 - y) }) }
     public func square(_ x: Var) -> Var { unary(x, { $0 * $0 }, { x, _ in 2 * x }) }
     public func scale(_ x: Var, _ c: Float) -> Var { unary(x, { $0 * c }, { _, _ in c }) }
 

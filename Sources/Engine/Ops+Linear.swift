@@ -20,9 +20,10 @@ extension Tape {
                 t.accumulate(w, BLAS.matmul(g, t.values[x.id], m: outF, n: inF, k: rows, transA: true))
             }
             if let b, t.needsGrad(b) {
-                var db = [Float](repeating: 0, count: outF)
-                for r in 0..<rows { for o in 0..<outF { db[o] += g[r * outF + o] } }
-                t.accumulate(b, db)
+                // Summed in Double: bias gradients are often sums of cancelling terms.
+                var db = [Double](repeating: 0, count: outF)
+                for r in 0..<rows { for o in 0..<outF { db[o] += Double(g[r * outF + o]) } }
+                t.accumulate(b, db.map { Float($0) })
             }
         }
     }

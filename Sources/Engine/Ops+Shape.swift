@@ -160,3 +160,18 @@ extension Tape {
         }
     }
 }
+
+extension Tape {
+    /// Swaps the first two axes of `[a, b, c]` → `[b, a, c]`.
+    public func permute01(_ x: Var) -> Var {
+        let s = shape(x)
+        let a = s[0], b = s[1], c = s.count > 2 ? s[2...].reduce(1, *) : 1, xv = values[x.id]
+        var y = xv
+        for i in 0..<a { for j in 0..<b { for k in 0..<c { y[(j * a + i) * c + k] = xv[(i * b + j) * c + k] } } }
+        return record(y, shape: [b, a] + s.dropFirst(2), requiresGrad: needsGrad(x)) { t, g in
+            var dx = g
+            for i in 0..<a { for j in 0..<b { for k in 0..<c { dx[(i * b + j) * c + k] = g[(j * a + i) * c + k] } } }
+            t.accumulate(x, dx)
+        }
+    }
+}
