@@ -56,10 +56,11 @@ public enum Parity {
             if !d.isFinite { maxAbs = .infinity }
             maxAbs = max(maxAbs, abs(d)); d2 += d * d; r2 += Double(b) * Double(b)
         }
-        let denom = max(r2.squareRoot(), floor)
-        let rel = denom > 0 ? d2.squareRoot() / denom : (d2 == 0 ? 0 : .infinity)
-        let k: ParityRow.Kind = (kind == .relative && r2.squareRoot() < floor) ? .relativeToNoiseFloor : kind
-        return ParityRow(name: name, maxAbs: maxAbs, relative: rel, tolerance: tol, kind: k)
+        let strict = r2 > 0 ? (d2 / r2).squareRoot() : (d2 == 0 ? 0 : .infinity)
+        if kind == .relative, strict > tol, r2.squareRoot() < floor {
+            return ParityRow(name: name, maxAbs: maxAbs, relative: d2.squareRoot() / floor, tolerance: tol, kind: .relativeToNoiseFloor)
+        }
+        return ParityRow(name: name, maxAbs: maxAbs, relative: strict, tolerance: tol, kind: kind)
     }
 
     /// Pads `[B, l, d]` to `[B, L, d]` with zero rows.

@@ -1,0 +1,105 @@
+import Engine
+import MSCN
+import MSCNRandom
+import TestSupport
+import XCTest
+
+/// A tiny model and batches for fast end-to-end checks.
+enum Tiny {
+    static func config(_ v: SimilarityVariant) -> ModelConfig {
+        var c = ModelConfig(imageDim: 8, embedDim: 10, wordDim: 4, simDim: 12, vocabSize: 20, variant: v, metaHidden: 8, regions: 3)
+        c.sgrSteps = 2
+        return c
+    }
+
+    static func batch(_ n: Int, seed: UInt64) -> PairBatch {
+        var g = SeededGenerator(seed: seed, stream: "tiny-batch")
+        let feats = (0..<(n * 3 * 8)).map { _ in g.unitFloat() }
+        let caps: [[Int32]] = (0..<n).map { i in [1] + (0..<(1 + i % 4)).map { _ in Int32(4 + g.below(16)) } + [2] }
+        return PairBatch(images: ImageBatch(features: feats, count: n, regions: 3, dim: 8), captions: CaptionBatch(tokens: caps))
+    }
+
+    static func meta(_ n: Int, seed: UInt64) -> MetaBatch {
+        MetaBatch(pairs: batch(n, seed: seed), labels: (0..<n).map { $0 < n / 2 ? 1 : 0 })
+    }
+}
+
+final class ModelTests: XCTestCase {
+    func testTrainingIsDeterministicAndCheckpointResumesBitIdentically() throws {
+        for v in [SimilarityVariant.sgr, .saf] {
+            let a = Model(config: Tiny.config(v), seed: 7), b = Model(config: Tiny.config(v), seed: 7)
+            for m in [a, b] {
+                m.warmupStep(Tiny.batch(4, seed: 1), lr: 1e-3)
+                _ = m.trainStep(Tiny.batch(4, seed: 2), meta: Tiny.meta(4, seed: 3), lr: 1e-3, metaLR: 1e-4)
+            }
+            XCTAssertEqual(a.net, b.net)
+            XCTAssertEqual(a.meta, b.meta)
+
+            let path = TestPaths.temporaryDirectory("ckpt").appendingPathComponent("a.mscn").path
+            try Checkpoint.save(a, to: path, metadata: ["epoch": "1"])
+            let (c, meta) = try Checkpoint.load(path)
+            XCTAssertEqual(meta["epoch"], "1")
+            XCTAssertEqual(c.config, a.config)
+            let r1 = a.trainStep(Tiny.batch(4, seed: 4), meta: Tiny.meta(4, seed: 5), lr: 1e-3, metaLR: 1e-4)
+            let r2 = c.trainStep(Tiny.batch(4, seed: 4), meta: Tiny.meta(4, seed: 5), lr: 1e-3, metaLR: 1e-4)
+            XCTAssertEqual(r1.loss, r2.loss)
+            XCTAssertEqual(r1.metaLoss, r2.metaLoss)
+            XCTAssertEqual(a.net, c.net)
+            XCTAssertEqual(a.meta, c.meta)
+            XCTAssertEqual(a.buffers, c.buffers)
+            XCTAssertEqual(a.netAdam, c.netAdam)
+            XCTAssertEqual(a.dropoutGenerator, c.dropoutGenerator)
+        }
+    }
+
+    func testTruncatedCheckpointFailsWithItsName() throws {
+        let m = Model(config: Tiny.config(.sgr), seed: 1)
+        let path = TestPaths.temporaryDirectory("ckpt-bad").appendingPathComponent("bad.mscn").path
+        try Checkpoint.save(m, to: path)
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try Checkpoint.load(path)) { e in XCTAssertTrue("\(e)".contains("bad.mscn"), "\(e)") }
+    }
+
+    func testWarmupReducesLossOnAFixedBatch() {
+        let m = Model(config: Tiny.config(.sgr), seed: 3)
+        let b = Tiny.batch(6, seed: 9)
+        let first = m.warmupStep(b, lr: 1e-2)
+        var last = first
+        for _ in 0..<15 { last = m.warmupStep(b, lr: 1e-2) }
+        XCTAssertLessThan(last, first)
+    }
+
+    func testEvalScoresAgreeBetweenAllPairsAndDiagonal() {
+        let m = Model(config: Tiny.config(.saf), seed: 4)
+        let b = Tiny.batch(5, seed: 11)
+        let v = m.encodeImages(b.images), e = m.encodeCaptions(b.captions)
+        XCTAssertEqual(v.shape, [5, 3, 10])
+        XCTAssertEqual(e.shape, [5, 6, 10])
+        let all = m.scores(images: v, captions: e, lengths: b.captions.lengths)
+        let diag = m.diagonalScores(images: v, captions: e, lengths: b.captions.lengths)
+        XCTAssertEqual(all.shape, [5, 5])
+        for i in 0..<5 { XCTAssertEqual(all.data[i * 5 + i], diag[i], accuracy: 1e-6) }
+        // A shard of images scores the same as the full matrix's rows (eval mode is per item).
+        let shard = m.scores(images: Tensor(shape: [2, 3, 10], data: Array(v.data[(3 * 30)...])), captions: e, lengths: b.captions.lengths)
+        for j in 0..<5 { XCTAssertEqual(shard.data[j], all.data[3 * 5 + j], accuracy: 1e-6) }
+    }
+
+    func testLookaheadQuirkOptions() {
+        var c = Tiny.config(.sgr)
+        c.meta.freezeGRUInLookahead = true
+        c.meta.clipPseudoGradient = true
+        let m = Model(config: c, seed: 5)
+        var report = StepReport()
+        m.trainStep(Tiny.batch(4, seed: 1), meta: Tiny.meta(4, seed: 2), lr: 1e-3, metaLR: 1e-4, pseudoLR: 10, report: &report)
+        for n in ParameterLayout.gruNames { XCTAssertEqual(report.pseudoParams[n], Model(config: c, seed: 5).net[n]) }
+        let before = Model(config: c, seed: 5).net
+        var d2 = 0.0
+        for n in before.names {
+            guard let a = before[n]?.data, let b = report.pseudoParams[n]?.data else { continue }
+            for (x, y) in zip(a, b) { d2 += Double(x - y) * Double(x - y) }
+        }
+        XCTAssertLessThanOrEqual(d2.squareRoot(), 10 * 2.0 * 1.001)  // lr · clip
+        XCTAssertGreaterThan(d2, 0)
+    }
+}
