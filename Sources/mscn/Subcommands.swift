@@ -3,6 +3,10 @@ import ArgumentParser
 extension MSCNTool {
     /// Every subcommand, in the order `--help` lists them.
     static var allSubcommands: [ParsableCommand.Type] {
-        [TensorCommand.self, ParityCommand.self]
+        [
+            TensorCommand.self,
+            SelectBestCommand.self,
+            ParityCommand.self,
+        ]
     }
 }
