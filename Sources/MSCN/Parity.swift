@@ -73,9 +73,10 @@ public enum Parity {
     }
 
     /// Runs every check the dump has data for.
-    public static func run(_ dump: ReferenceDump, similarity: SimilarityBackend = ReferenceSimilarity(),
+    public static func run(_ dump: ReferenceDump, similarity makeSimilarity: (ModelConfig) -> SimilarityBackend = { _ in ReferenceSimilarity() },
                            finiteDifferenceScale: Float = MetaStep.defaultScale) throws -> [ParityRow] {
         var rows: [ParityRow] = []
+        let similarity = makeSimilarity(try dump.config())
         let model = try dump.model(similarity: similarity)
         model.finiteDifferenceScale = finiteDifferenceScale
         let c = model.config
