@@ -53,7 +53,7 @@ public enum Checkpoint {
     /// Rebuilds a model from tensors and metadata written by `tensors(of:)` / `metadata(of:)`.
     /// `path` only names the file in errors.
     public static func model(tensors: [String: StoredTensor], metadata: [String: String], prefix: String = "",
-                             path: String, similarity: SimilarityBackend = ReferenceSimilarity()) throws -> Model {
+                             path: String, similarity: SimilarityBackend? = nil) throws -> Model {
         guard let json = metadata["\(prefix)model_config"] else {
             throw TensorFileError(path, "no '\(prefix)model_config' metadata: not an MSCN checkpoint")
         }
@@ -118,7 +118,7 @@ public enum Checkpoint {
     }
 
     /// Reads a model written by `save`.
-    public static func load(_ path: String, similarity: SimilarityBackend = ReferenceSimilarity()) throws -> (model: Model, metadata: [String: String]) {
+    public static func load(_ path: String, similarity: SimilarityBackend? = nil) throws -> (model: Model, metadata: [String: String]) {
         let (meta, tensors) = try TensorFiles.readAll(path)
         return (try model(tensors: tensors, metadata: meta, path: path, similarity: similarity), meta)
     }

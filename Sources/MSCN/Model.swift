@@ -22,7 +22,7 @@ public final class Model {
     public var finiteDifferenceScale: Float = MetaStep.defaultScale
 
     /// A freshly initialised net; `seed` fixes every initial value and the dropout stream.
-    public init(config: ModelConfig, seed: UInt64, similarity: SimilarityBackend = ReferenceSimilarity()) {
+    public init(config: ModelConfig, seed: UInt64, similarity: SimilarityBackend? = nil) {
         self.config = config
         var g = SeededGenerator(seed: seed, stream: "init/net")
         net = ParameterLayout.initialNet(config, using: &g)
@@ -30,18 +30,18 @@ public final class Model {
         meta = ParameterLayout.initialMeta(config, using: &gm)
         buffers = ParameterLayout.initialBuffers(config)
         dropoutGenerator = SeededGenerator(seed: seed, stream: "dropout")
-        self.similarity = similarity
+        self.similarity = similarity ?? SimilarityBackends.standard(config)
     }
 
     /// A net with given parameters (e.g. loaded from a checkpoint or a reference dump).
     public init(config: ModelConfig, net: NamedTensors, meta: NamedTensors, buffers: [String: BatchNormBuffers],
-                dropoutGenerator: SeededGenerator, similarity: SimilarityBackend = ReferenceSimilarity()) {
+                dropoutGenerator: SeededGenerator, similarity: SimilarityBackend? = nil) {
         self.config = config
         self.net = net
         self.meta = meta
         self.buffers = buffers
         self.dropoutGenerator = dropoutGenerator
-        self.similarity = similarity
+        self.similarity = similarity ?? SimilarityBackends.standard(config)
     }
 
     func graph(net n: NamedTensors? = nil, meta m: NamedTensors? = nil, training: Bool, updateStats: Bool,

@@ -73,7 +73,7 @@ public enum Parity {
     }
 
     /// Runs every check the dump has data for.
-    public static func run(_ dump: ReferenceDump, similarity makeSimilarity: (ModelConfig) -> SimilarityBackend = { _ in ReferenceSimilarity() },
+    public static func run(_ dump: ReferenceDump, similarity makeSimilarity: (ModelConfig) -> SimilarityBackend = SimilarityBackends.standard,
                            finiteDifferenceScale: Float = MetaStep.defaultScale) throws -> [ParityRow] {
         var rows: [ParityRow] = []
         let similarity = makeSimilarity(try dump.config())

@@ -122,7 +122,7 @@ public struct ReferenceDump {
     }
 
     /// A model holding the dump's `param/net/…`, `param/meta/…` and buffers.
-    public func model(similarity: SimilarityBackend = ReferenceSimilarity()) throws -> Model {
+    public func model(similarity: SimilarityBackend? = nil) throws -> Model {
         let c = try config()
         var g = SeededGenerator(seed: 0)
         let net = try parameters(ParameterLayout.initialNet(c, using: &g), prefix: "param/net/")

@@ -20,14 +20,21 @@ struct ParityCommand: ParsableCommand {
     @Option(help: "Finite-difference step of the meta-gradient's second-order term, relative to ‖θ‖/‖u‖.")
     var fdScale: Float = MetaStep.defaultScale
 
+    @Option(help: "Similarity implementation: 'standard' (the models' default) or 'reference' (op by op).")
+    var similarity: String = "standard"
+
     func validate() throws {
+        guard ["standard", "reference"].contains(similarity) else { throw ValidationError("--similarity must be standard or reference") }
         guard fdScale > 0 else { throw ValidationError("--fd-scale must be positive") }
     }
 
     func run() throws {
         var failed = 0
         Stage.run("mscn parity") {
-            let rows = try Parity.run(ReferenceDump(directory: directory), finiteDifferenceScale: fdScale)
+            let reference = similarity == "reference"
+            let rows = try Parity.run(ReferenceDump(directory: directory),
+                                      similarity: { reference ? ReferenceSimilarity() : SimilarityBackends.standard($0) },
+                                      finiteDifferenceScale: fdScale)
             print(Parity.table(rows), terminator: "")
             failed = rows.filter { !$0.ok }.count
             Stage.note("\(rows.count - failed) of \(rows.count) checks pass")

@@ -14,7 +14,14 @@ final class ParityTests: XCTestCase {
     }
 
     func assertAllPass(_ module: String, _ mode: String, expectStep: Bool) throws {
-        let rows = try Parity.run(dump(module, mode))
+        // The models' standard similarity (the fused kernel once merged) and the op-by-op reference.
+        try assertAllPass(module, mode, expectStep: expectStep, similarity: SimilarityBackends.standard)
+        try assertAllPass(module, mode, expectStep: expectStep, similarity: { _ in ReferenceSimilarity() })
+    }
+
+    func assertAllPass(_ module: String, _ mode: String, expectStep: Bool,
+                       similarity: (ModelConfig) -> SimilarityBackend) throws {
+        let rows = try Parity.run(dump(module, mode), similarity: similarity)
         for r in rows where !r.ok {
             XCTFail("\(module)/\(mode) \(r.name): max abs \(r.maxAbs), rel \(r.relative), \(r.kind.rawValue) tolerance \(r.tolerance)")
         }
