@@ -21,11 +21,12 @@ extension Tape {
         let batch = s[0], steps = s[1], w = s[2]
         let h = shape(fw.hh)[1]
         precondition(lengths.count == batch && lengths.allSatisfy { $0 >= 1 && $0 <= steps }, "biGRU lengths \(lengths) for \(s)")
-        let (outF, cacheF) = gruDirection(x, lengths, fw, reverse: false, batch: batch, steps: steps, w: w, h: h)
-        let (outB, cacheB) = gruDirection(x, lengths, bw, reverse: true, batch: batch, steps: steps, w: w, h: h)
+        let inputs = [x, fw.ih, fw.hh, fw.bih, fw.bhh, bw.ih, bw.hh, bw.bih, bw.bhh]
+        let keep = anyNeedsGrad(inputs)  // inference keeps no gate activations
+        let (outF, cacheF) = gruDirection(x, lengths, fw, reverse: false, batch: batch, steps: steps, w: w, h: h, keepCache: keep)
+        let (outB, cacheB) = gruDirection(x, lengths, bw, reverse: true, batch: batch, steps: steps, w: w, h: h, keepCache: keep)
         var y = outF
         for i in y.indices { y[i] = (outF[i] + outB[i]) / 2 }
-        let inputs = [x, fw.ih, fw.hh, fw.bih, fw.bhh, bw.ih, bw.hh, bw.bih, bw.bhh]
         return record(y, shape: [batch, steps, h], requiresGrad: anyNeedsGrad(inputs)) { t, g in
             let half = g.map { $0 / 2 }
             t.gruDirectionBackward(half, x, lengths, fw, cacheF, reverse: false, batch: batch, steps: steps, w: w, h: h)
@@ -34,14 +35,14 @@ extension Tape {
     }
 
     func gruDirection(_ x: Var, _ lengths: [Int], _ p: GRUWeights, reverse: Bool,
-                      batch: Int, steps: Int, w: Int, h: Int) -> ([Float], GRUCache) {
+                      batch: Int, steps: Int, w: Int, h: Int, keepCache: Bool) -> ([Float], GRUCache) {
         let h3 = 3 * h
         var xi = BLAS.matmul(values[x.id], values[p.ih.id], m: batch * steps, n: h3, k: w, transB: true)
         let bih = values[p.bih.id], bhh = values[p.bhh.id], whh = values[p.hh.id]
         for r in 0..<(batch * steps) { for c in 0..<h3 { xi[r * h3 + c] += bih[c] } }
-        var cache = GRUCache(xi: xi, r: [], z: [], n: [], ghn: [], hprev: [])
+        var cache = GRUCache(xi: [], r: [], z: [], n: [], ghn: [], hprev: [])
         let zeros = [Float](repeating: 0, count: batch * steps * h)
-        cache.r = zeros; cache.z = zeros; cache.n = zeros; cache.ghn = zeros; cache.hprev = zeros
+        if keepCache { cache.r = zeros; cache.z = zeros; cache.n = zeros; cache.ghn = zeros; cache.hprev = zeros }
         var out = zeros
         var state = [Float](repeating: 0, count: batch * h)
         for k in 0..<steps {
@@ -61,12 +62,13 @@ extension Tape {
                     let hp = hm[a * h + c]
                     let hn = (1 - z) * n + z * hp
                     let q = row * h + c
-                    cache.r[q] = r; cache.z[q] = z; cache.n[q] = n; cache.ghn[q] = ghn; cache.hprev[q] = hp
+                    if keepCache { cache.r[q] = r; cache.z[q] = z; cache.n[q] = n; cache.ghn[q] = ghn; cache.hprev[q] = hp }
                     out[q] = hn
                     state[b * h + c] = hn
                 }
             }
         }
+        if keepCache { cache.xi = xi }
         return (out, cache)
     }
 

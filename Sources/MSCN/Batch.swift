@@ -31,6 +31,19 @@ public struct CaptionBatch: Sendable {
     }
 
     public var count: Int { tokens.count }
+
+    /// The first problem that would make these captions unusable by a model with `vocabSize`
+    /// words (empty caption, id outside the vocabulary), or nil. Check data from files with it
+    /// before building batches: the model treats bad ids as a programming error.
+    public static func problem(in tokens: [[Int32]], vocabSize: Int) -> String? {
+        for (i, t) in tokens.enumerated() {
+            if t.isEmpty { return "caption \(i) is empty" }
+            if let bad = t.first(where: { $0 < 0 || Int($0) >= vocabSize }) {
+                return "caption \(i) has token id \(bad) outside the vocabulary of \(vocabSize)"
+            }
+        }
+        return nil
+    }
     public var lengths: [Int] { tokens.map(\.count) }
     public var maxLength: Int { tokens.map(\.count).max() ?? 0 }
 

@@ -58,8 +58,11 @@ public final class Model {
 
     /// One warm-up step: warm-up loss on all pairs of the batch, gradients into θ and φ,
     /// clipped together to `gradClip`, Adam on both at `lr`. Returns the loss.
+    /// Batches need at least two pairs (batch norm over the batch); the reference ends the
+    /// epoch at a batch of one, so callers drop it.
     @discardableResult
     public func warmupStep(_ batch: PairBatch, lr: Float) -> Float {
+        precondition(batch.images.count >= 2, "warmupStep: a batch needs at least 2 pairs (drop a final batch of 1)")
         let d = freshDropout()
         let g = graph(training: true, updateStats: true, netGrads: true, metaGrads: true, dropout: d)
         commit(d)
@@ -97,6 +100,8 @@ public final class Model {
     /// The training step with every intermediate kept in `report` (for parity checks).
     public func trainStep(_ batch: PairBatch, meta metaBatch: MetaBatch, lr: Float, metaLR: Float, pseudoLR: Float,
                           report: inout StepReport) {
+        precondition(batch.images.count >= 2 && metaBatch.labels.count >= 2,
+                     "trainStep: batches need at least 2 pairs (drop a final batch of 1)")
         let metaGrad = MetaStep.metaGradient(self, batch: batch, meta: metaBatch, pseudoLR: pseudoLR, report: &report)
         for name in meta.names { applyAdam(&metaAdam, &meta, name, metaGrad[name], metaLR) }
         report.metaAfter = meta
