@@ -57,7 +57,7 @@ public final class Model {
     // MARK: Training
 
     /// One warm-up step: warm-up loss on all pairs of the batch, gradients into θ and φ,
-    /// clipped together to `gradClip`, Adam on both at `lr`. Returns the loss.
+    /// each net's gradient clipped to `gradClip` on its own, Adam on both at `lr`. Returns the loss.
     /// Batches need at least two pairs (batch norm over the batch); the reference ends the
     /// epoch at a batch of one, so callers drop it.
     @discardableResult
@@ -69,11 +69,12 @@ public final class Model {
         let loss = g.tape.sum(Losses.warmup(g.tape, scores: allScores(g, batch), margin: config.margin))
         g.tape.backward(loss)
         buffers = g.buffers
-        var grads = g.netGrads()
-        for (k, v) in g.metaGrads() { grads["meta/" + k] = v }
+        // The reference clips the two nets separately (one clip_grad_norm_ call each).
+        var grads = g.netGrads(), metaGrads = g.metaGrads()
         clipGradNorm(&grads, maxNorm: config.gradClip)
+        clipGradNorm(&metaGrads, maxNorm: config.gradClip)
         for name in net.names { applyAdam(&netAdam, &net, name, grads[name], lr) }
-        for name in meta.names { applyAdam(&metaAdam, &meta, name, grads["meta/" + name], lr) }
+        for name in meta.names { applyAdam(&metaAdam, &meta, name, metaGrads[name], lr) }
         return g.tape.value(loss)[0]
     }
 
