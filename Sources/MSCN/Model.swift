@@ -56,6 +56,13 @@ public final class Model {
 
     // MARK: Training
 
+    /// Fresh Adam states for both nets (the reference re-creates its optimisers once, after
+    /// the warm-up).
+    public func resetOptimizers() {
+        netAdam = Adam()
+        metaAdam = Adam()
+    }
+
     /// One warm-up step: warm-up loss on all pairs of the batch, gradients into θ and φ,
     /// each net's gradient clipped to `gradClip` on its own, Adam on both at `lr`. Returns the loss.
     /// Batches need at least two pairs (batch norm over the batch); the reference ends the

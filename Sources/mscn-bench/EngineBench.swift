@@ -59,6 +59,7 @@ enum EngineBench {
         let peak = sgemmGFLOPS()
         print("sgemm 1024²: \(String(format: "%.0f", peak)) GFLOP/s (\(BLAS.threads) threads)")
         let quick = ProcessInfo.processInfo.environment["MSCN_BENCH_QUICK"] != nil
+        print("similarity backend: \(type(of: SimilarityBackends.standard(ModelConfig())))")
         var configs: [(String, ModelConfig, Int)] = []
         var small = ModelConfig(imageDim: 256, embedDim: 256, wordDim: 300, simDim: 64, vocabSize: 10_000, variant: .sgr)
         small.dropout = 0.4
