@@ -119,11 +119,8 @@ struct TrainCommand: ParsableCommand {
             case .round:
                 guard let initial else { throw StageError("--mode round needs --initial") }
                 model = try Checkpoint.load(initial).model
-                try Self.check(model.config, against: data, vocab: vocab, path: initial)
-                if round == 1 {
-                    model.netAdam = Adam()
-                    model.metaAdam = Adam()
-                }
+                try ModelChecks.compatible(model.config, with: data, corpus: corpus, path: initial)
+                if round == 1 { model.resetOptimizers() }
                 var keep: [UInt8]? = nil
                 if let mask {
                     let k = try TensorFileReader(path: mask).read(Schema.keep).uint8s()
@@ -146,16 +143,6 @@ struct TrainCommand: ParsableCommand {
             if let log {
                 try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log), options: .atomic)
             }
-        }
-    }
-
-    /// A checkpoint trained on other data cannot continue on this data.
-    static func check(_ c: ModelConfig, against data: TrainingData, vocab: Int, path: String) throws {
-        guard c.imageDim == data.features.dim, c.regions == data.features.regions else {
-            throw StageError("checkpoint expects image features [\(c.regions), \(c.imageDim)], the data has [\(data.features.regions), \(data.features.dim)]", path: path)
-        }
-        guard c.vocabSize == vocab else {
-            throw StageError("checkpoint has a vocabulary of \(c.vocabSize), the corpus has \(vocab)", path: path)
         }
     }
 }
