@@ -72,22 +72,15 @@ public enum NPY {
 
     /// Reads a whole `.npy` file.
     public static func read(_ path: String, name: String? = nil) throws -> StoredTensor {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TensorFileError(path, FileManager.default.fileExists(atPath: path) ? "cannot read" : "no such file")
-        }
-        let bytes = [UInt8](data)
-        let (dtype, shape, offset) = try header(bytes, path: path)
-        var count = dtype.size
-        for d in shape {
-            let (p, o) = count.multipliedReportingOverflow(by: d)
-            guard !o else { throw TensorFileError(path, "shape \(shape) overflows") }
-            count = p
-        }
-        guard bytes.count - offset == count else {
-            throw TensorFileError(path, "data is \(bytes.count - offset) bytes, shape \(shape) of \(dtype.rawValue) needs \(count)")
-        }
-        let tensorName = name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return StoredTensor(name: tensorName, dtype: dtype, shape: shape, bytes: Array(bytes[offset...]))
+        let r = try NPYReader(path: path)
+        let bytes = try r.readRows(0..<r.rowCount)
+        return StoredTensor(name: name ?? defaultName(for: path), dtype: r.dtype, shape: r.shape, bytes: bytes)
+    }
+
+    /// The tensor name an imported file gets: its base name without a `.npy` extension.
+    public static func defaultName(for path: String) -> String {
+        let base = URL(fileURLWithPath: path).lastPathComponent
+        return base.hasSuffix(".npy") ? String(base.dropLast(4)) : base
     }
 
     /// The header bytes (version 1.0, padded to 64 bytes) for a tensor of this dtype and shape.
@@ -102,9 +95,9 @@ public enum NPY {
 
     /// Writes a tensor as `.npy` (atomically).
     public static func write(_ t: StoredTensor, to path: String) throws {
-        let data = Data(headerBytes(dtype: t.dtype, shape: t.shape) + t.bytes)
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw TensorFileError(path, "cannot write (\(error.localizedDescription))")
-        }
+        let f = try AtomicFile(path: path)
+        try f.write(headerBytes(dtype: t.dtype, shape: t.shape))
+        try f.write(t.bytes)
+        try f.commit()
     }
 }
