@@ -2,7 +2,8 @@ import Dispatch
 import Foundation
 
 /// Compresses batches of frames on every core. Each slot owns a zstd context and an output
-/// buffer for one frame, so a batch needs no locks and memory stays at `width` frames.
+/// buffer for one frame, so a batch needs no locks. Slots come in two sets, so one batch can
+/// be written out while the next is compressed; memory stays at `2 × width` compressed frames.
 final class ParallelCompressor {
     /// Frames per batch: a few per core, so one slow frame does not idle the other cores long.
     let width: Int
@@ -36,18 +37,19 @@ final class ParallelCompressor {
     init(level: Int32, frameBytes: Int) {
         width = min(16, max(2, 2 * ProcessInfo.processInfo.activeProcessorCount))
         let capacity = Zstd.bound(frameBytes)
-        slots = (0..<width).map { _ in Slot(level: level, capacity: capacity) }
+        slots = (0..<(2 * width)).map { _ in Slot(level: level, capacity: capacity) }
     }
 
-    /// Compresses up to `width` frames; the results stay valid until the next call.
-    func compress(_ frames: [UnsafeRawBufferPointer]) throws -> [UnsafeRawBufferPointer] {
-        precondition(frames.count <= width, "batch of \(frames.count) frames exceeds \(width) slots")
+    /// Compresses up to `width` frames with slot set `set` (0 or 1); the results stay valid
+    /// until that set is used again.
+    func compress(_ frames: [UnsafeRawBufferPointer], set: Int) throws -> [UnsafeRawBufferPointer] {
+        precondition(frames.count <= width && (0...1).contains(set), "batch of \(frames.count) frames, set \(set)")
+        let slots = Array(self.slots[(set * width)..<(set * width + frames.count)])
         if frames.count == 1 {
             slots[0].run(frames[0])
         } else {
-            let slots = self.slots
             DispatchQueue.concurrentPerform(iterations: frames.count) { i in slots[i].run(frames[i]) }
         }
-        return try (0..<frames.count).map { try slots[$0].result.get() }
+        return try slots.map { try $0.result.get() }
     }
 }

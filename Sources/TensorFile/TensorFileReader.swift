@@ -54,6 +54,7 @@ public final class TensorFileReader {
         try check(rows, of: e)
         let n = rows.count * e.rowBytes
         let start = rows.lowerBound * e.rowBytes
+        try checkBeforeAllocating(e, bytes: start..<(start + n))
         let bytes = try [UInt8](unsafeUninitializedCapacity: n) { buffer, count in
             try inflate(e, bytes: start..<(start + n), into: buffer.baseAddress)
             count = n
@@ -88,6 +89,32 @@ public final class TensorFileReader {
     /// Inflates every frame of every tensor (checking zstd's checksums) without keeping the data.
     public func verify() throws {
         for e in entries { try inflate(e, bytes: 0..<e.byteCount, into: nil) }
+    }
+
+    /// The footer's sizes are consistent, but only the frames can vouch for them: before
+    /// allocating, check that each frame's own header declares the size the footer implies,
+    /// and refuse outright what no allocation on this machine could hold.
+    private func checkBeforeAllocating(_ e: TensorEntry, bytes: Range<Int>) throws {
+        let memory = ProcessInfo.processInfo.physicalMemory
+        guard UInt64(bytes.count) <= memory else {
+            throw TensorFileError(path, "\(e.name): \(bytes.count) bytes exceed this machine's \(memory) bytes of memory (read it in row ranges)")
+        }
+        var header = [UInt8](repeating: 0, count: Zstd.maxHeaderBytes)
+        for f in e.frames(covering: bytes) {
+            let at = e.frameOffsets[f]
+            let n = min(header.count, e.frameOffsets[f + 1] - at)
+            let declared = try header.withUnsafeMutableBytes { buffer -> UInt64? in
+                let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
+                do { try FileIO.read(fd, into: part, at: at) } catch let p as FileIO.Problem {
+                    throw TensorFileError(path, "\(e.name): frame \(f) at offset \(at): \(p.message)")
+                }
+                return Zstd.declaredSize(UnsafeRawBufferPointer(part))
+            }
+            guard declared == UInt64(e.rawSize(ofFrame: f)) else {
+                let what = declared.map { "declares \($0) bytes" } ?? "has no valid zstd header"
+                throw TensorFileError(path, "\(e.name): frame \(f) at offset \(at) \(what), the footer says \(e.rawSize(ofFrame: f))")
+            }
+        }
     }
 
     private func entry(_ name: String) throws -> TensorEntry {

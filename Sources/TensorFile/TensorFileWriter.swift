@@ -5,6 +5,7 @@ import Foundation
 ///
 /// Memory stays bounded whatever the tensor size: whole frames are compressed straight from the
 /// caller's buffer, partial frames are staged, and at most a few frames per core are in flight.
+/// Frames compress on every core while the previous batch is written by a serial queue.
 public final class TensorFileWriter {
     public let path: String
     public let compressionLevel: Int32
@@ -31,6 +32,12 @@ public final class TensorFileWriter {
     private var allBuffers: [UnsafeMutableRawPointer] = []
     private var freeBuffers: [UnsafeMutableRawPointer] = []
 
+    // Background writes: batch k is written while batch k+1 compresses into the other slot set.
+    private let io = DispatchQueue(label: "TensorFileWriter.io")
+    private let writing = [DispatchGroup(), DispatchGroup()]
+    private var nextSet = 0
+    private let ioError = ErrorSlot()
+
     public convenience init(path: String, metadata: [String: String] = [:], compressionLevel: Int = 3) throws {
         try self.init(path: path, metadata: metadata, compressionLevel: compressionLevel,
                       frameBytes: Layout.defaultFrameBytes)
@@ -54,6 +61,8 @@ public final class TensorFileWriter {
     }
 
     deinit {
+        // Background writes hold the file's descriptor: let them end before closing it.
+        for g in writing { g.wait() }
         file?.abandon()
         for b in allBuffers { b.deallocate() }
     }
@@ -122,6 +131,7 @@ public final class TensorFileWriter {
         do {
             try queueStaging()
             try flush()
+            try drain()
         } catch {
             failure = "\(error)"
             throw error
@@ -142,6 +152,7 @@ public final class TensorFileWriter {
         guard let f = file else { throw TensorFileError(path, "writer already finished") }
         file = nil
         do {
+            try drain()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let footer = [UInt8](try encoder.encode(Footer(version: Layout.version, metadata: metadata, tensors: records)))
@@ -191,26 +202,72 @@ public final class TensorFileWriter {
         if pending.count == compressor.width { try flush() }
     }
 
-    /// Compresses every pending frame on all cores and writes them in order.
+    /// Compresses every pending frame on all cores and queues them for writing, in order.
     private func flush() throws {
         guard !pending.isEmpty else { return }
         guard let f = file else { throw TensorFileError(path, "writer already finished") }
         var i = 0
         while i < pending.count {
             let batch = Array(pending[i..<min(i + compressor.width, pending.count)])
+            let set = nextSet
+            nextSet ^= 1
+            writing[set].wait()
+            if let e = ioError.value { throw e }
             let packed: [UnsafeRawBufferPointer]
-            do { packed = try compressor.compress(batch) } catch let e as ZstdProblem {
+            do { packed = try compressor.compress(batch, set: set) } catch let e as ZstdProblem {
                 throw TensorFileError(path, e.message)
             }
             for p in packed {
-                try f.write(p)
                 openRecord?.frames.append(p.count)
                 offset += p.count
+            }
+            let job = WriteJob(file: f, frames: packed, errors: ioError)
+            writing[set].enter()
+            io.async { [writing] in
+                defer { writing[set].leave() }
+                job.run()
             }
             i += batch.count
         }
         pending.removeAll(keepingCapacity: true)
         freeBuffers += pendingOwned
         pendingOwned.removeAll(keepingCapacity: true)
+    }
+
+    /// Waits for queued writes and reports the first one that failed.
+    private func drain() throws {
+        for g in writing { g.wait() }
+        if let e = ioError.value { throw e }
+    }
+}
+
+/// One batch for the background writer. The slot buffers it points to are not touched again
+/// until the writer waits for this job, hence the unchecked conformance.
+private struct WriteJob: @unchecked Sendable {
+    let file: AtomicFile
+    let frames: [UnsafeRawBufferPointer]
+    let errors: ErrorSlot
+
+    func run() {
+        guard errors.value == nil else { return }
+        do { for p in frames { try file.write(p) } } catch { errors.set(error) }
+    }
+}
+
+/// An error recorded by the background writer, read by the caller's thread.
+private final class ErrorSlot: @unchecked Sendable {
+    private let lock = NSLock()
+    private var error: Error?
+
+    var value: Error? {
+        lock.lock()
+        defer { lock.unlock() }
+        return error
+    }
+
+    func set(_ e: Error) {
+        lock.lock()
+        if error == nil { error = e }
+        lock.unlock()
     }
 }

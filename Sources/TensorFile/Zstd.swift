@@ -4,6 +4,16 @@ enum Zstd {
     /// The most bytes compressing `n` bytes can produce.
     static func bound(_ n: Int) -> Int { ZSTD_compressBound(n) }
 
+    /// The largest zstd frame header: enough bytes to learn a frame's declared content size.
+    static let maxHeaderBytes = 18
+
+    /// The content size a frame header declares, nil if it declares none or is not a frame.
+    static func declaredSize(_ header: UnsafeRawBufferPointer) -> UInt64? {
+        let declared = ZSTD_getFrameContentSize(header.baseAddress, header.count)
+        // ZSTD_CONTENTSIZE_UNKNOWN and _ERROR are the two largest values.
+        return declared < UInt64.max - 1 ? declared : nil
+    }
+
     /// One-shot compression (small data; frames go through `ZstdCompressor`).
     static func compress(_ src: UnsafeRawBufferPointer, level: Int32) -> [UInt8] {
         guard let c = ZstdCompressor(level: level) else { return [] }
@@ -50,9 +60,7 @@ final class ZstdDecompressor {
     /// Inflates the single frame `src` into exactly `dst.count` bytes or says why not. The frame's
     /// own header is checked against the expected size before any work.
     func decompress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) throws {
-        let declared = ZSTD_getFrameContentSize(src.baseAddress, src.count)
-        // ZSTD_CONTENTSIZE_UNKNOWN and _ERROR are the two largest values.
-        guard declared < UInt64.max - 1 else { throw ZstdProblem("corrupt frame (bad zstd frame header)") }
+        guard let declared = Zstd.declaredSize(src) else { throw ZstdProblem("corrupt frame (bad zstd frame header)") }
         guard declared == UInt64(dst.count) else {
             throw ZstdProblem("frame header declares \(declared) bytes, the footer says \(dst.count)")
         }

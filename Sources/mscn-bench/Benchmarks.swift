@@ -6,5 +6,5 @@ struct Benchmark {
 
 enum Benchmarks {
     /// Each concern adds its benchmarks in its own file and lists them here.
-    static var all: [Benchmark] { [] }
+    static var all: [Benchmark] { TensorFileBench.benchmarks }
 }
