@@ -83,14 +83,17 @@ public enum NPY {
         return base.hasSuffix(".npy") ? String(base.dropLast(4)) : base
     }
 
-    /// The header bytes (version 1.0, padded to 64 bytes) for a tensor of this dtype and shape.
+    /// The header bytes (version 1.0, or 2.0 when the text outgrows 1.0's 16-bit length),
+    /// padded to 64 bytes, for a tensor of this dtype and shape.
     public static func headerBytes(dtype: DType, shape: [Int]) -> [UInt8] {
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var dict = "{'descr': '\(descr(dtype))', 'fortran_order': False, 'shape': \(shapeText), }"
-        let unpadded = 10 + dict.utf8.count + 1
-        dict += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        let len = dict.utf8.count
-        return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(len & 0xFF), UInt8(len >> 8)] + Array(dict.utf8)
+        let dict = "{'descr': '\(descr(dtype))', 'fortran_order': False, 'shape': \(shapeText), }"
+        let v1 = 10 + dict.utf8.count + 64 <= 0xFFFF
+        let prefix = v1 ? 10 : 12
+        let text = dict + String(repeating: " ", count: (64 - (prefix + dict.utf8.count + 1) % 64) % 64) + "\n"
+        let len = text.utf8.count
+        let lengthBytes = v1 ? LittleEndian.bytes(UInt16(len)) : LittleEndian.bytes(UInt32(len))
+        return [0x93] + Array("NUMPY".utf8) + [v1 ? 1 : 2, 0] + lengthBytes + Array(text.utf8)
     }
 
     /// Writes a tensor as `.npy` (atomically).

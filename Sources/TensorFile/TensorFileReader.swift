@@ -2,8 +2,9 @@ import Dispatch
 import Foundation
 
 /// Reads a tensor file. Opening validates the whole footer (see `Layout`) before any data is
-/// read; frames are then read on demand and inflated on every core.
-public final class TensorFileReader {
+/// read; frames are then read on demand and inflated on every core. A reader holds only
+/// immutable state and positioned reads, so threads may share it.
+public final class TensorFileReader: @unchecked Sendable {
     public let path: String
     public let metadata: [String: String]
     /// Size of the file in bytes.
