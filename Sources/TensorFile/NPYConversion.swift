@@ -18,7 +18,8 @@ extension NPY {
     static func importFile(_ npyPath: String, to outPath: String, name: String?, metadata: [String: String],
                            progress: ((Int, Int) -> Void)?, chunkBytes: Int, frameBytes: Int) throws {
         let r = try NPYReader(path: npyPath)
-        let w = try TensorFileWriter(path: outPath, metadata: metadata, compressionLevel: 3, frameBytes: frameBytes)
+        let w = try TensorFileWriter(path: outPath, metadata: metadata, compressionLevel: TensorFileWriter.defaultCompressionLevel,
+                                     frameBytes: frameBytes)
         try w.beginTensor(name: name ?? defaultName(for: npyPath), dtype: r.dtype, shape: r.shape)
         try copyChunks(total: r.byteCount, chunkBytes: chunkBytes, progress: progress) { start, buffer in
             try r.read(bytes: start, into: buffer)

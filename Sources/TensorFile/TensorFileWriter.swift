@@ -38,7 +38,13 @@ public final class TensorFileWriter {
     private var nextSet = 0
     private let ioError = ErrorSlot()
 
-    public convenience init(path: String, metadata: [String: String] = [:], compressionLevel: Int = 3) throws {
+    /// zstd level 1: on float features (ReLU-like, full-mantissa) level 3 shrinks files only
+    /// ~3% more (ratio 2.05 vs 1.99) but compresses 1.5–3× slower, and writes are on the
+    /// critical path of every stage.
+    public static let defaultCompressionLevel = 1
+
+    public convenience init(path: String, metadata: [String: String] = [:],
+                            compressionLevel: Int = TensorFileWriter.defaultCompressionLevel) throws {
         try self.init(path: path, metadata: metadata, compressionLevel: compressionLevel,
                       frameBytes: Layout.defaultFrameBytes)
     }

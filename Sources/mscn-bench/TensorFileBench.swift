@@ -35,25 +35,25 @@ enum TensorFileBench {
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: blockRows * rowBytes, alignment: 64)
         defer { block.deallocate() }
         var t = Date()
-        var c = cpuSeconds()
+        var c = cpuSplit()
         let w = try TensorFileWriter(path: streamed)
         try w.beginTensor(name: "features", dtype: .f32, shape: shape)
-        var genTime = 0.0
+        var genTime = 0.0, genCPU = 0.0
         for start in stride(from: 0, to: shape[0], by: blockRows) {
             let rows = start..<min(start + blockRows, shape[0])
-            let g = Date()
+            let g = Date(), gc = cpuSplit().user
             let part = UnsafeMutableRawBufferPointer(rebasing: block[0..<(rows.count * rowBytes)])
             fill(part, rows: rows)
             genTime += Date().timeIntervalSince(g)
+            genCPU += cpuSplit().user - gc
             try w.append(UnsafeRawBufferPointer(part))
         }
         try w.endTensor()
         try w.finish()
         let streamWrite = Date().timeIntervalSince(t) - genTime
-        let streamWriteCPU = cpuSeconds() - c - genTime
         let stored = (try FileManager.default.attributesOfItem(atPath: streamed)[.size] as? Int) ?? 0
         t = Date()
-        c = cpuSeconds()
+        c = cpuSplit()
         let r = try TensorFileReader(path: streamed)
         var streamSum: UInt64 = 0
         for start in stride(from: 0, to: shape[0], by: blockRows) {
@@ -62,8 +62,8 @@ enum TensorFileBench {
             try r.readRows("features", rows, into: part)
             streamSum = digest(UnsafeRawBufferPointer(part), streamSum)
         }
-        report("streaming write (64-row appends, generation excluded)", wall: streamWrite, cpu: streamWriteCPU)
-        report("streaming read (64-row readRows into one buffer)", wall: Date().timeIntervalSince(t), cpu: cpuSeconds() - c)
+        report("streaming write (64-row appends, generation excluded)", wall: streamWrite, since: c, excluding: genCPU)
+        report("streaming read (64-row readRows into one buffer)", wall: Date().timeIntervalSince(t), since: c)
         print(String(format: "stored %.0f MB (ratio %.2f), peak RSS so far %.0f MB", Double(stored) / 1e6,
                      Double(totalBytes) / Double(max(stored, 1)), peakRSS() / 1e6))
 
@@ -77,14 +77,14 @@ enum TensorFileBench {
             expected = bytes.withUnsafeBytes { digest($0, 0) }
             let tensor = StoredTensor(name: "features", dtype: .f32, shape: shape, bytes: bytes)
             t = Date()
-            c = cpuSeconds()
+            c = cpuSplit()
             try TensorFiles.write(whole, [tensor])
-            report("write (whole StoredTensor, level 3, incl. fsync)", wall: Date().timeIntervalSince(t), cpu: cpuSeconds() - c)
+            report("write (whole StoredTensor, default level \(TensorFileWriter.defaultCompressionLevel), incl. fsync)", wall: Date().timeIntervalSince(t), since: c)
         }
         t = Date()
-        c = cpuSeconds()
+        c = cpuSplit()
         let back = try TensorFileReader(path: whole).read("features")
-        report("read (whole tensor, file in page cache)", wall: Date().timeIntervalSince(t), cpu: cpuSeconds() - c)
+        report("read (whole tensor, file in page cache)", wall: Date().timeIntervalSince(t), since: c)
         let got = back.bytes.withUnsafeBytes { digest($0, 0) }
         let same = got == expected && streamSum == expected
             && FileManager.default.contentsEqual(atPath: streamed, andPath: whole)
@@ -119,9 +119,9 @@ enum TensorFileBench {
         return h
     }
 
-    /// User + system CPU seconds of this process so far: with `cpu / wall` a phase shows how
+    /// User and system CPU seconds of this process so far: with CPU / wall a phase shows how
     /// much of the machine it got (the bench machine is shared).
-    static func cpuSeconds() -> Double {
+    static func cpuSplit() -> (user: Double, system: Double) {
         var usage = rusage()
         #if os(Linux)
         getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
@@ -129,13 +129,16 @@ enum TensorFileBench {
         getrusage(RUSAGE_SELF, &usage)
         #endif
         func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-        return s(usage.ru_utime) + s(usage.ru_stime)
+        return (s(usage.ru_utime), s(usage.ru_stime))
     }
 
-    static func report(_ label: String, wall: Double, cpu: Double) {
+    /// One line per phase; `excluding` seconds of user time (data generation) are not counted.
+    static func report(_ label: String, wall: Double, since c: (user: Double, system: Double), excluding: Double = 0) {
         let mb = Double(totalBytes) / 1e6
-        print(String(format: "%@: %.0f MB/s (%.2f s wall, %.2f s CPU = %.2f cores busy, %.0f MB per CPU-second)",
-                     label, mb / wall, wall, cpu, cpu / wall, mb / cpu))
+        let now = cpuSplit()
+        let user = now.user - c.user - excluding, system = now.system - c.system
+        print(String(format: "%@: %.0f MB/s (%.2f s wall; CPU %.2f s user + %.2f s system = %.2f cores busy, %.0f MB per CPU-second)",
+                     label, mb / wall, wall, user, system, (user + system) / wall, mb / (user + system)))
     }
 
     /// Peak resident set size in bytes (VmHWM, else getrusage).
