@@ -45,6 +45,10 @@ let package = Package(
         .target(name: "SimilarityKernels", dependencies: ["CBLAS"]),
         .target(name: "MSCN", dependencies: ["Engine", "SimilarityKernels", "TensorFile", "MSCNRandom"]),
         .target(name: "Purification"),
+        .target(name: "Reporting", dependencies: ["Retrieval", "Purification", "TensorFile", "Imaging", "Artefacts"]),
+        .target(name: "Training", dependencies: [
+            "MSCN", "Artefacts", "TensorFile", "MSCNRandom", "Purification", "Retrieval",
+        ]),
         .target(name: "Retrieval"),
         .target(name: "Pipeline", dependencies: [
             "Yams",
@@ -56,14 +60,14 @@ let package = Package(
         .executableTarget(name: "mscn-features", dependencies: ["StageKit", "Artefacts", "Imaging", "TensorFile"]),
         .executableTarget(name: "mscn-noise", dependencies: ["StageKit", "Artefacts", "DataPrep", "TensorFile"]),
         .executableTarget(name: "mscn-split", dependencies: ["StageKit", "Artefacts", "DataPrep", "TensorFile"]),
-        .executableTarget(name: "mscn-train", dependencies: ["StageKit", "Artefacts", "MSCN", "Engine", "TensorFile"]),
-        .executableTarget(name: "mscn-purify", dependencies: ["StageKit", "Artefacts", "MSCN", "Purification", "TensorFile"]),
-        .executableTarget(name: "mscn-evaluate", dependencies: ["StageKit", "Artefacts", "MSCN", "Retrieval", "TensorFile"]),
+        .executableTarget(name: "mscn-train", dependencies: ["StageKit", "Training", "Artefacts", "MSCN", "Engine", "TensorFile"]),
+        .executableTarget(name: "mscn-purify", dependencies: ["StageKit", "Training", "Artefacts", "MSCN", "Purification", "TensorFile"]),
+        .executableTarget(name: "mscn-evaluate", dependencies: ["StageKit", "Training", "Artefacts", "MSCN", "Retrieval", "TensorFile"]),
         .executableTarget(name: "mscn", dependencies: [
-            "StageKit", "TensorFile", "Pipeline", "MSCN", "Engine", "BuiltinDataset", "Artefacts",
+            "StageKit", "TensorFile", "Pipeline", "MSCN", "Engine", "BuiltinDataset", "Artefacts", "Training", "Reporting",
         ]),
         .executableTarget(name: "mscn-bench", dependencies: [
-            "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS",
+            "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Retrieval",
         ]),
 
         // Tests. Golden files live next to the tests that read them.
@@ -75,11 +79,13 @@ let package = Package(
         ]),
         .testTarget(name: "DataPrepTests", dependencies: [
             "DataPrep", "Purification", "Retrieval", "Artefacts", "TensorFile", "TestSupport",
-        ]),
+        ], exclude: ["Golden"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "MSCNRandom", "TestSupport"]),
         .testTarget(name: "SimilarityKernelTests", dependencies: ["SimilarityKernels", "TensorFile", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"]),
         .testTarget(name: "StageTests", dependencies: ["Artefacts", "TensorFile", "TestSupport"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "TensorFile", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Artefacts", "TensorFile", "MSCNRandom", "TestSupport"]),
         .testTarget(name: "FoundationTests", dependencies: ["MSCNRandom", "StageKit", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -39,6 +39,14 @@ public struct NoisyMap: Sendable, Equatable {
         }
         return map
     }
+
+    /// Writes `t2i` i64 `[M]` and `clean` u8 `[M]` with `metadata` (atomically).
+    public func save(_ path: String, metadata: [String: String] = [:]) throws {
+        try TensorFiles.write(path, [
+            StoredTensor(name: Schema.noisyImage, shape: [imageOfCaption.count], int64s: imageOfCaption),
+            StoredTensor(name: Schema.cleanLabel, shape: [clean.count], uint8s: clean),
+        ], metadata: metadata)
+    }
 }
 
 /// The meta (small clean) set chosen by `mscn-split` (`meta.tzst`).

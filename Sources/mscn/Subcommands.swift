@@ -3,6 +3,9 @@ import ArgumentParser
 extension MSCNTool {
     /// Every subcommand, in the order `--help` lists them.
     static var allSubcommands: [ParsableCommand.Type] {
-        [TensorCommand.self]
+        [
+            TensorCommand.self,
+            SelectBestCommand.self,
+        ]
     }
 }

@@ -1,6 +1,6 @@
 import XCTest
 
 // Replaced by the tests of this target's issue.
-final class PlaceholderDataPrepTests: XCTestCase {
+final class PlaceholderReportingTests: XCTestCase {
     func testPlaceholderRuns() { XCTAssertEqual(1 + 1, 2) }
 }

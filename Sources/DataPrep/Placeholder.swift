@@ -1,2 +1,0 @@
-// DataPrep: filled in by its issue (see README.md).
-enum DataPrepModulePlaceholder {}

@@ -1,0 +1,164 @@
+import Foundation
+
+/// A two-component Beta mixture over similarity scores: component 0 "noisy", 1 "clean".
+///
+/// JSON: `{"weights": [w_noisy, w_clean], "noisy": [a, b], "clean": [a, b]}`.
+public struct BetaMixture: Codable, Equatable, Sendable {
+    /// Mixing weights, noisy then clean; they sum to 1.
+    public var weights: [Double]
+    public var noisy: BetaParameters
+    public var clean: BetaParameters
+
+    public init(weights: [Double] = [0.5, 0.5], noisy: BetaParameters, clean: BetaParameters) {
+        self.weights = weights
+        self.noisy = noisy
+        self.clean = clean
+    }
+
+    /// Log of each component's weighted density at `x`, and the log of the mixture density
+    /// (log-sum-exp, so a density that underflows in one component cannot give 0/0).
+    @inline(__always)
+    func logTerms(_ x: Double) -> (noisy: Double, clean: Double, total: Double) {
+        let a = log(weights[0]) + noisy.logDensity(x)
+        let b = log(weights[1]) + clean.logDensity(x)
+        let hi = max(a, b)
+        guard hi > -Double.infinity else { return (a, b, -Double.infinity) }
+        return (a, b, hi + log(exp(a - hi) + exp(b - hi)))
+    }
+
+    /// Posterior probability of the clean component at `x` (already clamped into (0, 1)).
+    public func cleanPosterior(_ x: Double) -> Double {
+        let t = logTerms(x)
+        return exp(t.clean - t.total)
+    }
+
+    /// `Σ log p(x)` with `p` the mixture density (unweighted by responsibilities, not clamped):
+    /// the quantity the reference's EM stopping rule compares.
+    public func logLikelihood(_ xs: [Double]) -> Double {
+        xs.reduce(0) { $0 + logTerms($1).total }
+    }
+}
+
+/// Settings of the purification EM (SPEC §7); the defaults are the reference's.
+public struct BetaMixtureOptions: Codable, Equatable, Sendable {
+    /// Every score (meta and training) is clamped into `[clamp, 1 − clamp]` first.
+    public var clamp: Double = 1e-3
+    /// EM continues while the log-likelihood improves by more than this.
+    public var tolerance: Double = 1e-2
+    /// At most this many M-steps.
+    public var maxMSteps: Int = 10
+    /// A caption is kept when its clean posterior is above this.
+    public var keepThreshold: Double = 0.5
+
+    public init() {}
+}
+
+/// One EM entry: the log-likelihood of the training scores under `weights`/`params`
+/// (entry 0: the initial E-step; entry k: after the k-th M-step). JSON keys as in `bmm.json`.
+public struct EMIteration: Codable, Equatable, Sendable {
+    public var ll: Double
+    /// Noisy then clean.
+    public var weights: [Double]
+    /// Noisy then clean.
+    public var params: [BetaParameters]
+}
+
+/// The whole purification fit: start, every EM step, the final mixture, and the posteriors.
+public struct PurificationFit: Sendable {
+    /// Betas fitted by moments to the meta negatives (noisy) and positives (clean), equal weights.
+    public var initial: BetaMixture
+    public var iterations: [EMIteration]
+    /// The mixture of the last M-step.
+    public var final: BetaMixture
+    /// Clean-component posterior of every training score under `final`.
+    public var cleanPosterior: [Double]
+    /// `cleanPosterior > keepThreshold`.
+    public var keep: [Bool]
+
+    public init(initial: BetaMixture, iterations: [EMIteration], final: BetaMixture, cleanPosterior: [Double], keep: [Bool]) {
+        self.initial = initial
+        self.iterations = iterations
+        self.final = final
+        self.cleanPosterior = cleanPosterior
+        self.keep = keep
+    }
+
+    public var keptFraction: Double {
+        keep.isEmpty ? 0 : Double(keep.lazy.filter { $0 }.count) / Double(keep.count)
+    }
+}
+
+/// Data purification with the meta data as prior (SPEC §7).
+public enum Purifier {
+    /// Fits the mixture to `trainScores`, starting from Betas fitted to the meta pairs' scores.
+    ///
+    /// Steps: clamp every score; Beta by moments on `metaNoisy` (component 0) and `metaClean`
+    /// (component 1), weights ½; one E-step (`LL_0`); then rounds of M-step (weights = mean
+    /// responsibilities, each Beta refitted by moments weighted with its responsibilities) and
+    /// E-step (`LL_k`) until `LL_k − LL_{k−1} ≤ tolerance` or `maxMSteps` M-steps. The posterior
+    /// and the keep mask use the last M-step's mixture. All arithmetic is in Double.
+    ///
+    /// Throws on empty inputs, non-finite scores, or a degenerate fit (zero variance, a component
+    /// that loses all its weight).
+    public static func fit(trainScores: [Double], metaClean: [Double], metaNoisy: [Double],
+                           options: BetaMixtureOptions = BetaMixtureOptions()) throws -> PurificationFit {
+        let x = try clamped(trainScores, "training scores", options)
+        let initial = BetaMixture(
+            noisy: try BetaParameters.fitMoments(try clamped(metaNoisy, "meta negative scores", options), what: "meta negative scores"),
+            clean: try BetaParameters.fitMoments(try clamped(metaClean, "meta positive scores", options), what: "meta positive scores"))
+
+        var mixture = initial
+        var (resp, ll) = expectation(mixture, x)
+        guard ll.isFinite else { throw PurificationError("initial E-step: log-likelihood is \(ll)") }
+        var iterations = [EMIteration(ll: ll, weights: mixture.weights, params: [mixture.noisy, mixture.clean])]
+        var mSteps = 0
+        while mSteps < options.maxMSteps {
+            mixture = try maximisation(resp, x, step: mSteps + 1)
+            mSteps += 1
+            let previous = ll
+            (resp, ll) = expectation(mixture, x)
+            guard ll.isFinite else { throw PurificationError("EM step \(mSteps): log-likelihood is \(ll)") }
+            iterations.append(EMIteration(ll: ll, weights: mixture.weights, params: [mixture.noisy, mixture.clean]))
+            if ll - previous <= options.tolerance { break }
+        }
+        let posterior = resp.clean
+        return PurificationFit(initial: initial, iterations: iterations, final: mixture, cleanPosterior: posterior,
+                               keep: posterior.map { $0 > options.keepThreshold })
+    }
+
+    /// The same fit from Float scores (as the model produces them), widened to Double first.
+    public static func fit(trainScores: [Float], metaClean: [Float], metaNoisy: [Float],
+                           options: BetaMixtureOptions = BetaMixtureOptions()) throws -> PurificationFit {
+        try fit(trainScores: trainScores.map(Double.init), metaClean: metaClean.map(Double.init),
+                metaNoisy: metaNoisy.map(Double.init), options: options)
+    }
+
+    static func clamped(_ v: [Double], _ what: String, _ o: BetaMixtureOptions) throws -> [Double] {
+        guard !v.isEmpty else { throw PurificationError("no \(what)") }
+        if let bad = v.firstIndex(where: { !$0.isFinite }) { throw PurificationError("\(what): entry \(bad) is \(v[bad])") }
+        return v.map { min(max($0, o.clamp), 1 - o.clamp) }
+    }
+
+    /// Responsibilities of both components for every score, and the log-likelihood.
+    static func expectation(_ m: BetaMixture, _ x: [Double]) -> (resp: (noisy: [Double], clean: [Double]), ll: Double) {
+        var noisy = [Double](repeating: 0, count: x.count), clean = noisy
+        var ll = 0.0
+        for i in x.indices {
+            let t = m.logTerms(x[i])
+            ll += t.total
+            noisy[i] = exp(t.noisy - t.total)
+            clean[i] = exp(t.clean - t.total)
+        }
+        return ((noisy, clean), ll)
+    }
+
+    static func maximisation(_ r: (noisy: [Double], clean: [Double]), _ x: [Double], step: Int) throws -> BetaMixture {
+        let sn = r.noisy.reduce(0, +), sc = r.clean.reduce(0, +)
+        guard sn > 0, sc > 0, (sn + sc).isFinite else {
+            throw PurificationError("EM step \(step): a component lost all its weight (noisy \(sn), clean \(sc))")
+        }
+        return BetaMixture(weights: [sn / (sn + sc), sc / (sn + sc)],
+                           noisy: try BetaParameters.fitMoments(x, weights: r.noisy, what: "EM step \(step) noisy component"),
+                           clean: try BetaParameters.fitMoments(x, weights: r.clean, what: "EM step \(step) clean component"))
+    }
+}

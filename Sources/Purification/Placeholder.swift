@@ -1,2 +1,0 @@
-// Purification: filled in by its issue (see README.md).
-enum PurificationModulePlaceholder {}

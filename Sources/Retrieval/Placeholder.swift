@@ -1,2 +1,0 @@
-// Retrieval: filled in by its issue (see README.md).
-enum RetrievalModulePlaceholder {}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import StageKit
+
+/// `mscn select-best`: picks the round with the best dev rSum and publishes its A and B checkpoints,
+/// so the test evaluation downstream stays a static pipeline stage.
+struct SelectBestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "select-best",
+        abstract: "Pick the round with the highest dev rSum and copy its checkpoints.",
+        discussion: "The i-th --metrics, --ckpt-a and --ckpt-b belong to the same round. Ties go to the earliest round."
+    )
+
+    @Option(parsing: .upToNextOption, help: "Dev metrics.json of every round, in round order.")
+    var metrics: [String]
+    @Option(name: .customLong("ckpt-a"), parsing: .upToNextOption, help: "Net A checkpoint of every round.")
+    var checkpointsA: [String]
+    @Option(name: .customLong("ckpt-b"), parsing: .upToNextOption, help: "Net B checkpoint of every round.")
+    var checkpointsB: [String]
+    @Option(name: .customLong("out-a"), help: "Where to write the best round's net A checkpoint.")
+    var outA: String
+    @Option(name: .customLong("out-b"), help: "Where to write the best round's net B checkpoint.")
+    var outB: String
+    @Option(help: "Where to write a JSON note of the choice (round, rsum per round).")
+    var out: String
+
+    func validate() throws {
+        guard !metrics.isEmpty else { throw ValidationError("give at least one --metrics file") }
+        guard metrics.count == checkpointsA.count, metrics.count == checkpointsB.count else {
+            throw ValidationError("--metrics (\(metrics.count)), --ckpt-a (\(checkpointsA.count)) and --ckpt-b (\(checkpointsB.count)) must have one entry per round")
+        }
+    }
+
+    func run() throws {
+        Stage.run("mscn select-best") {
+            let sums = try metrics.map { try Self.rsum(of: $0) }
+            var best = 0
+            for (i, s) in sums.enumerated() where s > sums[best] { best = i }
+            try Self.copy(checkpointsA[best], to: outA)
+            try Self.copy(checkpointsB[best], to: outB)
+            let note: [String: Any] = ["best_round": best + 1, "best_rsum": sums[best], "rsum_per_round": sums]
+            let data = try JSONSerialization.data(withJSONObject: note, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: URL(fileURLWithPath: out), options: .atomic)
+            print("best round \(best + 1) of \(sums.count): dev rSum \(String(format: "%.2f", sums[best]))")
+        }
+    }
+
+    static func rsum(of path: String) throws -> Double {
+        guard let data = FileManager.default.contents(atPath: path) else { throw StageError("cannot read metrics", path: path) }
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let value = (obj["rsum"] as? NSNumber)?.doubleValue else {
+            throw StageError("not a metrics file (no numeric \"rsum\")", path: path)
+        }
+        return value
+    }
+
+    static func copy(_ source: String, to target: String) throws {
+        let tmp = target + ".tmp-\(getpid())"
+        unlink(tmp)
+        do {
+            try FileManager.default.copyItem(atPath: source, toPath: tmp)
+        } catch {
+            throw StageError("cannot copy checkpoint (\(error.localizedDescription))", path: source)
+        }
+        guard rename(tmp, target) == 0 else { throw StageError("cannot move checkpoint into place", path: target) }
+    }
+}
