@@ -206,7 +206,8 @@ public final class TensorFileReader: @unchecked Sendable {
         guard head.starts(with: Layout.headPrefix) else { throw fail("not a tensor file (bad magic)") }
         guard head == Layout.headMagic else {
             let v = String(decoding: head[Layout.headPrefix.count...], as: UTF8.self)
-            throw fail("unsupported format version '\(v)' (this build reads \(String(format: "%02d", Layout.version)))")
+            let hint = head == LegacyV1.headMagic ? "; convert it with `mscn tensor upgrade`" : ""
+            throw fail("unsupported format version '\(v)' (this build reads \(String(format: "%02d", Layout.version))\(hint))")
         }
         let trailer = try bytes(size - Layout.trailerSize, Layout.trailerSize)
         guard Array(trailer[16..<24]) == Layout.tailMagic else {

@@ -8,7 +8,7 @@ struct TensorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tensor",
         abstract: "Inspect, verify and convert tensor files.",
-        subcommands: [Info.self, Verify.self, ImportNPY.self, ExportNPY.self]
+        subcommands: [Info.self, Verify.self, ImportNPY.self, ExportNPY.self, Upgrade.self]
     )
 
     struct Info: ParsableCommand {
@@ -77,6 +77,20 @@ struct TensorCommand: ParsableCommand {
                 let r = try TensorFileReader(path: file)
                 try NPY.exportTensor(name, from: r, to: output, progress: TensorCommand.progress("export \(name)"))
                 print("\(output): wrote \(name)")
+            }
+        }
+    }
+
+    struct Upgrade: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rewrite version 1 tensor files in the current layout (in place, atomically).")
+        @Argument(help: "Tensor files.") var files: [String]
+
+        func run() throws {
+            Stage.run("mscn tensor upgrade") {
+                for f in files {
+                    print(try TensorFiles.upgrade(f) ? "\(f): upgraded" : "\(f): already current")
+                }
             }
         }
     }
