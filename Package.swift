@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Purification"),
         .target(name: "Reporting", dependencies: ["Retrieval", "Purification", "TensorFile", "Imaging", "Artefacts"]),
         .target(name: "Training", dependencies: [
-            "MSCN", "Artefacts", "TensorFile", "MSCNRandom", "Purification", "Retrieval",
+            "MSCN", "Engine", "Artefacts", "TensorFile", "MSCNRandom", "Purification", "Retrieval", "StageKit",
         ]),
         .target(name: "Retrieval"),
         .target(name: "Pipeline", dependencies: [
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
         .testTarget(name: "DataStageTests", dependencies: [
             "Captions", "Imaging", "BuiltinDataset", "Artefacts", "TensorFile", "TestSupport",
-        ]),
+        ], exclude: ["Golden"]),
         .testTarget(name: "DataPrepTests", dependencies: [
             "DataPrep", "Purification", "Retrieval", "Artefacts", "TensorFile", "TestSupport",
         ], exclude: ["Golden"]),
