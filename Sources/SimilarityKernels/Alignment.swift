@@ -70,7 +70,8 @@ final class AlignmentGrads {
     }
 }
 
-/// Scratch for one worker's backward, sized for the largest group.
+/// Scratch for one worker's backward, sized for the largest group. Every buffer is written
+/// (or explicitly zeroed) before it is read; BLAS calls with beta = 0 ignore C's contents.
 final class BackwardScratch {
     let x: FloatBuffer, dx: FloatBuffer, dxg: FloatBuffer, dP: FloatBuffer, dGram: FloatBuffer
     let dS: FloatBuffer, dSNext: FloatBuffer, dH: FloatBuffer, dM: FloatBuffer, dQ: FloatBuffer, dK: FloatBuffer
@@ -78,13 +79,13 @@ final class BackwardScratch {
     let dE: FloatBuffer
 
     init(_ c: GroupCapacity, regions R: Int, dim d: Int, simDim s: Int) {
-        x = FloatBuffer(c.words * d); dx = FloatBuffer(c.words * d); dxg = FloatBuffer(c.pairs * d)
-        dP = FloatBuffer(c.words * R); dGram = FloatBuffer(R * c.words)
+        x = FloatBuffer(unzeroed: c.words * d); dx = FloatBuffer(unzeroed: c.words * d); dxg = FloatBuffer(unzeroed: c.pairs * d)
+        dP = FloatBuffer(unzeroed: c.words * R); dGram = FloatBuffer(unzeroed: R * c.words)
         let n = c.nodes * s
-        dS = FloatBuffer(n); dSNext = FloatBuffer(n); dH = FloatBuffer(n); dM = FloatBuffer(n)
-        dQ = FloatBuffer(n); dK = FloatBuffer(n)
-        dv = FloatBuffer(s)
-        dE = FloatBuffer(c.words + 1)
+        dS = FloatBuffer(unzeroed: n); dSNext = FloatBuffer(unzeroed: n); dH = FloatBuffer(unzeroed: n); dM = FloatBuffer(unzeroed: n)
+        dQ = FloatBuffer(unzeroed: n); dK = FloatBuffer(unzeroed: n)
+        dv = FloatBuffer(unzeroed: s)
+        dE = FloatBuffer(unzeroed: c.words + 1)
     }
 }
 

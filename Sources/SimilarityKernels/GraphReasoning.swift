@@ -4,6 +4,7 @@
 /// messages and outputs cover one row per pair.
 func graphForward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st: GroupState, simDim s: Int) {
     let steps = p.sgr.count, W = g.words, N = g.nodes, n = g.pairCount
+    let rows = NodeRowTable(layout.maxLength(g) + 1)
     for step in 0..<steps {
         let last = step == steps - 1
         let S = st.nodes[step].p, Q = st.q[step].p, K = st.k[step].p, E = st.e[step].p, M = st.m[step].p
@@ -18,14 +19,19 @@ func graphForward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st:
         for c in g.captionLo..<g.captionHi {
             let L1 = layout.lengths[c] + 1, lw = layout.localWord(g, c), j = c - g.captionLo
             let e = E + layout.localEdge(g, c)
+            for b in 0..<L1 {
+                let r = nodeRow(b, words: W, slot: j, localWord: lw)
+                rows.s[b] = S + r * s
+                rows.k[b] = K + r * s
+            }
             for a in 0..<(last ? 1 : L1) {
                 let qa = last ? Q + j * s : Q + nodeRow(a, words: W, slot: j, localWord: lw) * s
                 let ea = e + a * L1
-                for b in 0..<L1 { ea[b] = unsafeDot(qa, K + nodeRow(b, words: W, slot: j, localWord: lw) * s, s) }
+                unsafeDotRows(qa, rows.k, L1, ea, s)
                 unsafeSoftmaxInPlace(ea, L1)
                 let ma = last ? M + j * s : M + nodeRow(a, words: W, slot: j, localWord: lw) * s
                 ma.update(repeating: 0, count: s)
-                for b in 0..<L1 { unsafeAxpy(ea[b], S + nodeRow(b, words: W, slot: j, localWord: lw) * s, ma, s) }
+                unsafeCombineRows(ea, rows.s, L1, into: ma, s)
             }
         }
         let out = last ? st.out.p : st.nodes[step + 1].p
@@ -55,6 +61,7 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
     var dS = sc.dS.p         // gradient of this round's input, being built
     dNext.update(from: dOut, count: n * s)
     let dH = sc.dH.p, dM = sc.dM.p, dQ = sc.dQ.p, dK = sc.dK.p
+    let table = NodeRowTable(layout.maxLength(g) + 1)
     for step in stride(from: steps - 1, through: 0, by: -1) {
         let last = step == steps - 1
         let S = st.nodes[step].p, Q = st.q[step].p, K = st.k[step].p, E = st.e[step].p, M = st.m[step].p
@@ -71,26 +78,26 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
         for c in g.captionLo..<g.captionHi {
             let L1 = layout.lengths[c] + 1, lw = layout.localWord(g, c), j = c - g.captionLo
             let e = E + layout.localEdge(g, c)
+            for b in 0..<L1 {
+                let r = nodeRow(b, words: W, slot: j, localWord: lw)
+                table.s[b] = S + r * s
+                table.k[b] = K + r * s
+            }
             for a in 0..<(last ? 1 : L1) {
                 let qRow = last ? j : nodeRow(a, words: W, slot: j, localWord: lw)
                 let dma = dM + qRow * s, ea = e + a * L1
-                // dE_ab = dM_a · S_b, and the message term of dS.
-                var dotED: Float = 0
+                // dE_ab = dM_a · S_b, the message term of dS, then the softmax backward in place.
                 let dEs = sc.dE.p
+                unsafeDotRows(dma, table.s, L1, dEs, s)
+                var dotED: Float = 0
                 for b in 0..<L1 {
-                    let rb = nodeRow(b, words: W, slot: j, localWord: lw)
-                    let de = unsafeDot(dma, S + rb * s, s)
-                    dEs[b] = de
-                    dotED += de * ea[b]
-                    unsafeAxpy(ea[b], dma, dS + rb * s, s)
+                    dotED += dEs[b] * ea[b]
+                    unsafeAxpy(ea[b], dma, dS + nodeRow(b, words: W, slot: j, localWord: lw) * s, s)
                 }
-                let qa = Q + qRow * s, dqa = dQ + qRow * s
-                for b in 0..<L1 {
-                    let dl = ea[b] * (dEs[b] - dotED)
-                    let rb = nodeRow(b, words: W, slot: j, localWord: lw)
-                    unsafeAxpy(dl, K + rb * s, dqa, s)
-                    unsafeAxpy(dl, qa, dK + rb * s, s)
-                }
+                for b in 0..<L1 { dEs[b] = ea[b] * (dEs[b] - dotED) }
+                let qa = Q + qRow * s
+                unsafeCombineRows(dEs, table.k, L1, into: dQ + qRow * s, s)
+                for b in 0..<L1 { unsafeAxpy(dEs[b], qa, dK + nodeRow(b, words: W, slot: j, localWord: lw) * s, s) }
             }
         }
         let qSrc = last ? S + W * s : S
@@ -103,4 +110,18 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
         swap(&dNext, &dS)
     }
     return dNext
+}
+
+/// Row pointers of one pair's nodes (node 0 is not next to the word nodes in a group's layout).
+final class NodeRowTable {
+    let s: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    let k: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    init(_ capacity: Int) {
+        s = .allocate(capacity: capacity)
+        k = .allocate(capacity: capacity)
+    }
+    deinit {
+        s.deallocate()
+        k.deallocate()
+    }
 }

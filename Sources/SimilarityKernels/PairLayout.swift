@@ -77,5 +77,8 @@ struct PairLayout {
     @inline(__always)
     func localEdge(_ group: PairGroup, _ caption: Int) -> Int { edgeOffset[caption] - edgeOffset[group.captionLo] }
 
+    /// Longest caption of a group.
+    func maxLength(_ group: PairGroup) -> Int { lengths[group.captionLo..<group.captionHi].max() ?? 0 }
+
     func edgeCount(_ group: PairGroup) -> Int { edgeOffset[group.captionHi] - edgeOffset[group.captionLo] }
 }

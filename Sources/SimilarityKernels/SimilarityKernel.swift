@@ -98,7 +98,7 @@ public final class SimilarityKernel {
         let inputs = PackedInputs(x, layout: layout)
         let shape = AlignmentShape(regions: x.regions, dim: dim, simDim: s)
         let P = layout.pairTotal
-        let out = FloatBuffer(P * s)
+        let out = FloatBuffer(unzeroed: P * s)  // every pair's row is written exactly once
         let groups = layout.groups
         let twoPass = isSAF && training
         let retain = keepTape || twoPass
