@@ -114,17 +114,25 @@ public final class Model {
         for name in meta.names { applyAdam(&metaAdam, &meta, name, metaGrad[name], metaLR) }
         report.metaAfter = meta
 
+        let (loss, grad) = mainUpdate(batch, lr: lr)
+        report.mainLoss = loss
+        report.mainGrad = grad
+    }
+
+    /// Training loss with φ frozen, then clip and Adam on θ. Returns the loss and the
+    /// gradient before clipping.
+    func mainUpdate(_ batch: PairBatch, lr: Float) -> (loss: Float, grad: [String: [Float]]) {
         let d = freshDropout()
         let g = graph(training: true, updateStats: true, netGrads: true, metaGrads: false, dropout: d)
         commit(d)
         let loss = g.tape.sum(Losses.train(g.tape, scores: allScores(g, batch), margin: config.margin))
         g.tape.backward(loss)
         buffers = g.buffers
-        var grads = g.netGrads()
-        report.mainLoss = g.tape.value(loss)[0]
-        report.mainGrad = grads
+        let raw = g.netGrads()
+        var grads = raw
         clipGradNorm(&grads, maxNorm: config.gradClip)
         for name in net.names { applyAdam(&netAdam, &net, name, grads[name], lr) }
+        return (g.tape.value(loss)[0], raw)
     }
 
     // MARK: Inference (eval mode: running statistics, no dropout)
