@@ -63,6 +63,21 @@ final class ParityTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("manifest.json"), missing.stderr)
     }
 
+    func testImportedReferenceWeightsLoadAsACheckpoint() throws {
+        let dir = TestPaths.sharedGolden.appendingPathComponent("mscn-parity/sgr/eval").path
+        let out = TestPaths.temporaryDirectory("import").appendingPathComponent("ref.mscn").path
+        let r = try runProduct("mscn", ["parity", dir, "--save-checkpoint", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let (model, meta) = try Checkpoint.load(out)
+        let d = try dump("sgr", "eval")
+        XCTAssertEqual(model.net["txt_enc.cap_rnn.weight_hh_l0_reverse"], try d.tensor("param/net/txt_enc.cap_rnn.weight_hh_l0_reverse"))
+        XCTAssertEqual(model.meta["output_layer.weight"], try d.tensor("param/meta/output_layer.weight"))
+        XCTAssertEqual(model.buffers["sim_enc.v_global_w.embedding_local.1"]?.runningVar,
+                       try d.tensor("param/net/sim_enc.v_global_w.embedding_local.1.running_var").data)
+        XCTAssertEqual(model.config.dropout, 0.4)
+        XCTAssertEqual(meta["imported_from"], dir)
+    }
+
     func testCorruptDumpNamesTheProblem() throws {
         let src = TestPaths.sharedGolden.appendingPathComponent("mscn-parity/sgr/eval")
         let tmp = TestPaths.temporaryDirectory("parity-corrupt")
