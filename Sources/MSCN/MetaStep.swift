@@ -58,8 +58,8 @@ public enum MetaStep {
         var uNorm2 = 0.0
         for (_, x) in u { for a in x { uNorm2 += Double(a) * Double(a) } }
         var full = direct
-        if uNorm2 > 0 {
-            let eps = Float(Double(m.finiteDifferenceScale) * m.net.norm / uNorm2.squareRoot())
+        let eps = Float(Double(m.finiteDifferenceScale) * m.net.norm / max(uNorm2.squareRoot(), .leastNormalMagnitude))
+        if uNorm2 > 0, eps > 0, eps.isFinite {
             let plus = metaGradOfTrainLoss(m, m.net.adding(u, scaledBy: eps), batch, masks)
             let minus = metaGradOfTrainLoss(m, m.net.adding(u, scaledBy: -eps), batch, masks)
             for (n, dv) in direct {
