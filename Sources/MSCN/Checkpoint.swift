@@ -46,7 +46,10 @@ public enum Checkpoint {
 
     /// The metadata entries describing `model` (its config as JSON).
     public static func metadata(of model: Model, prefix: String = "") throws -> [String: String] {
-        let data = try JSONEncoder().encode(model.config)
+        // Sorted keys: Foundation's encoder orders keys differently run to run, and checkpoints must be bit-identical.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(model.config)
         return ["\(prefix)model_config": String(decoding: data, as: UTF8.self), "format": format]
     }
 
