@@ -24,8 +24,8 @@ public enum MetaStep {
         // 1. Look-ahead: θ' = θ − lr·∇θ L_train (its dropout masks are kept for the differences).
         let d = m.freshDropout()
         let g = m.graph(training: true, updateStats: false, netGrads: true, metaGrads: false, dropout: d)
-        m.commit(d)
         let lossVar = g.tape.sum(Losses.train(g.tape, scores: m.allScores(g, batch), margin: m.config.margin))
+        m.commit(d)
         g.tape.backward(lossVar)
         report.pseudoLoss = g.tape.value(lossVar)[0]
         var grad = g.netGrads()
@@ -40,9 +40,9 @@ public enum MetaStep {
         // 2. Meta loss through θ' (fresh masks; batch statistics of the meta batch).
         let dm = m.freshDropout()
         let gm = m.graph(net: pseudo, training: true, updateStats: false, netGrads: true, metaGrads: true, dropout: dm)
-        m.commit(dm)
         let v = gm.encodeImages(z.pairs.images), e = gm.encodeCaptions(z.pairs.captions)
         let out = gm.scores(images: v, captions: e, lengths: z.pairs.captions.lengths, pairs: .diagonal)
+        m.commit(dm)
         let metaLoss = Losses.bce(gm.tape, probabilities: out, labels: z.labels)
         gm.tape.backward(metaLoss)
         report.metaOut = gm.tape.value(out)

@@ -53,6 +53,20 @@ final class ModelTests: XCTestCase {
         }
     }
 
+    /// Every training forward continues the dropout stream (no two forwards reuse masks).
+    func testDropoutStreamAdvancesWithEveryStep() {
+        let m = Model(config: Tiny.config(.sgr), seed: 8)
+        let g0 = m.dropoutGenerator
+        m.warmupStep(Tiny.batch(3, seed: 1), lr: 1e-3)
+        let g1 = m.dropoutGenerator
+        XCTAssertNotEqual(g0, g1)
+        _ = m.trainStep(Tiny.batch(3, seed: 2), meta: Tiny.meta(4, seed: 3), lr: 1e-3, metaLR: 1e-4)
+        XCTAssertNotEqual(m.dropoutGenerator, g1)
+        let g2 = m.dropoutGenerator
+        m.mainStep(Tiny.batch(3, seed: 2), lr: 1e-3)
+        XCTAssertNotEqual(m.dropoutGenerator, g2)
+    }
+
     func testTwoModelsShareOneFileUnderPrefixes() throws {
         let a = Model(config: Tiny.config(.sgr), seed: 1), b = Model(config: Tiny.config(.saf), seed: 2)
         b.warmupStep(Tiny.batch(3, seed: 4), lr: 1e-3)
