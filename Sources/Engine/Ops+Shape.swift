@@ -65,9 +65,7 @@ extension Tape {
         let s = shape(x), inner = values[x.id].count / max(s[0], 1)
         let y = Array(values[x.id][(start * inner)..<((start + count) * inner)])
         return record(y, shape: [count] + s.dropFirst(), requiresGrad: needsGrad(x)) { t, g in
-            var dx = [Float](repeating: 0, count: t.values[x.id].count)
-            for i in 0..<g.count { dx[start * inner + i] = g[i] }
-            t.accumulate(x, dx)
+            t.accumulate(x, at: start * inner, g)
         }
     }
 

@@ -31,7 +31,8 @@ public final class Tape {
     public func tensor(_ v: Var) -> Tensor { Tensor(shape: shapes[v.id], data: values[v.id]) }
     public func needsGrad(_ v: Var) -> Bool { requiresGrad[v.id] }
 
-    /// The gradient collected for `v` by `backward` (zeros if nothing reached it).
+    /// The gradient collected for `v` by `backward` (zeros if nothing reached it). Only leaves
+    /// keep their gradients after `backward`.
     public func grad(_ v: Var) -> [Float] {
         grads[v.id] ?? [Float](repeating: 0, count: values[v.id].count)
     }
@@ -71,6 +72,19 @@ public final class Tape {
         }
     }
 
+    /// Adds `g` into the gradient of `v` at `offset` (a contiguous block), without
+    /// materialising a full-size gradient per call.
+    public func accumulate(_ v: Var, at offset: Int, _ g: [Float]) {
+        guard requiresGrad[v.id] else { return }
+        precondition(offset >= 0 && offset + g.count <= values[v.id].count, "gradient block out of range")
+        var existing = grads[v.id] ?? [Float](repeating: 0, count: values[v.id].count)
+        grads[v.id] = nil
+        existing.withUnsafeMutableBufferPointer { e in
+            for i in 0..<g.count { e[offset + i] += g[i] }
+        }
+        grads[v.id] = existing
+    }
+
     /// Runs the recorded backward closures from `output`, seeded with `seed` (default: ones).
     public func backward(_ output: Var, seed: [Float]? = nil) {
         for i in grads.indices { grads[i] = nil }
@@ -78,6 +92,10 @@ public final class Tape {
         grads[output.id] = seed ?? [Float](repeating: 1, count: n)
         for op in backwards.reversed() where op.output <= output.id {
             guard let g = grads[op.output] else { continue }
+            // Every consumer of this op ran before it, so its gradient is complete and, once
+            // passed on, no longer needed: freeing it halves the peak memory of the backward.
+            // Leaves (parameters, inputs) have no op and keep theirs.
+            grads[op.output] = nil
             op.run(self, g)
         }
     }

@@ -50,7 +50,8 @@ public final class Model {
                  updateStats: updateStats, netGrads: netGrads, metaGrads: metaGrads, dropout: dropout, similarity: similarity)
     }
 
-    /// A dropout source continuing this model's stream (the state is written back by `commit`).
+    /// A dropout source continuing this model's stream. Call `commit` after the forward that
+    /// drew from it, so the next forward continues where this one stopped.
     func freshDropout() -> DropoutSource { DropoutSource(generator: dropoutGenerator) }
     func commit(_ d: DropoutSource) { dropoutGenerator = d.generator }
 
@@ -72,8 +73,8 @@ public final class Model {
         precondition(batch.images.count >= 2, "warmupStep: a batch needs at least 2 pairs (drop a final batch of 1)")
         let d = freshDropout()
         let g = graph(training: true, updateStats: true, netGrads: true, metaGrads: true, dropout: d)
-        commit(d)
         let loss = g.tape.sum(Losses.warmup(g.tape, scores: allScores(g, batch), margin: config.margin))
+        commit(d)
         g.tape.backward(loss)
         buffers = g.buffers
         // The reference clips the two nets separately (one clip_grad_norm_ call each).
@@ -114,17 +115,25 @@ public final class Model {
         for name in meta.names { applyAdam(&metaAdam, &meta, name, metaGrad[name], metaLR) }
         report.metaAfter = meta
 
+        let (loss, grad) = mainUpdate(batch, lr: lr)
+        report.mainLoss = loss
+        report.mainGrad = grad
+    }
+
+    /// Training loss with φ frozen, then clip and Adam on θ. Returns the loss and the
+    /// gradient before clipping.
+    func mainUpdate(_ batch: PairBatch, lr: Float) -> (loss: Float, grad: [String: [Float]]) {
         let d = freshDropout()
         let g = graph(training: true, updateStats: true, netGrads: true, metaGrads: false, dropout: d)
-        commit(d)
         let loss = g.tape.sum(Losses.train(g.tape, scores: allScores(g, batch), margin: config.margin))
+        commit(d)
         g.tape.backward(loss)
         buffers = g.buffers
-        var grads = g.netGrads()
-        report.mainLoss = g.tape.value(loss)[0]
-        report.mainGrad = grads
+        let raw = g.netGrads()
+        var grads = raw
         clipGradNorm(&grads, maxNorm: config.gradClip)
         for name in net.names { applyAdam(&netAdam, &net, name, grads[name], lr) }
+        return (g.tape.value(loss)[0], raw)
     }
 
     // MARK: Inference (eval mode: running statistics, no dropout)

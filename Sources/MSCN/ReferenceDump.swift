@@ -74,8 +74,9 @@ public struct ReferenceDump {
         throw TensorFileError(directory, "manifest config has no number '\(key)'")
     }
 
-    /// The model configuration the dump was made with (dropout 0: the dumps are deterministic).
-    public func config() throws -> ModelConfig {
+    /// The model configuration the dump was made with. Dropout defaults to 0 (the parity
+    /// dumps are deterministic); pass 0.4 to train imported weights as the reference does.
+    public func config(dropout: Float = 0) throws -> ModelConfig {
         let module = (settings["module"] as? String ?? "").lowercased()
         guard let variant = SimilarityVariant(rawValue: module) else {
             throw TensorFileError(directory, "manifest config has module '\(module)', expected SGR or SAF")
@@ -88,7 +89,7 @@ public struct ReferenceDump {
         if settings["grad_clip"] != nil { c.gradClip = try float("grad_clip") }
         if settings["bn_eps"] != nil { c.bnEps = try float("bn_eps") }
         if settings["bn_momentum"] != nil { c.bnMomentum = try float("bn_momentum") }
-        c.dropout = 0
+        c.dropout = dropout
         return c
     }
 
@@ -122,8 +123,8 @@ public struct ReferenceDump {
     }
 
     /// A model holding the dump's `param/net/…`, `param/meta/…` and buffers.
-    public func model(similarity: SimilarityBackend? = nil) throws -> Model {
-        let c = try config()
+    public func model(similarity: SimilarityBackend? = nil, dropout: Float = 0) throws -> Model {
+        let c = try config(dropout: dropout)
         var g = SeededGenerator(seed: 0)
         let net = try parameters(ParameterLayout.initialNet(c, using: &g), prefix: "param/net/")
         let meta = try parameters(ParameterLayout.initialMeta(c, using: &g), prefix: "param/meta/")

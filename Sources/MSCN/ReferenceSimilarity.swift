@@ -9,6 +9,11 @@ public struct ReferenceSimilarity: SimilarityBackend {
     public func simVectors(tape t: Tape, images: Var, imageGlobal: Var, captions: Var, lengths: [Int], captionGlobal: Var,
                            params p: [String: Var], config c: ModelConfig, safBN: inout BatchNormBuffers?,
                            pairs: PairMode, training: Bool, updateStats: Bool) -> Var {
+        if !t.anyNeedsGrad([images, imageGlobal, captions, captionGlobal] + Array(p.values)) {
+            return inference(tape: t, images: images, imageGlobal: imageGlobal, captions: captions, lengths: lengths,
+                             captionGlobal: captionGlobal, params: p, config: c, safBN: &safBN, pairs: pairs,
+                             training: training, updateStats: updateStats)
+        }
         let bi = t.shape(images)[0], bc = lengths.count, lmax = t.shape(captions)[1], d = c.embedDim
         var blocks: [Var] = []
         for j in 0..<bc {
@@ -30,6 +35,39 @@ public struct ReferenceSimilarity: SimilarityBackend {
         // Reorder caption-major [j, i] into pair p = i·Bc + j.
         let s = c.simDim
         return t.reshape(t.permute01(t.reshape(stacked, [bc, bi, s])), [bi * bc, s])
+    }
+
+    /// Without gradients, one caption at a time on a scratch tape, so memory stays at one
+    /// caption's activations instead of the whole shard's.
+    func inference(tape t: Tape, images: Var, imageGlobal: Var, captions: Var, lengths: [Int], captionGlobal: Var,
+                   params p: [String: Var], config c: ModelConfig, safBN: inout BatchNormBuffers?,
+                   pairs: PairMode, training: Bool, updateStats: Bool) -> Var {
+        let bi = t.shape(images)[0], bc = lengths.count, s = c.simDim
+        var out = [Float](repeating: 0, count: (pairs == .all ? bi : 1) * bc * s)
+        for j in 0..<bc {
+            let u = Tape()
+            let imgs = pairs == .all ? u.leaf(t.tensor(images), requiresGrad: false)
+                : u.leaf(Array(t.value(images)[(j * t.value(images).count / bi)..<((j + 1) * t.value(images).count / bi)]),
+                         shape: [1] + t.shape(images).dropFirst(), requiresGrad: false)
+            let glo = pairs == .all ? u.leaf(t.tensor(imageGlobal), requiresGrad: false)
+                : u.leaf(Array(t.value(imageGlobal)[(j * c.embedDim)..<((j + 1) * c.embedDim)]), shape: [1, c.embedDim], requiresGrad: false)
+            let lmax = t.shape(captions)[1], n = lengths[j]
+            let capStart = j * lmax * c.embedDim
+            let cap = u.leaf(Array(t.value(captions)[capStart..<(capStart + n * c.embedDim)]), shape: [n, c.embedDim], requiresGrad: false)
+            let capGlo = u.leaf(Array(t.value(captionGlobal)[(j * c.embedDim)..<((j + 1) * c.embedDim)]), shape: [1, c.embedDim], requiresGrad: false)
+            var q: [String: Var] = [:]
+            for (name, v) in p where name.hasPrefix("sim_enc.sim_tran") || name.hasPrefix("sim_enc.SGR") || name.hasPrefix("sim_enc.SAF") {
+                q[name] = u.leaf(t.tensor(v), requiresGrad: false)
+            }
+            let k = pairs == .all ? bi : 1
+            let block = u.value(pairBlock(u, imgs: imgs, imgGlo: glo, cap: cap, capGlo: capGlo, k: k, n: n, p: q, c: c,
+                                          safBN: &safBN, training: training, updateStats: updateStats))
+            for i in 0..<k {  // pair i·Bc + j (all) or j (diagonal)
+                let dst = (pairs == .all ? i * bc + j : j) * s
+                for x in 0..<s { out[dst + x] = block[i * s + x] }
+            }
+        }
+        return t.record(out, shape: [out.count / s, s], requiresGrad: false)
     }
 
     func pairBlock(_ t: Tape, imgs: Var, imgGlo: Var, cap: Var, capGlo: Var, k: Int, n: Int, p: [String: Var], c: ModelConfig,

@@ -23,6 +23,9 @@ struct ParityCommand: ParsableCommand {
     @Option(help: "Similarity implementation: 'standard' (the models' default) or 'reference' (op by op).")
     var similarity: String = "standard"
 
+    @Option(help: ArgumentHelp("Also write the dump's parameters as a checkpoint (dropout 0.4), to continue training weights imported from the Python reference.", valueName: "file"))
+    var saveCheckpoint: String?
+
     func validate() throws {
         guard ["standard", "reference"].contains(similarity) else { throw ValidationError("--similarity must be standard or reference") }
         guard fdScale > 0 else { throw ValidationError("--fd-scale must be positive") }
@@ -37,6 +40,11 @@ struct ParityCommand: ParsableCommand {
                                       finiteDifferenceScale: fdScale)
             print(Parity.table(rows), terminator: "")
             failed = rows.filter { !$0.ok }.count
+            if let saveCheckpoint {
+                try Checkpoint.save(ReferenceDump(directory: directory).model(dropout: 0.4), to: saveCheckpoint,
+                                    metadata: ["imported_from": directory])
+                Stage.note("wrote \(saveCheckpoint)")
+            }
             Stage.note("\(rows.count - failed) of \(rows.count) checks pass")
         }
         if failed > 0 { throw ExitCode(1) }

@@ -13,9 +13,23 @@ import XCTest
 /// the test also asserts that the first-order (direct) gradient alone fails it somewhere.
 final class MetaGradientTests: XCTestCase {
     func testFullMetaGradientMatchesDirectionalDerivatives() {
+        check(dropout: 0)
+    }
+
+    /// With dropout on, fresh copies with one seed draw the same masks, so F is still a
+    /// deterministic function of φ; the central difference matches it only if its ± forwards
+    /// replay the look-ahead's masks. Word vectors of 16 (not 4) dimensions: with 4, dropout
+    /// p = 0.4 blanks whole captions often enough that two captions tie exactly and the
+    /// hardest negative flips under any perturbation (both backends agree on that jump).
+    func testMetaGradientWithDropoutReplaysTheLookaheadMasks() {
+        check(dropout: 0.4, wordDim: 16)
+    }
+
+    func check(dropout: Float, wordDim: Int? = nil) {
         for variant in [SimilarityVariant.sgr, .saf] {
             var c = Tiny.config(variant)
-            c.dropout = 0
+            c.dropout = dropout
+            if let wordDim { c.wordDim = wordDim }
             let seed: UInt64 = 21
             let batch = Tiny.batch(5, seed: 31), meta = Tiny.meta(4, seed: 32)
             let lr: Float = 2

@@ -1,6 +1,7 @@
 import Engine
 import MSCN
 import MSCNRandom
+import TensorFile
 import TestSupport
 import XCTest
 
@@ -49,6 +50,38 @@ final class ModelTests: XCTestCase {
             XCTAssertEqual(a.buffers, c.buffers)
             XCTAssertEqual(a.netAdam, c.netAdam)
             XCTAssertEqual(a.dropoutGenerator, c.dropoutGenerator)
+        }
+    }
+
+    /// Every training forward continues the dropout stream (no two forwards reuse masks).
+    func testDropoutStreamAdvancesWithEveryStep() {
+        let m = Model(config: Tiny.config(.sgr), seed: 8)
+        let g0 = m.dropoutGenerator
+        m.warmupStep(Tiny.batch(3, seed: 1), lr: 1e-3)
+        let g1 = m.dropoutGenerator
+        XCTAssertNotEqual(g0, g1)
+        _ = m.trainStep(Tiny.batch(3, seed: 2), meta: Tiny.meta(4, seed: 3), lr: 1e-3, metaLR: 1e-4)
+        XCTAssertNotEqual(m.dropoutGenerator, g1)
+        let g2 = m.dropoutGenerator
+        m.mainStep(Tiny.batch(3, seed: 2), lr: 1e-3)
+        XCTAssertNotEqual(m.dropoutGenerator, g2)
+    }
+
+    func testTwoModelsShareOneFileUnderPrefixes() throws {
+        let a = Model(config: Tiny.config(.sgr), seed: 1), b = Model(config: Tiny.config(.saf), seed: 2)
+        b.warmupStep(Tiny.batch(3, seed: 4), lr: 1e-3)
+        let path = TestPaths.temporaryDirectory("ckpt-ab").appendingPathComponent("ab.mscn").path
+        let meta = try Checkpoint.metadata(of: a, prefix: "A/").merging(Checkpoint.metadata(of: b, prefix: "B/")) { x, _ in x }
+        try TensorFiles.write(path, Checkpoint.tensors(of: a, prefix: "A/") + Checkpoint.tensors(of: b, prefix: "B/"), metadata: meta)
+        let (m, t) = try TensorFiles.readAll(path)
+        let a2 = try Checkpoint.model(tensors: t, metadata: m, prefix: "A/", path: path)
+        let b2 = try Checkpoint.model(tensors: t, metadata: m, prefix: "B/", path: path)
+        XCTAssertEqual(a2.net, a.net)
+        XCTAssertEqual(b2.net, b.net)
+        XCTAssertEqual(b2.metaAdam, b.metaAdam)
+        XCTAssertEqual(b2.config.variant, .saf)
+        XCTAssertThrowsError(try Checkpoint.model(tensors: t, metadata: m, prefix: "C/", path: path)) { e in
+            XCTAssertTrue("\(e)".contains("ab.mscn"), "\(e)")
         }
     }
 

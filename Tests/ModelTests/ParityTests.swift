@@ -63,6 +63,40 @@ final class ParityTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("manifest.json"), missing.stderr)
     }
 
+    /// The inference API (no tape for gradients) against the golden eval scores.
+    func testEvalAPIMatchesGoldenScores() throws {
+        for module in ["sgr", "saf"] {
+            for similarity in [SimilarityBackends.standard, { _ in ReferenceSimilarity() }] as [(ModelConfig) -> SimilarityBackend] {
+                let d = try dump(module, "eval")
+                let c = try d.config()
+                let m = try d.model(similarity: similarity(c))
+                let b = try d.batch(c, images: "input/images", captions: "input/captions", lengths: "input/lengths")
+                let v = m.encodeImages(b.images), e = m.encodeCaptions(b.captions)
+                let sims = m.scores(images: v, captions: e, lengths: b.captions.lengths).data
+                let ref = try d.tensor("out/sims").data
+                XCTAssertEqual(sims.count, ref.count)
+                for (a, r) in zip(sims, ref) { XCTAssertEqual(a, r, accuracy: 1e-5, module) }
+                let diag = m.diagonalScores(images: v, captions: e, lengths: b.captions.lengths)
+                for (a, r) in zip(diag, try d.tensor("out/sims_individual").data) { XCTAssertEqual(a, r, accuracy: 1e-5, module) }
+            }
+        }
+    }
+
+    func testImportedReferenceWeightsLoadAsACheckpoint() throws {
+        let dir = TestPaths.sharedGolden.appendingPathComponent("mscn-parity/sgr/eval").path
+        let out = TestPaths.temporaryDirectory("import").appendingPathComponent("ref.mscn").path
+        let r = try runProduct("mscn", ["parity", dir, "--save-checkpoint", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let (model, meta) = try Checkpoint.load(out)
+        let d = try dump("sgr", "eval")
+        XCTAssertEqual(model.net["txt_enc.cap_rnn.weight_hh_l0_reverse"], try d.tensor("param/net/txt_enc.cap_rnn.weight_hh_l0_reverse"))
+        XCTAssertEqual(model.meta["output_layer.weight"], try d.tensor("param/meta/output_layer.weight"))
+        XCTAssertEqual(model.buffers["sim_enc.v_global_w.embedding_local.1"]?.runningVar,
+                       try d.tensor("param/net/sim_enc.v_global_w.embedding_local.1.running_var").data)
+        XCTAssertEqual(model.config.dropout, 0.4)
+        XCTAssertEqual(meta["imported_from"], dir)
+    }
+
     func testCorruptDumpNamesTheProblem() throws {
         let src = TestPaths.sharedGolden.appendingPathComponent("mscn-parity/sgr/eval")
         let tmp = TestPaths.temporaryDirectory("parity-corrupt")
