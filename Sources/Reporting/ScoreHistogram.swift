@@ -1,0 +1,99 @@
+import Foundation
+import Purification
+import TensorFile
+
+/// Scores of the training captions from a purification `mask.tzst` (`score` f32 `[M]`).
+public enum MaskScores {
+    public static func load(_ path: String) throws -> [Float] {
+        let r = try TensorFileReader(path: path)
+        guard r.contains("score") else { throw ReportError("mask file has no 'score' tensor", path: path) }
+        let t = try r.read("score")
+        guard t.shape.count == 1 else { throw ReportError("'score' has shape \(t.shape), expected [M]", path: path) }
+        let s = try t.floats()
+        if let bad = s.first(where: { !$0.isFinite }) { throw ReportError("'score' holds \(bad)", path: path) }
+        return s
+    }
+}
+
+/// Clean labels (1 = clean pair) of the training captions purification scored.
+public enum CleanLabels {
+    /// `clean` from `noise.tzst`, narrowed to the training captions by `train_keep` of `meta.tzst`
+    /// when the meta set took captions out of the training split.
+    public static func load(noise: String, meta: String?, captions: Int) throws -> [UInt8] {
+        let r = try TensorFileReader(path: noise)
+        let clean = try r.read("clean").uint8s()
+        if clean.count == captions { return clean }
+        guard let meta else {
+            throw ReportError("\(clean.count) clean labels but the masks score \(captions) captions (give --meta to align them)", path: noise)
+        }
+        let keep = try TensorFileReader(path: meta).read("train_keep").uint8s()
+        guard keep.count == clean.count else {
+            throw ReportError("train_keep has \(keep.count) entries, noise.tzst has \(clean.count)", path: meta)
+        }
+        let kept = zip(clean, keep).filter { $0.1 != 0 }.map(\.0)
+        guard kept.count == captions else {
+            throw ReportError("train_keep keeps \(kept.count) captions but the masks score \(captions)", path: meta)
+        }
+        return kept
+    }
+}
+
+/// Histogram of clean vs noisy training scores (each as a density over all M captions, so the
+/// two bar sets add up to the score density) with the weighted fitted Beta densities on top.
+struct ScoreHistogram {
+    static let bins = 40
+
+    /// Bar heights: `count / (M · binWidth)`.
+    static func densities(_ scores: [Float], select: (Int) -> Bool, total: Int) -> [Double] {
+        var counts = [Int](repeating: 0, count: bins)
+        for (i, s) in scores.enumerated() where select(i) {
+            let b = min(bins - 1, max(0, Int(Double(s) * Double(bins))))
+            counts[b] += 1
+        }
+        let w = 1.0 / Double(bins)
+        return counts.map { Double($0) / (Double(max(total, 1)) * w) }
+    }
+
+    static func chart(id: String, title: String, scores: [Float], clean: [UInt8]?, mixture: BetaMixture?) -> Chart {
+        let w = 1.0 / Double(bins)
+        var series: [Series] = []
+        var heights: [Double] = []
+        if let clean {
+            let c = densities(scores, select: { clean[$0] != 0 }, total: scores.count)
+            let nz = densities(scores, select: { clean[$0] == 0 }, total: scores.count)
+            let nc = clean.lazy.filter { $0 != 0 }.count
+            heights = c + nz
+            series.append(Series(label: "clean pairs (n=\(nc))", color: Palette.blue,
+                                 points: c.enumerated().map { (Double($0.offset) * w, $0.element) }, kind: .bars(width: w), opacity: 0.45))
+            series.append(Series(label: "noisy pairs (n=\(clean.count - nc))", color: Palette.vermillion,
+                                 points: nz.enumerated().map { (Double($0.offset) * w, $0.element) }, kind: .bars(width: w), opacity: 0.45))
+        } else {
+            let all = densities(scores, select: { _ in true }, total: scores.count)
+            heights = all
+            series.append(Series(label: "all pairs (n=\(scores.count))", color: Palette.grey,
+                                 points: all.enumerated().map { (Double($0.offset) * w, $0.element) }, kind: .bars(width: w), opacity: 0.45))
+        }
+        let yDomain = LinearScale.niceDomain([0, max(heights.max() ?? 1, 0.1) * 1.15])
+        // A Beta with a < 1 or b < 1 runs to infinity at the edges: cut it at the frame.
+        let top = yDomain.hi
+        if let m = mixture {
+            let xs = (0...200).map { 0.0025 + 0.995 * Double($0) / 200 }
+            func curve(_ p: BetaParameters, _ weight: Double) -> [(x: Double, y: Double?)] {
+                xs.map { x in
+                    let d = weight * exp(p.logDensity(x))
+                    return (x, d.isFinite ? min(d, top) : nil)
+                }
+            }
+            series.append(Series(label: "clean Beta(\(Fmt.f(m.clean.alpha)), \(Fmt.f(m.clean.beta))) × \(Fmt.f(m.weights[1]))",
+                                 color: Palette.blue, points: curve(m.clean, m.weights[1]), lineWidth: 2.2))
+            series.append(Series(label: "noisy Beta(\(Fmt.f(m.noisy.alpha)), \(Fmt.f(m.noisy.beta))) × \(Fmt.f(m.weights[0]))",
+                                 color: Palette.vermillion, points: curve(m.noisy, m.weights[0]), dash: "6 3", lineWidth: 2.2))
+        }
+        var chart = Chart(id: id, title: title, xLabel: "score of caption with its (noisy) image", yLabel: "density", series: series)
+        chart.width = 560
+        chart.height = 330
+        chart.xDomain = (0, 1)
+        chart.yDomain = yDomain
+        return chart
+    }
+}

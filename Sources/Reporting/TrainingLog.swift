@@ -1,0 +1,90 @@
+import Foundation
+
+/// A training stage's `log.tsv`: `step epoch loss meta_loss lr`, one line per step; `meta_loss`
+/// is empty where no meta step ran (warm-up).
+public struct TrainingLog: Sendable, Equatable {
+    public var step: [Int] = []
+    public var epoch: [Int] = []
+    public var loss: [Double] = []
+    public var metaLoss: [Double?] = []
+    public var lr: [Double] = []
+
+    public init() {}
+
+    public static func load(_ path: String) throws -> TrainingLog {
+        let text = String(decoding: try InputFile.data(path), as: UTF8.self)
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws -> TrainingLog {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        while let last = lines.last, last.isEmpty { lines.removeLast() }
+        guard let header = lines.first else { throw ReportError("empty training log (no header line)", path: path) }
+        let names = header.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        func column(_ n: String) throws -> Int {
+            guard let i = names.firstIndex(of: n) else { throw ReportError("training log header has no '\(n)' column", path: path) }
+            return i
+        }
+        let (cs, ce, cl, cm, cr) = (try column("step"), try column("epoch"), try column("loss"), try column("meta_loss"), try column("lr"))
+        var log = TrainingLog()
+        for (i, line) in lines.enumerated().dropFirst() {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard f.count == names.count else {
+                throw ReportError("line \(i + 1) has \(f.count) fields, the header has \(names.count)", path: path)
+            }
+            guard let s = Int(f[cs]), let e = Int(f[ce]), let l = Double(f[cl]), let r = Double(f[cr]) else {
+                throw ReportError("line \(i + 1): step, epoch, loss and lr must be numbers", path: path)
+            }
+            var m: Double? = nil
+            if !f[cm].isEmpty {
+                guard let v = Double(f[cm]) else { throw ReportError("line \(i + 1): meta_loss '\(f[cm])' is not a number", path: path) }
+                m = v
+            }
+            log.step.append(s)
+            log.epoch.append(e)
+            log.loss.append(l)
+            log.metaLoss.append(m)
+            log.lr.append(r)
+        }
+        return log
+    }
+
+    public var count: Int { loss.count }
+}
+
+/// Several logs of one net (warm-up, then each round) laid end to end on one step axis,
+/// averaged into at most `maxPoints` bins so a long run stays a small figure.
+struct LossCurve {
+    var loss: [(x: Double, y: Double?)]
+    var metaLoss: [(x: Double, y: Double?)]
+    /// Where each log starts on the step axis.
+    var starts: [Double]
+
+    init(_ logs: [TrainingLog], maxPoints: Int = 400) {
+        var xs: [Double] = [], ls: [Double] = [], ms: [Double?] = []
+        var starts: [Double] = []
+        for log in logs {
+            starts.append(Double(xs.count + 1))
+            for i in 0..<log.count {
+                xs.append(Double(xs.count + 1))
+                ls.append(log.loss[i])
+                ms.append(log.metaLoss[i])
+            }
+        }
+        self.starts = starts
+        let bin = max(1, (xs.count + maxPoints - 1) / max(maxPoints, 1))
+        var loss: [(x: Double, y: Double?)] = [], meta: [(x: Double, y: Double?)] = []
+        var i = 0
+        while i < xs.count {
+            let r = i..<min(i + bin, xs.count)
+            let x = r.map { xs[$0] }.reduce(0, +) / Double(r.count)
+            let lv = r.map { ls[$0] }.filter(\.isFinite)
+            loss.append((x, lv.isEmpty ? nil : lv.reduce(0, +) / Double(lv.count)))
+            let mv = r.compactMap { ms[$0] }.filter(\.isFinite)
+            meta.append((x, mv.isEmpty ? nil : mv.reduce(0, +) / Double(mv.count)))
+            i += bin
+        }
+        self.loss = loss
+        metaLoss = meta
+    }
+}
