@@ -67,7 +67,7 @@ let package = Package(
             "StageKit", "TensorFile", "Pipeline", "MSCN", "Engine", "BuiltinDataset", "Artefacts", "Training", "Reporting",
         ]),
         .executableTarget(name: "mscn-bench", dependencies: [
-            "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Retrieval",
+            "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Retrieval", "Pipeline",
         ]),
 
         // Tests. Golden files live next to the tests that read them.
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
         .testTarget(name: "DataStageTests", dependencies: [
             "Captions", "Imaging", "BuiltinDataset", "Artefacts", "TensorFile", "TestSupport",
-        ]),
+        ], exclude: ["Golden"]),
         .testTarget(name: "DataPrepTests", dependencies: [
             "DataPrep", "Purification", "Retrieval", "Artefacts", "TensorFile", "TestSupport",
         ], exclude: ["Golden"]),

@@ -41,6 +41,13 @@ public enum BatchPlan {
     }
 }
 
+extension BatchPlan {
+    /// How many batches `epoch` cuts from `captions` captions.
+    public static func count(_ captions: Int, batchSize: Int) -> Int {
+        captions / batchSize + (captions % batchSize >= 2 ? 1 : 0)
+    }
+}
+
 /// Learning rate for a schedule epoch: `base · 0.1^(epoch / decayEvery)` (SPEC §6).
 public func scheduledLearningRate(base: Float, epoch: Int, decayEvery: Int) -> Float {
     guard decayEvery > 0 else { return base }

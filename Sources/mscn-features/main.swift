@@ -1,3 +1,1 @@
-import StageKit
-
-Stage.notImplemented("mscn-features")
+FeaturesCommand.main()

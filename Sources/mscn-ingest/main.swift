@@ -1,3 +1,1 @@
-import StageKit
-
-Stage.notImplemented("mscn-ingest")
+IngestCommand.main()

@@ -6,6 +6,8 @@ extension MSCNTool {
         [
             TensorCommand.self,
             SelectBestCommand.self,
+            RunCommand.self, StatusCommand.self, ExplainCommand.self,
+            DatasetCommand.self,
         ]
     }
 }

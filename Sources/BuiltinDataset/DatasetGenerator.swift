@@ -1,0 +1,74 @@
+import Foundation
+import Imaging
+import MSCNRandom
+
+/// Writes the built-in dataset in the image-folder layout: `images/<split>_<i>.jpg`,
+/// `{split}_images.txt` and `{split}_caps.txt` (5 captions per image).
+///
+/// Every image draws from its own stream (`builtin/<split>/<i>`), so changing one split's size
+/// leaves the other splits' images unchanged; JPEG encoding uses fixed tables (baseline, no
+/// optimised Huffman), so the same seed gives byte-identical files.
+public struct DatasetGenerator {
+    public var counts: [(split: String, count: Int)]
+    public var size: Int
+    public var seed: UInt64
+    public var quality = 90
+    public static let captionsPerImage = 5
+
+    public init(train: Int = 1000, dev: Int = 200, test: Int = 200, size: Int = 64, seed: UInt64 = 0) {
+        counts = [("train", train), ("dev", dev), ("test", test)]
+        self.size = size
+        self.seed = seed
+    }
+
+    /// One image and its captions (for tests and previews).
+    public func sample(split: String, index: Int) -> (scene: Scene, image: RGBImage, captions: [String]) {
+        var rng = SeededGenerator(seed: seed, stream: "builtin/\(split)/\(index)")
+        let scene = Scene.random(&rng)
+        let image = Renderer.render(scene, size: size, rng: &rng)
+        let captions = CaptionWriter.captions(scene, count: Self.captionsPerImage, rng: &rng)
+        return (scene, image, captions)
+    }
+
+    /// Writes every split into `folder`; the list and caption files are written last (each
+    /// atomically), so an interrupted run does not look complete. `progress` gets images done.
+    public func write(to folder: String, progress: (Int, Int) -> Void = { _, _ in }) throws {
+        let fm = FileManager.default
+        let imageDir = (folder as NSString).appendingPathComponent("images")
+        try fm.createDirectory(atPath: imageDir, withIntermediateDirectories: true)
+        let total = counts.reduce(0) { $0 + $1.count }
+        var done = 0
+        var texts: [(String, String)] = []
+        for (split, count) in counts {
+            var names = "", caps = ""
+            for i in 0..<count {
+                let (_, image, captions) = sample(split: split, index: i)
+                let digits = String(i)
+                let name = "\(split)_" + String(repeating: "0", count: max(0, 5 - digits.count)) + digits + ".jpg"
+                let jpeg = try JPEG.encode(image, quality: quality)
+                try write(Data(jpeg), to: (imageDir as NSString).appendingPathComponent(name))
+                names += name + "\n"
+                caps += captions.joined(separator: "\n") + "\n"
+                done += 1
+                progress(done, total)
+            }
+            texts.append(("\(split)_images.txt", names))
+            texts.append(("\(split)_caps.txt", caps))
+        }
+        for (name, text) in texts { try write(Data(text.utf8), to: (folder as NSString).appendingPathComponent(name)) }
+    }
+
+    private func write(_ data: Data, to path: String) throws {
+        let temp = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temp, contents: data), rename(temp, path) == 0 else {
+            unlink(temp)
+            throw DatasetError(path: path, message: "cannot write")
+        }
+    }
+}
+
+public struct DatasetError: Error, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+}

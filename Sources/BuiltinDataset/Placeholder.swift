@@ -1,2 +1,0 @@
-// BuiltinDataset: filled in by its issue (see README.md).
-enum BuiltinDatasetModulePlaceholder {}

@@ -1,2 +1,0 @@
-// Captions: filled in by its issue (see README.md).
-enum CaptionsModulePlaceholder {}

@@ -1,2 +1,0 @@
-// Imaging: filled in by its issue (see README.md).
-enum ImagingModulePlaceholder {}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Everything a stage's result depends on. The key is the digest of the fields that decide the
+/// result; `executablePath` and `params` are kept only so `explain` can say what changed.
+public struct KeyRecord: Codable, Equatable, Sendable {
+    public var format: Int = 1
+    /// The command with run-time paths written symbolically (`${stage.output}`, `${out.name}`).
+    public var command: [String]
+    public var executableDigest: String
+    public var executablePath: String
+    /// `stage.output` or an external path → content digest.
+    public var inputs: [String: String]
+    public var outputs: [String: OutputKind]
+    public var params: [String: String]
+
+    public var key: String {
+        var text = "format \(format)\n"
+        for w in command { text += "word \(w.count):\(w)\n" }
+        text += "exe \(executableDigest)\n"
+        for (k, v) in inputs.sorted(by: { $0.key < $1.key }) { text += "in \(k.count):\(k) \(v)\n" }
+        for (k, v) in outputs.sorted(by: { $0.key < $1.key }) { text += "out \(k) \(v.rawValue)\n" }
+        return ContentDigest.of(text)
+    }
+
+    /// Field-by-field differences from `old` to `self`, one line each.
+    public func differences(from old: KeyRecord) -> [String] {
+        var lines: [String] = []
+        func short(_ d: String) -> String { d.count == 64 ? String(d.prefix(12)) : d }
+        func mapDiff(_ label: String, _ a: [String: String], _ b: [String: String], _ show: (String) -> String) {
+            for k in Set(a.keys).union(b.keys).sorted() {
+                switch (a[k], b[k]) {
+                case let (x?, y?) where x != y: lines.append("\(label) \(k): \(show(x)) → \(show(y))")
+                case let (x?, nil): lines.append("\(label) \(k): removed (was \(show(x)))")
+                case let (nil, y?): lines.append("\(label) \(k): added (\(show(y)))")
+                default: break
+                }
+            }
+        }
+        if format != old.format { lines.append("record format: \(old.format) → \(format)") }
+        mapDiff("param", old.params, params) { $0 }
+        if executableDigest != old.executableDigest {
+            let moved = executablePath != old.executablePath ? " (\(old.executablePath) → \(executablePath))" : " (\(executablePath))"
+            lines.append("binary: \(short(old.executableDigest)) → \(short(executableDigest))\(moved)")
+        }
+        mapDiff("input", old.inputs, inputs, short)
+        if command != old.command {
+            if command.count == old.command.count {
+                for (i, (a, b)) in zip(old.command, command).enumerated() where a != b {
+                    lines.append("command word \(i): \(a) → \(b)")
+                }
+            } else {
+                lines.append("command: \(old.command.joined(separator: " ")) → \(command.joined(separator: " "))")
+            }
+        }
+        mapDiff("output", old.outputs.mapValues(\.rawValue), outputs.mapValues(\.rawValue)) { $0 }
+        return lines
+    }
+}

@@ -1,2 +1,0 @@
-// Pipeline: filled in by its issue (see README.md).
-enum PipelineModulePlaceholder {}

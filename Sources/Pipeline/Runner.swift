@@ -1,0 +1,280 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct RunOptions: Sendable {
+    public var jobs: Int
+    public var dryRun: Bool
+    public var until: String?
+    public init(jobs: Int = 1, dryRun: Bool = false, until: String? = nil) {
+        self.jobs = max(1, jobs)
+        self.dryRun = dryRun
+        self.until = until
+    }
+}
+
+/// What a run did.
+public struct RunSummary: Sendable {
+    public struct Failure: Sendable {
+        public var stage: String
+        public var message: String
+        public var log: String?
+    }
+    public var ran: [String] = []
+    public var cached: [String] = []
+    public var failed: [Failure] = []
+    public var skipped: [String] = []
+    /// Stages a dry run would execute.
+    public var wouldRun: [String] = []
+    public var runFolder: String?
+    public var seconds: Double = 0
+}
+
+/// Runs a plan against a data folder holding `cache/` and `runs/`.
+public final class Runner {
+    public let plan: Plan
+    public let dataRoot: String
+    public let store: CacheStore
+    let keyer: StageKeyer
+    private let outputLock = NSLock()
+    /// Progress lines (stderr in the CLI).
+    public var report: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// How often a running stage's latest log line is relayed (seconds).
+    public var progressInterval: Double = 10
+    /// Standard output of `echo` stages.
+    public var echo: (Data) -> Void = { FileHandle.standardOutput.write($0) }
+
+    public init(plan: Plan, dataRoot: String, toolDirectory: String?) throws {
+        self.plan = plan
+        self.dataRoot = dataRoot
+        store = try CacheStore(root: dataRoot + "/cache")
+        keyer = StageKeyer(plan: plan, store: store, toolDirectory: toolDirectory)
+    }
+
+    func say(_ line: String) {
+        outputLock.lock()
+        report(line)
+        outputLock.unlock()
+    }
+
+    private enum Outcome {
+        case ran(IndexEntry, Double)
+        case cachedByOther(IndexEntry)
+        case failed(String, String?)
+    }
+
+    public func run(_ options: RunOptions = RunOptions()) throws -> RunSummary {
+        if options.dryRun { return try dryRun(until: options.until) }
+        let start = Date()
+        let order = try plan.needed(until: options.until)
+        store.removeAbandonedStaging()
+        defer { store.statCache.save() }
+        var summary = RunSummary()
+        var entries: [String: IndexEntry] = [:]
+        var blocked: Set<String> = []          // failed or skipped
+        var pending = order
+        var running = 0
+        var logs: [String: (path: String, started: Date, shown: String)] = [:]
+        let events = Mailbox<(String, Outcome)>()
+        var prepared: [String: PreparedStage] = [:]   // keyed once, even while waiting for a job slot
+
+        while true {
+            // Start or settle every stage whose inputs are settled, in order.
+            var progressed = true
+            while progressed {
+                progressed = false
+                for (pos, i) in pending.enumerated() {
+                    let stage = plan.stages[i]
+                    if let bad = stage.dependencies.first(where: { blocked.contains($0) }) {
+                        blocked.insert(stage.name)
+                        summary.skipped.append(stage.name)
+                        say("  skip    \(stage.name) (needs \(bad))")
+                    } else if stage.dependencies.allSatisfy({ entries[$0] != nil }) {
+                        let p: PreparedStage
+                        let firstLook = prepared[stage.name] == nil
+                        do {
+                            p = try prepared[stage.name] ?? keyer.prepare(stage, inputs: entries)
+                            prepared[stage.name] = p
+                        } catch {
+                            blocked.insert(stage.name)
+                            summary.failed.append(.init(stage: stage.name, message: "stage \(stage.name): \(error)", log: nil))
+                            say("  FAILED  \(stage.name): \(error)")
+                            pending.remove(at: pos)
+                            progressed = true
+                            break
+                        }
+                        // A stage waiting for a job slot was already looked up; `execute`
+                        // checks again under the key lock in case another run finished it.
+                        if firstLook, let e = store.validEntry(forKey: p.key) {
+                            entries[stage.name] = e
+                            summary.cached.append(stage.name)
+                            say("  cached  \(stage.name)")
+                            replayStdout(e)
+                        } else if running < options.jobs {
+                            running += 1
+                            let logPath = "\(store.root)/logs/\(stage.name).\(getpid()).\(UUID().uuidString.prefix(8)).log"
+                            logs[stage.name] = (logPath, Date(), "")
+                            DispatchQueue.global().async {
+                                let outcome = self.execute(p, logPath: logPath)
+                                events.post((stage.name, outcome))
+                            }
+                        } else {
+                            continue
+                        }
+                    } else {
+                        continue
+                    }
+                    pending.remove(at: pos)
+                    progressed = true
+                    break
+                }
+            }
+            if running == 0 { break }
+            guard let batch = events.takeAll(timeout: progressInterval) else {
+                showProgress(&logs)
+                continue
+            }
+            for (name, outcome) in batch {
+                running -= 1
+                logs[name] = nil
+                switch outcome {
+                case .ran(let e, _):
+                    entries[name] = e
+                    summary.ran.append(name)
+                case .cachedByOther(let e):
+                    entries[name] = e
+                    summary.cached.append(name)
+                    replayStdout(e)
+                case .failed(let message, let log):
+                    blocked.insert(name)
+                    summary.failed.append(.init(stage: name, message: message, log: log))
+                }
+            }
+        }
+        for i in pending where !blocked.contains(plan.stages[i].name) { summary.skipped.append(plan.stages[i].name) }
+        if summary.failed.isEmpty {
+            summary.runFolder = try RunFolder.update(plan: plan, dataRoot: dataRoot, store: store, entries: entries)
+        }
+        summary.seconds = Date().timeIntervalSince(start)
+        let time = String(format: "%.2fs", summary.seconds)
+        let folder = summary.runFolder.map { " → \($0)" } ?? ""
+        if summary.failed.isEmpty && summary.ran.isEmpty {
+            say("everything is up to date (\(summary.cached.count) stages cached, \(time))\(folder)")
+        } else {
+            say("\(summary.ran.count) ran, \(summary.cached.count) cached, \(summary.failed.count) failed, \(summary.skipped.count) skipped (\(time))\(folder)")
+        }
+        return summary
+    }
+
+    private func replayStdout(_ e: IndexEntry) {
+        guard let d = e.stdout, let data = FileManager.default.contents(atPath: store.objectPath(d, "stdout")) else { return }
+        outputLock.lock()
+        echo(data)
+        outputLock.unlock()
+    }
+
+    /// Runs one stage under its key lock; publishes objects, then the index entry.
+    /// Long stages write progress to their log; the runner relays its latest line now and then.
+    private func showProgress(_ logs: inout [String: (path: String, started: Date, shown: String)]) {
+        for (name, l) in logs.sorted(by: { $0.key < $1.key }) where Date().timeIntervalSince(l.started) >= progressInterval {
+            guard let fd = FileHandle(forReadingAtPath: l.path) else { continue }
+            let size = fd.seekToEndOfFile()
+            fd.seek(toFileOffset: size > 4096 ? size - 4096 : 0)
+            let tail = String(decoding: fd.readDataToEndOfFile(), as: UTF8.self)
+            fd.closeFile()
+            let last = tail.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last
+                .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            guard !last.isEmpty, last != l.shown else { continue }
+            logs[name]?.shown = last
+            say("  …       \(name): \(last.prefix(160))")
+        }
+    }
+
+    private func execute(_ p: PreparedStage, logPath: String) -> Outcome {
+        let name = p.stage.name
+        let lockFD: Int32
+        do { lockFD = try store.lock(key: p.key) } catch { return .failed("\(error)", nil) }
+        defer { store.unlock(lockFD) }
+        if let e = store.validEntry(forKey: p.key) {
+            say("  cached  \(name) (finished by another run)")
+            return .cachedByOther(e)
+        }
+        let staging: String
+        // Absolute, so a stage that changes folder still writes where the runner looks.
+        do { staging = StageKeyer.absolute(try store.makeStaging(for: name)) } catch { return .failed("\(error)", nil) }
+        defer { try? store.removeTree(staging) }
+        let stdoutPath = p.stage.echoStdout ? logPath + ".stdout" : nil
+        say("  start   \(name)")
+        let began = Date()
+        let exit: ProcessExit
+        do {
+            exit = try StageProcess.run(executable: p.executable, argv: p.arguments(staging: staging), logPath: logPath,
+                                        stdoutPath: stdoutPath, echo: p.stage.echoStdout ? { [weak self] d in
+                                            guard let self else { return }
+                                            self.outputLock.lock(); self.echo(d); self.outputLock.unlock()
+                                        } : nil)
+        } catch {
+            return fail(name, "\(error)", log: logPath)
+        }
+        let seconds = Date().timeIntervalSince(began)
+        guard exit.succeeded else { return fail(name, "stage \(name) failed (\(exit.description))", log: logPath) }
+        var outputs: [String: OutputRecord] = [:]
+        do {
+            for (o, kind) in p.stage.outputs {
+                let staged = staging + "/" + o
+                guard access(staged, F_OK) == 0 else {
+                    throw PipelineError("stage \(name) exited 0 but did not create its output '\(o)' (a \(kind.rawValue))")
+                }
+                outputs[o] = OutputRecord(kind: kind, digest: try store.store(staged: staged, name: o, kind: kind))
+            }
+        } catch {
+            let text = "\(error)"
+            return fail(name, text.hasPrefix("stage ") ? text : "stage \(name): \(text)", log: logPath)
+        }
+        let stdoutDigest = stdoutPath.flatMap { store.storeLog($0, name: "stdout") }
+        let logDigest = store.storeLog(logPath, name: "log")
+        let entry = IndexEntry(key: p.key, stage: name, record: p.record, outputs: outputs, log: logDigest,
+                               stdout: stdoutDigest, seconds: seconds,
+                               finished: ISO8601DateFormatter().string(from: Date()))
+        do { try store.publish(entry) } catch { return fail(name, "\(error)", log: nil) }
+        say("  done    \(name) (\(String(format: "%.1fs", seconds)))")
+        return .ran(entry, seconds)
+    }
+
+    private func fail(_ name: String, _ message: String, log: String?) -> Outcome {
+        var lines = ["  FAILED  \(name): \(message)" + (log.map { "; log: \($0)" } ?? "")]
+        if let log, let text = try? String(contentsOfFile: log, encoding: .utf8) {
+            lines += text.split(separator: "\n", omittingEmptySubsequences: false).suffix(8).filter { !$0.isEmpty }.map { "    | \($0)" }
+        }
+        say(lines.joined(separator: "\n"))
+        return .failed(message, log)
+    }
+}
+
+/// Completed work handed from worker threads to the scheduling loop.
+final class Mailbox<T>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [T] = []
+
+    func post(_ item: T) {
+        condition.lock()
+        items.append(item)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Waits up to `timeout` seconds for at least one item; nil if none came.
+    func takeAll(timeout: Double) -> [T]? {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while items.isEmpty {
+            if !condition.wait(until: deadline) && items.isEmpty { return nil }
+        }
+        let all = items
+        items = []
+        return all
+    }
+
+}

@@ -1,0 +1,101 @@
+import Artefacts
+import Captions
+import Foundation
+import StageKit
+
+/// Captions of every split → token ids with one vocabulary; writes corpus.tzst and vocab.json.
+struct CorpusBuilder {
+    let options: IngestOptions
+
+    /// The caption file of a split: `{split}_caps.txt`, else `{split}_caps.tsv`; nil if neither exists.
+    func captionPath(_ split: String) -> String? {
+        for ext in ["txt", "tsv"] {
+            let p = options.rootFile("\(split)_caps.\(ext)")
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+        return nil
+    }
+
+    func requireCaptionPath(_ split: String) throws -> String {
+        guard let p = captionPath(split) else {
+            throw StageError("no caption file (expected \(split)_caps.txt or \(split)_caps.tsv)", path: options.root)
+        }
+        return p
+    }
+
+    /// K for this dataset: the flag, else 1 for .tsv captions and 5 otherwise.
+    func captionsPerImage(_ path: String) -> Int {
+        options.captionsPerImage ?? (path.hasSuffix(".tsv") ? 1 : 5)
+    }
+
+    /// Reads a caption file and checks its count against K (and the image count when known).
+    func read(_ split: String, path: String, k: Int, images: Int?) throws -> CaptionFile {
+        let file = try CaptionFile.read(path)
+        guard file.captions.count % k == 0 else {
+            throw StageError("\(file.captions.count) captions is not a multiple of K=\(k)", path: path)
+        }
+        if let images, file.captions.count != images * k {
+            throw StageError("\(file.captions.count) captions for \(images) images, expected \(images * k) (K=\(k))", path: path)
+        }
+        return file
+    }
+
+    /// Tokenises, builds or loads the vocabulary, encodes, reports unknown-word rates, and writes
+    /// both artefacts. `captions` maps split → (file, kept caption indices in order).
+    func write(_ captions: [(split: String, file: CaptionFile, keep: [Int])], k: Int) throws {
+        let tokenized = captions.map { entry in entry.keep.map { Tokenizer.tokenize(entry.file.captions[$0]) } }
+        for (entry, toks) in zip(captions, tokenized) {
+            if let bad = toks.firstIndex(where: { $0.isEmpty }) {
+                let line = entry.file.lines[entry.keep[bad]]
+                throw StageError("line \(line): caption has no words", path: entry.file.path)
+            }
+        }
+        let vocabulary: Vocabulary
+        if let path = options.vocabulary {
+            vocabulary = try Vocabulary.load(path)
+        } else {
+            guard let train = captions.firstIndex(where: { $0.split == "train" }) else {
+                throw StageError("no training captions to build a vocabulary from", path: options.root)
+            }
+            vocabulary = try Vocabulary.build(from: tokenized[train], minCount: options.minCount)
+        }
+        var splits: [String: CaptionSet] = [:]
+        for (entry, toks) in zip(captions, tokenized) {
+            var tokens: [Int32] = []
+            var offsets: [Int64] = [0]
+            var unknown = 0, words = 0
+            for t in toks {
+                let (ids, unk) = vocabulary.encode(t)
+                tokens.append(contentsOf: ids)
+                offsets.append(Int64(tokens.count))
+                unknown += unk
+                words += t.count
+            }
+            let rate = words > 0 ? 100 * Double(unknown) / Double(words) : 0
+            Stage.note("mscn-ingest: \(entry.split): \(unknown) of \(words) words unknown (\(String(format: "%.2f", rate))%)")
+            splits[entry.split] = CaptionSet(tokens: tokens, offsets: offsets, captionsPerImage: k)
+        }
+        let corpus = Corpus(splits: splits, vocabularySize: vocabulary.count)
+        try corpus.save(options.outFile("corpus.tzst"), metadata: [
+            "layout": options.layout,
+            "vocabulary": options.vocabulary == nil ? "built, min count \(options.minCount)" : "given",
+            "dev_limit": String(options.devLimit),
+        ])
+        try AtomicFile.write(Data(vocabulary.json().utf8), to: options.outFile("vocab.json"))
+        print("vocabulary\t\(vocabulary.count) words")
+    }
+}
+
+/// Writes small files atomically: a temporary name in the same folder, then rename.
+enum AtomicFile {
+    static func write(_ data: Data, to path: String) throws {
+        let temp = (path as NSString).deletingLastPathComponent + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temp, contents: data) else {
+            throw StageError("cannot write", path: temp)
+        }
+        guard rename(temp, path) == 0 else {
+            unlink(temp)
+            throw StageError("cannot rename temporary file into place", path: path)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Artefacts
+import Captions
+import Foundation
+import Imaging
+import StageKit
+import TensorFile
+
+/// The image-folder layout: `images/` with JPEGs, `{split}_images.txt` and `{split}_caps.txt`.
+/// Decodes (two threads), resizes to a square, and stores `pixels` u8 `[N,S,S,3]`.
+struct ImageIngest {
+    let options: IngestOptions
+    init(_ options: IngestOptions) { self.options = options }
+
+    func run() throws {
+        let builder = CorpusBuilder(options: options)
+        var splits = ["train", "dev", "test"]
+        let metaList = FileManager.default.fileExists(atPath: options.rootFile("meta_images.txt"))
+        if metaList != (builder.captionPath("meta") != nil) {
+            throw StageError(metaList ? "meta_images.txt has no meta_caps.txt beside it" : "meta captions have no meta_images.txt beside them",
+                             path: options.root)
+        }
+        if metaList { splits.append("meta") }
+
+        let k = builder.captionsPerImage(try builder.requireCaptionPath("train"))
+        var lists: [(split: String, names: [String], file: CaptionFile)] = []
+        for split in splits {
+            var names = try readList(options.rootFile("\(split)_images.txt"))
+            let file = try builder.read(split, path: try builder.requireCaptionPath(split), k: k, images: names.count)
+            if split == "dev" && options.devLimit > 0 { names = Array(names.prefix(options.devLimit)) }
+            for n in names where !FileManager.default.fileExists(atPath: imagePath(n)) {
+                throw StageError("listed in \(split)_images.txt but missing", path: imagePath(n))
+            }
+            lists.append((split, names, file))
+        }
+        // Decode everything first (pixels go to a temporary file), so bad images are known
+        // before the corpus is written.
+        var captions: [(split: String, file: CaptionFile, keep: [Int])] = []
+        var decoded: [(split: String, kept: Int, dropped: Int, spool: String)] = []
+        defer { for d in decoded { unlink(d.spool) } }
+        for list in lists {
+            let (keptImages, spool) = try decodeSplit(list.split, names: list.names)
+            decoded.append((list.split, keptImages.count, list.names.count - keptImages.count, spool))
+            captions.append((list.split, list.file, keptImages.flatMap { i in (i * k)..<((i + 1) * k) }))
+        }
+        try builder.write(captions, k: k)
+        for d in decoded {
+            try writePixels(split: d.split, count: d.kept, dropped: d.dropped, spool: d.spool)
+            let note = d.dropped > 0 ? "\t\(d.dropped) dropped" : ""
+            print("\(d.split)\t\(d.kept) images\t\(d.kept * k) captions\tpixels \(options.imageSize)x\(options.imageSize)\(note)")
+        }
+    }
+
+    func imagePath(_ name: String) -> String { options.rootFile("images/" + name) }
+
+    private func readList(_ path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StageError(FileManager.default.fileExists(atPath: path) ? "cannot read" : "no such file", path: path)
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw StageError("not UTF-8 text", path: path) }
+        var names = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        while names.last?.isEmpty == true { names.removeLast() }
+        if let blank = names.firstIndex(where: { $0.isEmpty }) {
+            throw StageError("line \(blank + 1): empty file name", path: path)
+        }
+        guard !names.isEmpty else { throw StageError("lists no images", path: path) }
+        return names
+    }
+
+    /// Decodes and resizes a split in chunks on two threads; returns the indices of the images
+    /// kept (in order) and a spool file holding their pixels back to back.
+    private func decodeSplit(_ split: String, names: [String]) throws -> ([Int], String) {
+        let size = options.imageSize
+        let spool = options.outFile(".\(split)-pixels.spool-\(getpid())")
+        guard FileManager.default.createFile(atPath: spool, contents: nil), let handle = FileHandle(forWritingAtPath: spool) else {
+            throw StageError("cannot create a temporary file", path: spool)
+        }
+        defer { try? handle.close() }
+        var kept: [Int] = []
+        var bad: [String] = []
+        let progress = Progress("ingest \(split) images", total: names.count)
+        let chunk = 64
+        var start = 0
+        while start < names.count {
+            let end = min(start + chunk, names.count)
+            var results = [Result<[UInt8], Error>](repeating: .success([]), count: end - start)
+            results.withUnsafeMutableBufferPointer { slots in
+                let base = slots.baseAddress
+                DispatchQueue.concurrentPerform(iterations: 2) { worker in
+                    for i in stride(from: worker, to: end - start, by: 2) {
+                        let result = Result { try load(imagePath(names[start + i]), size: size) }
+                        base?.advanced(by: i).pointee = result
+                    }
+                }
+            }
+            for (i, r) in results.enumerated() {
+                switch r {
+                case .success(let pixels):
+                    handle.write(Data(pixels))
+                    kept.append(start + i)
+                case .failure(let error):
+                    guard options.skipBad else { throw error }
+                    Stage.note("mscn-ingest: skipping \(error)")
+                    bad.append(names[start + i])
+                }
+            }
+            start = end
+            progress.update(start)
+        }
+        if !bad.isEmpty { Stage.note("mscn-ingest: \(split): dropped \(bad.count) image(s) that do not decode, and their captions") }
+        guard !kept.isEmpty else { throw StageError("\(split): no image could be decoded", path: options.rootFile("\(split)_images.txt")) }
+        return (kept, spool)
+    }
+
+    private func load(_ path: String, size: Int) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw StageError("cannot read", path: path) }
+        do {
+            let image = try JPEG.decode([UInt8](data))
+            return Resize.area(image, width: size, height: size).pixels
+        } catch let e as JPEGError {
+            throw StageError(e.description, path: path)
+        }
+    }
+
+    private func writePixels(split: String, count: Int, dropped: Int, spool: String) throws {
+        let s = options.imageSize
+        let writer = try TensorFileWriter(path: options.outFile("images-\(split).tzst"),
+                                          metadata: ["layout": "images", "split": split, "image_size": String(s),
+                                                     "dropped": String(dropped)])
+        try writer.beginTensor(name: Schema.pixels, dtype: .u8, shape: [count, s, s, 3])
+        guard let handle = FileHandle(forReadingAtPath: spool) else { throw StageError("cannot reopen", path: spool) }
+        defer { try? handle.close() }
+        let rowBytes = s * s * 3
+        for _ in 0..<count {
+            let row = handle.readData(ofLength: rowBytes)
+            guard row.count == rowBytes else { throw StageError("temporary pixel file is short", path: spool) }
+            try row.withUnsafeBytes { try writer.append($0) }
+        }
+        try writer.endTensor()
+        try writer.finish()
+    }
+}
