@@ -71,8 +71,7 @@ public enum RetrievalExamples {
                 o += "<div class=\"thumb\(ok ? " correct" : "")\" data-image=\"\(img)\">"
                 if let r = pixels {
                     let t = try r.readRows("pixels", img..<(img + 1))
-                    let uri = try Thumbnail.dataURI(pixels: try t.uint8s(), width: t.shape[2], height: t.shape[1], maxSide: 112)
-                    o += "<img src=\"\(uri)\" alt=\"test image \(img)\">"
+                    o += try Thumbnail.img(pixels: try t.uint8s(), width: t.shape[2], height: t.shape[1], side: 128, alt: "test image \(img)")
                 }
                 o += "#\(i + 1) · image \(img)\(ok ? " ✓" : "")</div>"
             }

@@ -6,7 +6,12 @@ import Retrieval
 /// score histograms with the fitted Betas, retrieval examples.
 public enum RunReport {
     public static func render(_ inputs: RunReportInputs) throws -> String {
-        let params = try inputs.params.map(RunParameters.load)
+        var params = try inputs.params.map(RunParameters.load)
+        if !inputs.paramValues.isEmpty {
+            var p = params ?? RunParameters(values: [:])
+            p.values.merge(inputs.paramValues) { $1 }
+            params = p
+        }
         let dev = try inputs.devMetrics.map(RetrievalMetrics.load)
         let best = try inputs.best.map(BestRound.load)
         let test = try inputs.testMetrics.map(RetrievalMetrics.load)
@@ -56,7 +61,7 @@ public enum RunReport {
             }
             o += HTMLPage.table(["parameter", "value"], rows, id: "params", numericFrom: 99)
         } else {
-            o += HTMLPage.missing("parameters (no --params given).")
+            o += HTMLPage.missing("parameters (no --params or --param given).")
         }
         return o
     }

@@ -4,6 +4,9 @@ public struct RunReportInputs: Sendable {
     public var title = "MSCN run report"
     /// `params.json` of the run (runner format or flat).
     public var params: String?
+    /// Parameters given directly (`--param key=value`), shown when there is no params file
+    /// (a pipeline stage runs before the runner writes `params.json`).
+    public var paramValues: [String: String] = [:]
     /// Dev `metrics.json` of each round, round 1 first.
     public var devMetrics: [String] = []
     /// `best.json` from `mscn select-best`.

@@ -8,6 +8,9 @@ extension MSCNTool {
             SelectBestCommand.self,
             RunCommand.self, StatusCommand.self, ExplainCommand.self,
             DatasetCommand.self,
+            ReportCommand.self,
+            RunsCommand.self, DiffCommand.self,
+            SweepCommand.self,
         ]
     }
 }
