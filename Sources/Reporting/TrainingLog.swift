@@ -17,7 +17,8 @@ public struct TrainingLog: Sendable, Equatable {
     }
 
     public static func parse(_ text: String, path: String) throws -> TrainingLog {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        // "\r\n" is one Character in Swift: split on any line end.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard let header = lines.first else { throw ReportError("empty training log (no header line)", path: path) }
         let names = header.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
