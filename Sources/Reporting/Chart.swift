@@ -17,6 +17,8 @@ public struct Series {
     public var lineWidth: Double = 2
     public var opacity: Double = 1
     public var inLegend = true
+    /// Print each point's value above it (for short series, e.g. a few rounds).
+    public var valueLabels = false
 
     public init(label: String, color: String, points: [(x: Double, y: Double?)], kind: Kind = .line,
                 dash: String? = nil, marker: Marker? = nil, errors: [Double]? = nil,
@@ -190,6 +192,9 @@ public struct Chart {
                     guard let y = p.y, y.isFinite else { continue }
                     let err = s.errors.map { " ± " + Fmt.f($0[i]) } ?? ""
                     o += markerSVG(m, sx(p.x), sy(y), s.color, "\(s.label): x = \(Fmt.tick(p.x)), y = \(Fmt.f(y))\(err)") + "\n"
+                    if s.valueLabels {
+                        o += "<text class=\"value\" x=\"\(n(sx(p.x)))\" y=\"\(n(sy(y) - 8))\" text-anchor=\"middle\" font-size=\"10.5\" fill=\"\(s.color)\">\(Fmt.f(y))</text>\n"
+                    }
                 }
             }
         }

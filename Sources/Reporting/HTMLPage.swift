@@ -62,9 +62,9 @@ struct HTMLPage {
     th { background: #f0f0f0; font-weight: 600; }
     td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
     tr.best td { background: #e8f3fa; font-weight: 600; }
-    figure { display: inline-block; margin: 6px 14px 14px 0; vertical-align: top; }
+    figure { display: inline-block; margin: 6px 14px 14px 0; vertical-align: top; width: min-content; }
     figure svg { border: 1px solid #ddd; background: #fff; }
-    figcaption { font-size: 12px; color: #444; max-width: 600px; margin-top: 4px; }
+    figcaption { font-size: 12px; color: #444; margin-top: 4px; }
     .missing { color: #8a4b00; background: #fff6e5; border-left: 4px solid #E69F00; padding: 6px 10px; font-size: 13px; }
     .grid { display: flex; flex-wrap: wrap; }
     .example { background: #fff; border: 1px solid #ddd; padding: 8px 12px; margin: 0 0 12px; }
@@ -74,6 +74,8 @@ struct HTMLPage {
     .thumb img { display: block; border: 4px solid #ccc; image-rendering: pixelated; }
     .thumb.correct img { border-color: #009E73; }
     .thumb.correct { color: #006b4f; font-weight: 600; }
+    .thumb .score { font-weight: normal; color: #555; }
+    .note { font-size: 12px; color: #444; margin-top: -6px; }
     code { font-size: 12px; background: #eee; padding: 0 3px; }
 
     """

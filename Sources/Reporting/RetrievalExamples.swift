@@ -73,7 +73,7 @@ public enum RetrievalExamples {
                     let t = try r.readRows("pixels", img..<(img + 1))
                     o += try Thumbnail.img(pixels: try t.uint8s(), width: t.shape[2], height: t.shape[1], side: 128, alt: "test image \(img)")
                 }
-                o += "#\(i + 1) · image \(img)\(ok ? " ✓" : "")</div>"
+                o += "#\(i + 1) · image \(img)\(ok ? " ✓" : "")<br><span class=\"score\">score \(Fmt.f(Double(scores[img * m + q.caption]), 3))</span></div>"
             }
             o += "</div>\n</div>\n"
         }

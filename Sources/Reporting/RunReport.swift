@@ -47,6 +47,7 @@ public enum RunReport {
         if let test {
             o += "<h3>Test metrics\(best.map { " (best round \($0.bestRound) by dev rSum)" } ?? "")</h3>"
             o += metricsTable([("test", test)], id: "test-metrics")
+            o += "<p class=\"note\">R@K in percent; medr and meanr are ranks (1 = best); rSum is the sum of the six R@K.</p>"
         } else {
             o += HTMLPage.missing("test metrics (no --test-metrics given).")
         }
@@ -93,13 +94,14 @@ public enum RunReport {
         var chart = Chart(id: "dev-rsum", title: "Dev rSum per round (A+B ensemble)", xLabel: "round", yLabel: "rSum (sum of six R@K, %)",
                           series: [Series(label: "dev rSum", color: Palette.blue,
                                           points: dev.enumerated().map { (Double($0.offset + 1), $0.element.rsum) }, marker: .circle)])
+        chart.series[0].valueLabels = dev.count <= 12
         chart.xTicks = roundTicks(dev.count)
         if let b = best, b.bestRound >= 1, b.bestRound <= dev.count {
             chart.rules = [VerticalRule(x: Double(b.bestRound), label: "best")]
         }
         let caption = "One point per round; hover a point for its value." + (best.map { " Dashed line: best round \($0.bestRound)." } ?? "")
         var o = HTMLPage.figure(chart.svg(), caption: caption)
-        o += "<details><summary>Dev metrics of every round</summary>"
+        o += "<details\(dev.count <= 10 ? " open" : "")><summary>Dev metrics of every round (R@K in %, ranks 1-based)</summary>"
         o += metricsTable(dev.enumerated().map { ("round \($0.offset + 1)", $0.element) }, id: "dev-metrics",
                           highlight: best.map { $0.bestRound - 1 })
         o += "</details>"
@@ -119,7 +121,7 @@ public enum RunReport {
                 Series(label: "net B", color: Palette.vermillion, points: pb, dash: "5 3", lineWidth: 1.6),
             ].filter { !$0.points.isEmpty })
             c.rules = rules
-            c.width = 600
+            c.width = 540
             return c
         }
         var o = HTMLPage.figure(chart("loss", "Training loss", "loss (bin mean)", a.loss, b.loss).svg(),
@@ -151,7 +153,9 @@ public enum RunReport {
             ].filter { !$0.points.isEmpty })
             let rounds = Set(all.map(\.round)).sorted()
             c.xTicks = roundTicks(rounds.last ?? 1).filter { t in rounds.contains(Int(t.0)) || rounds.count > 10 }
-            c.yDomain = LinearScale.niceDomain(c.series.flatMap { $0.points.compactMap(\.y) } + [100])
+            let d = LinearScale.niceDomain(c.series.flatMap { $0.points.compactMap(\.y) } + [100])
+            // Headroom above 100 % so lines at 100 do not hide in the frame.
+            c.yDomain = (d.lo, d.hi + (d.hi - d.lo) * 0.04)
             o += HTMLPage.figure(c.svg(), caption: "Precision: kept captions that are clean. Recall: clean captions that were kept. Against the synthetic-noise labels.")
         } else {
             o += HTMLPage.missing("precision/recall (the reports carry no clean labels, e.g. real noise).")

@@ -90,7 +90,7 @@ struct ScoreHistogram {
                                  color: Palette.vermillion, points: curve(m.noisy, m.weights[0]), dash: "6 3", lineWidth: 2.2))
         }
         var chart = Chart(id: id, title: title, xLabel: "score of caption with its (noisy) image", yLabel: "density", series: series)
-        chart.width = 560
+        chart.width = 540
         chart.height = 330
         chart.xDomain = (0, 1)
         chart.yDomain = yDomain
