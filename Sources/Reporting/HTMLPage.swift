@@ -17,7 +17,7 @@ struct HTMLPage {
 
     /// A table; `header` and `rows` are already-escaped HTML cells.
     static func table(_ header: [String], _ rows: [[String]], id: String? = nil, numericFrom: Int = 1) -> String {
-        var o = "<table\(id.map { " data-table=\"\(escapeXML($0))\"" } ?? "")>\n<thead><tr>"
+        var o = "<div class=\"scroll\"><table\(id.map { " data-table=\"\(escapeXML($0))\"" } ?? "")>\n<thead><tr>"
         for (i, h) in header.enumerated() { o += "<th\(i >= numericFrom ? " class=\"num\"" : "")>\(h)</th>" }
         o += "</tr></thead>\n<tbody>\n"
         for r in rows {
@@ -25,7 +25,7 @@ struct HTMLPage {
             for (i, c) in r.enumerated() { o += "<td\(i >= numericFrom ? " class=\"num\"" : "")>\(c)</td>" }
             o += "</tr>\n"
         }
-        return o + "</tbody></table>"
+        return o + "</tbody></table></div>"
     }
 
     static func missing(_ what: String) -> String {
@@ -56,11 +56,11 @@ struct HTMLPage {
     .subtitle { color: #555; margin: 0 0 8px; }
     nav { font-size: 13px; }
     nav a { color: #0072B2; text-decoration: none; }
-    main { padding: 0 28px 40px; max-width: 1240px; }
+    main { padding: 0 28px 40px; max-width: 1320px; }
     table { border-collapse: collapse; font-size: 13px; margin: 8px 0 14px; background: #fff; }
     th, td { border: 1px solid #d5d5d5; padding: 3px 9px; text-align: left; }
     th { background: #f0f0f0; font-weight: 600; }
-    td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+    td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
     tr.best td { background: #e8f3fa; font-weight: 600; }
     figure { display: inline-block; margin: 6px 14px 14px 0; vertical-align: top; width: min-content; }
     figure svg { border: 1px solid #ddd; background: #fff; }
@@ -76,6 +76,7 @@ struct HTMLPage {
     .thumb.correct { color: #006b4f; font-weight: 600; }
     .thumb .score { font-weight: normal; color: #555; }
     .note { font-size: 12px; color: #444; margin-top: -6px; }
+    .scroll { overflow-x: auto; max-width: 100%; }
     code { font-size: 12px; background: #eee; padding: 0 3px; }
 
     """

@@ -24,8 +24,12 @@ public enum RunReport {
         }
 
         var subtitle = params?.pipeline.map { "pipeline \($0)" } ?? ""
-        if let p = params, !p.overridden.isEmpty {
-            subtitle += (subtitle.isEmpty ? "" : "; ") + p.overridden.sorted().map { "\($0)=\(p.values[$0] ?? "")" }.joined(separator: ", ")
+        if let p = params {
+            // The parameters a reader tells runs apart by, plus whatever was set for this run.
+            let keys = Set(["data", "noise", "seed", "epochs"]).union(p.overridden).filter { p.values[$0] != nil }.sorted()
+            if !keys.isEmpty {
+                subtitle += (subtitle.isEmpty ? "" : "; ") + keys.map { "\($0)=\(p.values[$0] ?? "")" }.joined(separator: ", ")
+            }
         }
         var page = HTMLPage(title: inputs.title, subtitle: subtitle.isEmpty ? nil : subtitle)
         page.section("summary", "Summary", summary(params: params, test: test, best: best, dev: dev))

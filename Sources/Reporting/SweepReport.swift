@@ -62,7 +62,7 @@ public enum SweepReport {
             }
             var c = Chart(id: "sweep-\(key)", title: name, xLabel: x.map { $0 == "noise" ? "noise ratio" : $0 } ?? "grid point",
                           yLabel: key == "rsum" ? "rSum (sum of six R@K, %)" : "recall (%)", series: series)
-            c.width = 400
+            c.width = 380
             c.height = 300
             if let ticks { c.xTicks = ticks } else {
                 let xs = Set(t.rows.indices.map(xValue)).sorted()
@@ -88,9 +88,9 @@ public enum SweepReport {
                     ? "<a href=\"\(escapeXML(href))\">\(escapeXML((f as NSString).lastPathComponent))</a>"
                     : escapeXML((f as NSString).lastPathComponent) + " (no report)"
             }
-            return [escapeXML(r.method), escapeXML(grid), r.metrics.map { Fmt.f($0.rsum) } ?? "failed", link]
+            return [escapeXML(r.method), escapeXML(grid), link, r.metrics.map { Fmt.f($0.rsum) } ?? "failed"]
         }
-        return HTMLPage.table(["method", "parameters", "test rSum", "run"], rows, id: "sweep-runs", numericFrom: 2)
+        return HTMLPage.table(["method", "parameters", "run", "test rSum"], rows, id: "sweep-runs", numericFrom: 3)
     }
 
     /// `to` relative to the folder `from` (both made absolute), for links that survive moving the data folder.
