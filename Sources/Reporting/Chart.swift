@@ -40,7 +40,13 @@ public struct Series {
 public struct VerticalRule {
     public var x: Double
     public var label: String
-    public init(x: Double, label: String) { self.x = x; self.label = label }
+    /// Label near the x axis instead of the top (where point labels of high values sit).
+    public var labelAtBottom: Bool
+    public init(x: Double, label: String, labelAtBottom: Bool = false) {
+        self.x = x
+        self.label = label
+        self.labelAtBottom = labelAtBottom
+    }
 }
 
 /// A static SVG chart: title, legend row, axes with ticks and labels, series.
@@ -140,7 +146,7 @@ public struct Chart {
         for r in rules {
             let x = sx(r.x)
             o += "<line class=\"rule\" x1=\"\(n(x))\" y1=\"\(n(top))\" x2=\"\(n(x))\" y2=\"\(n(bottom))\" stroke=\"#999\" stroke-dasharray=\"3 3\"/>"
-            o += "<text x=\"\(n(x + 3))\" y=\"\(n(top + 11))\" font-size=\"10\" fill=\"#666\">\(escapeXML(r.label))</text>\n"
+            o += "<text x=\"\(n(x + 3))\" y=\"\(n(r.labelAtBottom ? bottom - 5 : top + 11))\" font-size=\"10\" fill=\"#666\">\(escapeXML(r.label))</text>\n"
         }
         for s in series { o += seriesSVG(s, sx, sy, bottom: bottom) }
         o += "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(right - left))\" height=\"\(n(bottom - top))\" fill=\"none\" stroke=\"#333\"/>\n"

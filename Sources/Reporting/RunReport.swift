@@ -101,7 +101,7 @@ public enum RunReport {
         chart.series[0].valueLabels = dev.count <= 12
         chart.xTicks = roundTicks(dev.count)
         if let b = best, b.bestRound >= 1, b.bestRound <= dev.count {
-            chart.rules = [VerticalRule(x: Double(b.bestRound), label: "best")]
+            chart.rules = [VerticalRule(x: Double(b.bestRound), label: "best round", labelAtBottom: true)]
         }
         let caption = "One point per round; hover a point for its value." + (best.map { " Dashed line: best round \($0.bestRound)." } ?? "")
         var o = HTMLPage.figure(chart.svg(), caption: caption)
