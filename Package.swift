@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Purification"),
         .target(name: "Reporting", dependencies: ["Retrieval", "Purification", "TensorFile", "Imaging", "Artefacts"]),
         .target(name: "Training", dependencies: [
-            "MSCN", "Artefacts", "TensorFile", "MSCNRandom", "Purification", "Retrieval",
+            "MSCN", "Engine", "Artefacts", "TensorFile", "MSCNRandom", "Purification", "Retrieval", "StageKit",
         ]),
         .target(name: "Retrieval"),
         .target(name: "Pipeline", dependencies: [

@@ -11,7 +11,7 @@ import TensorFile
 /// | `noise.tzst` | noise | `t2i` i64 `[M]` (noisy caption→image), `clean` u8 `[M]` |
 /// | `meta.tzst` | split | see `MetaSplit` |
 /// | `ckpt.tzst` | train | weights by reference name (`net/...`, `meta/...`), optimiser state, RNG |
-/// | `mask.tzst` | purify | `p_clean` f32 `[M]`, `keep` u8 `[M]` |
+/// | `mask.tzst` | purify | `p_clean` f32 `[M]`, `keep` u8 `[M]`, `score` f32 `[M]` |
 public enum Schema {
     public static let pixels = "pixels"
     public static let features = "features"
@@ -19,6 +19,8 @@ public enum Schema {
     public static let cleanLabel = "clean"
     public static let pClean = "p_clean"
     public static let keep = "keep"
+    /// Clamped eval-mode score of each training caption with its noisy image (`mask.tzst`).
+    public static let score = "score"
 }
 
 /// The noisy caption→image map (`noise.tzst`) and its clean labels.

@@ -72,39 +72,35 @@ public enum NPY {
 
     /// Reads a whole `.npy` file.
     public static func read(_ path: String, name: String? = nil) throws -> StoredTensor {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TensorFileError(path, FileManager.default.fileExists(atPath: path) ? "cannot read" : "no such file")
-        }
-        let bytes = [UInt8](data)
-        let (dtype, shape, offset) = try header(bytes, path: path)
-        var count = dtype.size
-        for d in shape {
-            let (p, o) = count.multipliedReportingOverflow(by: d)
-            guard !o else { throw TensorFileError(path, "shape \(shape) overflows") }
-            count = p
-        }
-        guard bytes.count - offset == count else {
-            throw TensorFileError(path, "data is \(bytes.count - offset) bytes, shape \(shape) of \(dtype.rawValue) needs \(count)")
-        }
-        let tensorName = name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return StoredTensor(name: tensorName, dtype: dtype, shape: shape, bytes: Array(bytes[offset...]))
+        let r = try NPYReader(path: path)
+        let bytes = try r.readRows(0..<r.rowCount)
+        return StoredTensor(name: name ?? defaultName(for: path), dtype: r.dtype, shape: r.shape, bytes: bytes)
     }
 
-    /// The header bytes (version 1.0, padded to 64 bytes) for a tensor of this dtype and shape.
+    /// The tensor name an imported file gets: its base name without a `.npy` extension.
+    public static func defaultName(for path: String) -> String {
+        let base = URL(fileURLWithPath: path).lastPathComponent
+        return base.hasSuffix(".npy") ? String(base.dropLast(4)) : base
+    }
+
+    /// The header bytes (version 1.0, or 2.0 when the text outgrows 1.0's 16-bit length),
+    /// padded to 64 bytes, for a tensor of this dtype and shape.
     public static func headerBytes(dtype: DType, shape: [Int]) -> [UInt8] {
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var dict = "{'descr': '\(descr(dtype))', 'fortran_order': False, 'shape': \(shapeText), }"
-        let unpadded = 10 + dict.utf8.count + 1
-        dict += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        let len = dict.utf8.count
-        return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(len & 0xFF), UInt8(len >> 8)] + Array(dict.utf8)
+        let dict = "{'descr': '\(descr(dtype))', 'fortran_order': False, 'shape': \(shapeText), }"
+        let v1 = 10 + dict.utf8.count + 64 <= 0xFFFF
+        let prefix = v1 ? 10 : 12
+        let text = dict + String(repeating: " ", count: (64 - (prefix + dict.utf8.count + 1) % 64) % 64) + "\n"
+        let len = text.utf8.count
+        let lengthBytes = v1 ? LittleEndian.bytes(UInt16(len)) : LittleEndian.bytes(UInt32(len))
+        return [0x93] + Array("NUMPY".utf8) + [v1 ? 1 : 2, 0] + lengthBytes + Array(text.utf8)
     }
 
     /// Writes a tensor as `.npy` (atomically).
     public static func write(_ t: StoredTensor, to path: String) throws {
-        let data = Data(headerBytes(dtype: t.dtype, shape: t.shape) + t.bytes)
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw TensorFileError(path, "cannot write (\(error.localizedDescription))")
-        }
+        let f = try AtomicFile(path: path)
+        try f.write(headerBytes(dtype: t.dtype, shape: t.shape))
+        try f.write(t.bytes)
+        try f.commit()
     }
 }

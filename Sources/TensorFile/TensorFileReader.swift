@@ -1,162 +1,253 @@
+import Dispatch
 import Foundation
 
-/// Reads a tensor file. The footer is validated on open; data frames are read on demand.
-public final class TensorFileReader {
+/// Reads a tensor file. Opening validates the whole footer (see `Layout`) before any data is
+/// read; frames are then read on demand and inflated on every core. A reader holds only
+/// immutable state and positioned reads, so threads may share it.
+public final class TensorFileReader: @unchecked Sendable {
     public let path: String
     public let metadata: [String: String]
-    private let records: [TensorRecord]
-    private let fileSize: Int
-    private let handle: FileHandle
+    /// Size of the file in bytes.
+    public let fileSize: Int
+    private let entries: [TensorEntry]
+    private let index: [String: Int]
+    private let fd: Int32
 
     public init(path: String) throws {
         self.path = path
-        guard let h = FileHandle(forReadingAtPath: path) else {
-            throw TensorFileError(path, FileManager.default.fileExists(atPath: path)
-                                  ? "cannot open for reading" : "no such file")
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let why = errno == ENOENT ? "no such file" : "cannot open for reading (\(String(cString: strerror(errno))))"
+            throw TensorFileError(path, why)
         }
-        handle = h
-        let size = Int(h.seekToEndOfFile())
-        fileSize = size
-        let minimum = Layout.headMagic.count + 8 + Layout.tailMagic.count
-        guard size >= minimum else { throw TensorFileError(path, "file is \(size) bytes, too short to be a tensor file") }
-        h.seek(toFileOffset: 0)
-        guard [UInt8](h.readData(ofLength: 8)) == Layout.headMagic else {
-            throw TensorFileError(path, "not a tensor file (bad magic)")
+        let parsed: (size: Int, footer: Footer, entries: [TensorEntry])
+        do { parsed = try Self.open(fd: fd, path: path) } catch {
+            close(fd)
+            throw error
         }
-        h.seek(toFileOffset: UInt64(size - 16))
-        let tail = [UInt8](h.readData(ofLength: 16))
-        guard tail.count == 16, Array(tail[8..<16]) == Layout.tailMagic else {
-            throw TensorFileError(path, "truncated or corrupt (bad end marker)")
-        }
-        let footerLen = tail[0..<8].enumerated().reduce(UInt64(0)) { $0 | (UInt64($1.element) << (8 * UInt64($1.offset))) }
-        guard footerLen <= UInt64(min(Layout.maxFooterBytes, size - minimum)) else {
-            throw TensorFileError(path, "footer length \(footerLen) does not fit the file")
-        }
-        let footerStart = size - 16 - Int(footerLen)
-        h.seek(toFileOffset: UInt64(footerStart))
-        let footerData = h.readData(ofLength: Int(footerLen))
-        let footer: Footer
-        do { footer = try JSONDecoder().decode(Footer.self, from: footerData) } catch {
-            throw TensorFileError(path, "corrupt footer (\(error))")
-        }
-        guard footer.version == 1 else { throw TensorFileError(path, "unsupported format version \(footer.version)") }
-        var expectedOffset = Layout.headMagic.count
-        for t in footer.tensors {
-            guard t.shape.allSatisfy({ $0 >= 0 && $0 < (1 << 40) }) else {
-                throw TensorFileError(path, "\(t.name): invalid shape \(t.shape)")
-            }
-            var total = t.dtype.size
-            for d in t.shape {
-                let (p, o) = total.multipliedReportingOverflow(by: d)
-                guard !o, p < (1 << 50) else { throw TensorFileError(path, "\(t.name): shape \(t.shape) overflows") }
-                total = p
-            }
-            var raw = 0, rows = 0
-            for f in t.frames {
-                guard f.offset == expectedOffset, f.compressed > 0, f.raw > 0, f.rows >= 0 else {
-                    throw TensorFileError(path, "\(t.name): frame table is inconsistent")
-                }
-                expectedOffset += f.compressed
-                raw += f.raw
-                rows += f.rows
-            }
-            guard raw == total else {
-                throw TensorFileError(path, "\(t.name): frames hold \(raw) bytes, shape \(t.shape) needs \(total)")
-            }
-            if let first = t.shape.first, total > 0, rows != first {
-                throw TensorFileError(path, "\(t.name): frames hold \(rows) rows, shape says \(first)")
-            }
-        }
-        guard expectedOffset == footerStart else {
-            throw TensorFileError(path, "frames end at \(expectedOffset), footer starts at \(footerStart)")
-        }
-        metadata = footer.metadata
-        records = footer.tensors
+        self.fd = fd
+        fileSize = parsed.size
+        metadata = parsed.footer.metadata
+        entries = parsed.entries
+        var index: [String: Int] = [:]
+        for (i, e) in entries.enumerated() { index[e.name] = i }
+        self.index = index
     }
 
-    deinit { try? handle.close() }
+    deinit { close(fd) }
 
-    public var tensors: [TensorInfo] {
-        records.map { r in
-            TensorInfo(name: r.name, dtype: r.dtype, shape: r.shape,
-                       byteCount: r.shape.reduce(1, *) * r.dtype.size,
-                       storedByteCount: r.frames.reduce(0) { $0 + $1.compressed },
-                       frameCount: r.frames.count)
-        }
-    }
+    /// Every tensor, in file order.
+    public var tensors: [TensorInfo] { entries.map(\.info) }
 
-    public func contains(_ name: String) -> Bool { records.contains { $0.name == name } }
+    public func contains(_ name: String) -> Bool { index[name] != nil }
 
-    public func info(_ name: String) throws -> TensorInfo {
-        guard let i = tensors.first(where: { $0.name == name }) else {
-            throw TensorFileError(path, "has no tensor named \(name)")
-        }
-        return i
-    }
+    public func info(_ name: String) throws -> TensorInfo { try entry(name).info }
 
     public func read(_ name: String) throws -> StoredTensor {
-        let r = try record(name)
-        return try readRows(name, 0..<(r.shape.first ?? 1))
+        let e = try entry(name)
+        return try readRows(name, 0..<e.rowCount)
     }
 
-    /// Rows `rows` along axis 0, inflating only the frames that hold them.
+    /// Rows `rows` along axis 0, inflating only the frames that hold them. A rank-0 tensor has
+    /// one row, read as `0..<1`.
     public func readRows(_ name: String, _ rows: Range<Int>) throws -> StoredTensor {
-        let r = try record(name)
-        let nRows = r.shape.first ?? 1
-        guard rows.lowerBound >= 0, rows.upperBound <= nRows else {
-            throw TensorFileError(path, "\(name): rows \(rows) outside 0..<\(nRows)")
+        let e = try entry(name)
+        try check(rows, of: e)
+        let n = rows.count * e.rowBytes
+        let start = rows.lowerBound * e.rowBytes
+        try checkBeforeAllocating(e, bytes: start..<(start + n))
+        let bytes = try [UInt8](unsafeUninitializedCapacity: n) { buffer, count in
+            try inflate(e, bytes: start..<(start + n), into: buffer.baseAddress)
+            count = n
         }
-        let rowBytes = r.shape.dropFirst().reduce(1, *) * r.dtype.size
-        var out = [UInt8](repeating: 0, count: rows.count * rowBytes)
-        var rowStart = 0
-        for f in r.frames {
-            let frameRows = r.shape.isEmpty ? 1 : f.rows
-            let lo = max(rowStart, rows.lowerBound), hi = min(rowStart + frameRows, rows.upperBound)
-            if lo < hi {
-                handle.seek(toFileOffset: UInt64(f.offset))
-                let packed = handle.readData(ofLength: f.compressed)
-                guard packed.count == f.compressed else { throw TensorFileError(path, "\(name): truncated frame") }
-                var raw = [UInt8](repeating: 0, count: f.raw)
-                let problem = packed.withUnsafeBytes { src in raw.withUnsafeMutableBytes { Zstd.decompress(src, into: $0) } }
-                if let problem { throw TensorFileError(path, "\(name): \(problem)") }
-                let from = (lo - rowStart) * rowBytes, to = (hi - rowStart) * rowBytes
-                let dst = (lo - rows.lowerBound) * rowBytes
-                out.replaceSubrange(dst..<(dst + to - from), with: raw[from..<to])
-            }
-            rowStart += frameRows
-        }
-        var shape = r.shape
+        var shape = e.shape
         if !shape.isEmpty { shape[0] = rows.count }
-        return StoredTensor(name: name, dtype: r.dtype, shape: shape, bytes: out)
+        return StoredTensor(name: name, dtype: e.dtype, shape: shape, bytes: bytes)
     }
 
-    /// Inflates every frame and checks its checksum.
-    public func verify() throws {
-        for r in records { _ = try read(r.name) }
-    }
-
-    private func record(_ name: String) throws -> TensorRecord {
-        guard let r = records.first(where: { $0.name == name }) else {
-            throw TensorFileError(path, "has no tensor named \(name)")
+    /// Rows `rows` along axis 0 straight into `buffer` (exactly `rows.count` rows of bytes), for
+    /// callers that keep tensors in their own storage and want no extra copy.
+    public func readRows(_ name: String, _ rows: Range<Int>, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let e = try entry(name)
+        try check(rows, of: e)
+        let n = rows.count * e.rowBytes
+        guard buffer.count == n else {
+            throw TensorFileError(path, "\(name): rows \(rows) are \(n) bytes, the buffer holds \(buffer.count)")
         }
-        return r
+        let start = rows.lowerBound * e.rowBytes
+        try inflate(e, bytes: start..<(start + n), into: buffer.baseAddress)
+    }
+
+    /// Raw bytes `bytes` of a tensor into `buffer` (for streaming conversions in byte chunks).
+    func read(_ name: String, bytes: Range<Int>, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let e = try entry(name)
+        guard bytes.lowerBound >= 0, bytes.upperBound <= e.byteCount, buffer.count == bytes.count else {
+            throw TensorFileError(path, "\(name): bytes \(bytes) outside 0..<\(e.byteCount) or buffer of \(buffer.count)")
+        }
+        try inflate(e, bytes: bytes, into: buffer.baseAddress)
+    }
+
+    /// Inflates every frame of every tensor (checking zstd's checksums) without keeping the data.
+    public func verify() throws {
+        for e in entries { try inflate(e, bytes: 0..<e.byteCount, into: nil) }
+    }
+
+    /// The footer's sizes are consistent, but only the frames can vouch for them: before
+    /// allocating, check that each frame's own header declares the size the footer implies,
+    /// and refuse outright what no allocation on this machine could hold.
+    private func checkBeforeAllocating(_ e: TensorEntry, bytes: Range<Int>) throws {
+        let memory = ProcessInfo.processInfo.physicalMemory
+        guard UInt64(bytes.count) <= memory else {
+            throw TensorFileError(path, "\(e.name): \(bytes.count) bytes exceed this machine's \(memory) bytes of memory (read it in row ranges)")
+        }
+        var header = [UInt8](repeating: 0, count: Zstd.maxHeaderBytes)
+        for f in e.frames(covering: bytes) {
+            let at = e.frameOffsets[f]
+            let n = min(header.count, e.frameOffsets[f + 1] - at)
+            let declared = try header.withUnsafeMutableBytes { buffer -> UInt64? in
+                let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
+                do { try FileIO.read(fd, into: part, at: at) } catch let p as FileIO.Problem {
+                    throw TensorFileError(path, "\(e.name): frame \(f) at offset \(at): \(p.message)")
+                }
+                return Zstd.declaredSize(UnsafeRawBufferPointer(part))
+            }
+            guard declared == UInt64(e.rawSize(ofFrame: f)) else {
+                let what = declared.map { "declares \($0) bytes" } ?? "has no valid zstd header"
+                throw TensorFileError(path, "\(e.name): frame \(f) at offset \(at) \(what), the footer says \(e.rawSize(ofFrame: f))")
+            }
+        }
+    }
+
+    private func entry(_ name: String) throws -> TensorEntry {
+        guard let i = index[name] else { throw TensorFileError(path, "has no tensor named \(name)") }
+        return entries[i]
+    }
+
+    private func check(_ rows: Range<Int>, of e: TensorEntry) throws {
+        if e.shape.isEmpty {
+            guard rows == 0..<1 else {
+                throw TensorFileError(path, "\(e.name): a rank-0 tensor has the single row 0..<1, not \(rows)")
+            }
+        } else if rows.lowerBound < 0 || rows.upperBound > e.rowCount {
+            throw TensorFileError(path, "\(e.name): rows \(rows) outside 0..<\(e.rowCount)")
+        }
+    }
+
+    /// Inflates the frames holding raw bytes `bytes` of `e` and copies those bytes to `dst`
+    /// (or only checks them when `dst` is nil). Workers take interleaved frames; each has its
+    /// own zstd context and buffers, so memory is a couple of frames per core.
+    private func inflate(_ e: TensorEntry, bytes: Range<Int>, into dst: UnsafeMutableRawPointer?) throws {
+        let frames = e.frames(covering: bytes)
+        guard !frames.isEmpty else { return }
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, frames.count)
+        let errors = FirstError()
+        let fd = self.fd, path = self.path
+        let work = { (w: Int) in
+            guard let zstd = ZstdDecompressor() else {
+                return errors.record(TensorFileError(path, "cannot create a zstd context"))
+            }
+            var packed = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+            var scratch = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+            defer {
+                packed.deallocate()
+                scratch.deallocate()
+            }
+            var f = frames.lowerBound + w
+            while f < frames.upperBound, !errors.happened {
+                let at = e.frameOffsets[f], stored = e.frameOffsets[f + 1] - at
+                let first = f * e.frameBytes, raw = e.rawSize(ofFrame: f)
+                do {
+                    if packed.count < stored {
+                        packed.deallocate()
+                        packed = .allocate(byteCount: stored, alignment: 64)
+                    }
+                    let src = UnsafeMutableRawBufferPointer(rebasing: packed[0..<stored])
+                    try FileIO.read(fd, into: src, at: at)
+                    if let dst, first >= bytes.lowerBound, first + raw <= bytes.upperBound {
+                        try zstd.decompress(UnsafeRawBufferPointer(src),
+                                            into: UnsafeMutableRawBufferPointer(start: dst + (first - bytes.lowerBound), count: raw))
+                    } else {
+                        if scratch.count < raw {
+                            scratch.deallocate()
+                            scratch = .allocate(byteCount: raw, alignment: 64)
+                        }
+                        try zstd.decompress(UnsafeRawBufferPointer(src),
+                                            into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<raw]))
+                        if let dst, let from = scratch.baseAddress {
+                            let lo = max(first, bytes.lowerBound), hi = min(first + raw, bytes.upperBound)
+                            (dst + (lo - bytes.lowerBound)).copyMemory(from: from + (lo - first), byteCount: hi - lo)
+                        }
+                    }
+                } catch let p as ZstdProblem {
+                    errors.record(TensorFileError(path, "\(e.name): frame \(f) at offset \(at): \(p.message)"))
+                } catch let p as FileIO.Problem {
+                    errors.record(TensorFileError(path, "\(e.name): frame \(f) at offset \(at): \(p.message)"))
+                } catch {
+                    errors.record(TensorFileError(path, "\(e.name): frame \(f): \(error)"))
+                }
+                f += workers
+            }
+        }
+        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+        if let error = errors.first { throw error }
+    }
+
+    /// Reads and validates the head, trailer and footer of an open file.
+    private static func open(fd: Int32, path: String) throws -> (size: Int, footer: Footer, entries: [TensorEntry]) {
+        func fail(_ message: String) -> TensorFileError { TensorFileError(path, message) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw fail("cannot stat (\(String(cString: strerror(errno))))") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw fail("not a regular file") }
+        let size = Int(st.st_size)
+        let minimum = Layout.dataStart + Layout.trailerSize
+        guard size >= minimum else { throw fail("file is \(size) bytes, too short to be a tensor file") }
+        func bytes(_ at: Int, _ count: Int) throws -> [UInt8] { try FileIO.read(fd, count: count, at: at, path: path) }
+        let head = try bytes(0, Layout.dataStart)
+        guard head.starts(with: Layout.headPrefix) else { throw fail("not a tensor file (bad magic)") }
+        guard head == Layout.headMagic else {
+            let v = String(decoding: head[Layout.headPrefix.count...], as: UTF8.self)
+            let hint = head == LegacyV1.headMagic ? "; convert it with `mscn tensor upgrade`" : ""
+            throw fail("unsupported format version '\(v)' (this build reads \(String(format: "%02d", Layout.version))\(hint))")
+        }
+        let trailer = try bytes(size - Layout.trailerSize, Layout.trailerSize)
+        guard Array(trailer[16..<24]) == Layout.tailMagic else {
+            throw fail("truncated or corrupt (no end marker)")
+        }
+        let footerLength = LittleEndian.read(UInt64.self, trailer[0..<8])
+        let crc = LittleEndian.read(UInt32.self, trailer[8..<12])
+        let version = LittleEndian.read(UInt32.self, trailer[12..<16])
+        guard version == Layout.version else { throw fail("trailer says format version \(version), this build reads \(Layout.version)") }
+        guard footerLength <= UInt64(min(Layout.maxFooterBytes, size - minimum)) else {
+            throw fail("footer length \(footerLength) does not fit a \(size)-byte file (limit \(Layout.maxFooterBytes))")
+        }
+        let footerStart = size - Layout.trailerSize - Int(footerLength)
+        let footerBytes = try bytes(footerStart, Int(footerLength))
+        guard CRC32C.checksum(footerBytes) == crc else { throw fail("corrupt footer (checksum mismatch)") }
+        let footer: Footer
+        do { footer = try JSONDecoder().decode(Footer.self, from: Data(footerBytes)) } catch {
+            throw fail("corrupt footer (\(FileIO.describe(error)))")
+        }
+        let entries = try footer.validate(dataStart: Layout.dataStart, dataEnd: footerStart, path: path)
+        return (size, footer, entries)
     }
 }
 
-/// One-call conveniences over `TensorFileReader` and `TensorFileWriter`.
-public enum TensorFiles {
-    /// Reads a whole file into memory: metadata and every tensor by name.
-    public static func readAll(_ path: String) throws -> (metadata: [String: String], tensors: [String: StoredTensor]) {
-        let r = try TensorFileReader(path: path)
-        var out: [String: StoredTensor] = [:]
-        for t in r.tensors { out[t.name] = try r.read(t.name) }
-        return (r.metadata, out)
+/// The first error any worker hit; later workers stop early once one is recorded.
+private final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var error: TensorFileError?
+
+    func record(_ e: TensorFileError) {
+        lock.lock()
+        if error == nil { error = e }
+        lock.unlock()
     }
 
-    /// Writes tensors and metadata to `path` atomically.
-    public static func write(_ path: String, _ tensors: [StoredTensor], metadata: [String: String] = [:]) throws {
-        let w = try TensorFileWriter(path: path, metadata: metadata)
-        for t in tensors { try w.write(t) }
-        try w.finish()
+    var happened: Bool { first != nil }
+
+    var first: TensorFileError? {
+        lock.lock()
+        defer { lock.unlock() }
+        return error
     }
 }

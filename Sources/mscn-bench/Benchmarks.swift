@@ -6,5 +6,8 @@ struct Benchmark {
 
 enum Benchmarks {
     /// Each concern adds its benchmarks in its own file and lists them here.
-    static var all: [Benchmark] { [RunnerBench.noOpRerun] + RetrievalBenchmarks.all + [FeaturesBench.benchmark] }
+    static var all: [Benchmark] {
+        [RunnerBench.noOpRerun] + RetrievalBenchmarks.all + [FeaturesBench.benchmark] + EngineBench.all
+            + TensorFileBench.benchmarks
+    }
 }

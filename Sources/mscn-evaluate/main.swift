@@ -1,3 +1,3 @@
 import StageKit
 
-Stage.notImplemented("mscn-evaluate")
+EvaluateCommand.main()

@@ -1,3 +1,3 @@
 import StageKit
 
-Stage.notImplemented("mscn-train")
+TrainCommand.main()

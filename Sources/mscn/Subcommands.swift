@@ -8,6 +8,7 @@ extension MSCNTool {
             SelectBestCommand.self,
             RunCommand.self, StatusCommand.self, ExplainCommand.self,
             DatasetCommand.self,
+            ParityCommand.self,
             ReportCommand.self,
             RunsCommand.self, DiffCommand.self,
             SweepCommand.self,

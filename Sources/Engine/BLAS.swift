@@ -1,0 +1,53 @@
+import CBLAS
+
+/// Thin wrappers over OpenBLAS sgemm for row-major operands.
+public enum BLAS {
+    /// `C = alpha · op(A) · op(B) + beta · C` with `op(A)` `[m,k]`, `op(B)` `[k,n]`, all row-major.
+    /// `transA`: A is stored `[k,m]`; `transB`: B is stored `[n,k]`.
+    public static func gemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+                            m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
+                            alpha: Float = 1, beta: Float = 0) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if beta == 0 { c.update(repeating: 0, count: m * n) } else if beta != 1 {
+                for i in 0..<(m * n) { c[i] *= beta }
+            }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
+                    beta, c, Int32(n))
+    }
+
+    /// Array convenience: returns `op(A) · op(B)` as a new array `[m,n]`.
+    public static func matmul(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int,
+                              transA: Bool = false, transB: Bool = false) -> [Float] {
+        var c = [Float](repeating: 0, count: m * n)
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    guard let ap = pa.baseAddress, let bp = pb.baseAddress, let cp = pc.baseAddress else { return }
+                    gemm(ap, bp, cp, m: m, n: n, k: k, transA: transA, transB: transB)
+                }
+            }
+        }
+        return c
+    }
+
+    /// Array convenience: `C += op(A) · op(B)` in place.
+    public static func matmulAdd(_ a: [Float], _ b: [Float], into c: inout [Float], m: Int, n: Int, k: Int,
+                                 transA: Bool = false, transB: Bool = false) {
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    guard let ap = pa.baseAddress, let bp = pb.baseAddress, let cp = pc.baseAddress else { return }
+                    gemm(ap, bp, cp, m: m, n: n, k: k, transA: transA, transB: transB, beta: 1)
+                }
+            }
+        }
+    }
+
+    /// Sets the number of OpenBLAS threads (skinny products can be faster on one).
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+}

@@ -1,0 +1,121 @@
+import Foundation
+
+/// Weights of one GRU direction in PyTorch's layout (gate rows r, z, n).
+public struct GRUWeights {
+    public var ih: Var, hh: Var, bih: Var, bhh: Var
+    public init(ih: Var, hh: Var, bih: Var, bhh: Var) { self.ih = ih; self.hh = hh; self.bih = bih; self.bhh = bhh }
+}
+
+/// What one direction's backward needs from its forward.
+struct GRUCache {
+    var xi: [Float]      // [B·L, 3h] input projections incl. b_ih
+    var r: [Float], z: [Float], n: [Float], ghn: [Float], hprev: [Float]  // [B·L, h] at each real position
+}
+
+extension Tape {
+    /// Bidirectional one-layer GRU over x `[B, L, w]` where item b has `lengths[b]` real steps:
+    /// padding never enters the recurrence, the backward direction starts at the last real word.
+    /// Returns the average of the two directions `[B, L, h]`, padding rows zero.
+    public func biGRU(_ x: Var, lengths: [Int], forward fw: GRUWeights, backward bw: GRUWeights) -> Var {
+        let s = shape(x)
+        let batch = s[0], steps = s[1], w = s[2]
+        let h = shape(fw.hh)[1]
+        precondition(lengths.count == batch && lengths.allSatisfy { $0 >= 1 && $0 <= steps }, "biGRU lengths \(lengths) for \(s)")
+        let inputs = [x, fw.ih, fw.hh, fw.bih, fw.bhh, bw.ih, bw.hh, bw.bih, bw.bhh]
+        let keep = anyNeedsGrad(inputs)  // inference keeps no gate activations
+        let (outF, cacheF) = gruDirection(x, lengths, fw, reverse: false, batch: batch, steps: steps, w: w, h: h, keepCache: keep)
+        let (outB, cacheB) = gruDirection(x, lengths, bw, reverse: true, batch: batch, steps: steps, w: w, h: h, keepCache: keep)
+        var y = outF
+        for i in y.indices { y[i] = (outF[i] + outB[i]) / 2 }
+        return record(y, shape: [batch, steps, h], requiresGrad: anyNeedsGrad(inputs)) { t, g in
+            let half = g.map { $0 / 2 }
+            t.gruDirectionBackward(half, x, lengths, fw, cacheF, reverse: false, batch: batch, steps: steps, w: w, h: h)
+            t.gruDirectionBackward(half, x, lengths, bw, cacheB, reverse: true, batch: batch, steps: steps, w: w, h: h)
+        }
+    }
+
+    func gruDirection(_ x: Var, _ lengths: [Int], _ p: GRUWeights, reverse: Bool,
+                      batch: Int, steps: Int, w: Int, h: Int, keepCache: Bool) -> ([Float], GRUCache) {
+        let h3 = 3 * h
+        var xi = BLAS.matmul(values[x.id], values[p.ih.id], m: batch * steps, n: h3, k: w, transB: true)
+        let bih = values[p.bih.id], bhh = values[p.bhh.id], whh = values[p.hh.id]
+        for r in 0..<(batch * steps) { for c in 0..<h3 { xi[r * h3 + c] += bih[c] } }
+        var cache = GRUCache(xi: [], r: [], z: [], n: [], ghn: [], hprev: [])
+        let zeros = [Float](repeating: 0, count: batch * steps * h)
+        if keepCache { cache.r = zeros; cache.z = zeros; cache.n = zeros; cache.ghn = zeros; cache.hprev = zeros }
+        var out = zeros
+        var state = [Float](repeating: 0, count: batch * h)
+        for k in 0..<steps {
+            let active = (0..<batch).filter { lengths[$0] > k }
+            if active.isEmpty { break }
+            var hm = [Float](repeating: 0, count: active.count * h)
+            for (a, b) in active.enumerated() { for c in 0..<h { hm[a * h + c] = state[b * h + c] } }
+            let gh = BLAS.matmul(hm, whh, m: active.count, n: h3, k: h, transB: true)
+            for (a, b) in active.enumerated() {
+                let pos = reverse ? lengths[b] - 1 - k : k
+                let row = b * steps + pos
+                for c in 0..<h {
+                    let r = 1 / (1 + Foundation.exp(-(xi[row * h3 + c] + gh[a * h3 + c] + bhh[c])))
+                    let z = 1 / (1 + Foundation.exp(-(xi[row * h3 + h + c] + gh[a * h3 + h + c] + bhh[h + c])))
+                    let ghn = gh[a * h3 + 2 * h + c] + bhh[2 * h + c]
+                    let n = Foundation.tanh(xi[row * h3 + 2 * h + c] + r * ghn)
+                    let hp = hm[a * h + c]
+                    let hn = (1 - z) * n + z * hp
+                    let q = row * h + c
+                    if keepCache { cache.r[q] = r; cache.z[q] = z; cache.n[q] = n; cache.ghn[q] = ghn; cache.hprev[q] = hp }
+                    out[q] = hn
+                    state[b * h + c] = hn
+                }
+            }
+        }
+        if keepCache { cache.xi = xi }
+        return (out, cache)
+    }
+
+    func gruDirectionBackward(_ dOut: [Float], _ x: Var, _ lengths: [Int], _ p: GRUWeights, _ cache: GRUCache,
+                              reverse: Bool, batch: Int, steps: Int, w: Int, h: Int) {
+        let h3 = 3 * h
+        let whh = values[p.hh.id]
+        var dxi = [Float](repeating: 0, count: batch * steps * h3)
+        var dwhh = [Float](repeating: 0, count: h3 * h), dbhh = [Float](repeating: 0, count: h3)
+        var dstate = [Float](repeating: 0, count: batch * h)
+        for k in stride(from: steps - 1, through: 0, by: -1) {
+            let active = (0..<batch).filter { lengths[$0] > k }
+            if active.isEmpty { continue }
+            var dgh = [Float](repeating: 0, count: active.count * h3)
+            var hm = [Float](repeating: 0, count: active.count * h)
+            var dprev = [Float](repeating: 0, count: active.count * h)
+            for (a, b) in active.enumerated() {
+                let pos = reverse ? lengths[b] - 1 - k : k
+                let row = b * steps + pos
+                for c in 0..<h {
+                    let q = row * h + c
+                    let dh = dOut[q] + dstate[b * h + c]
+                    let r = cache.r[q], z = cache.z[q], n = cache.n[q], hp = cache.hprev[q]
+                    let dn = dh * (1 - z)
+                    let dz = dh * (hp - n)
+                    let dpn = dn * (1 - n * n)
+                    let dpr = dpn * cache.ghn[q] * r * (1 - r)
+                    let dpz = dz * z * (1 - z)
+                    dxi[row * h3 + c] = dpr; dxi[row * h3 + h + c] = dpz; dxi[row * h3 + 2 * h + c] = dpn
+                    dgh[a * h3 + c] = dpr; dgh[a * h3 + h + c] = dpz; dgh[a * h3 + 2 * h + c] = dpn * r
+                    hm[a * h + c] = hp
+                    dprev[a * h + c] = dh * z
+                }
+            }
+            BLAS.matmulAdd(dgh, whh, into: &dprev, m: active.count, n: h, k: h3)
+            BLAS.matmulAdd(dgh, hm, into: &dwhh, m: h3, n: h, k: active.count, transA: true)
+            for a in 0..<active.count { for c in 0..<h3 { dbhh[c] += dgh[a * h3 + c] } }
+            for (a, b) in active.enumerated() { for c in 0..<h { dstate[b * h + c] = dprev[a * h + c] } }
+        }
+        accumulate(p.hh, dwhh)
+        accumulate(p.bhh, dbhh)
+        if needsGrad(p.ih) { accumulate(p.ih, BLAS.matmul(dxi, values[x.id], m: h3, n: w, k: batch * steps, transA: true)) }
+        if needsGrad(p.bih) {
+            var db = [Float](repeating: 0, count: h3)
+            for r in 0..<(batch * steps) { for c in 0..<h3 { db[c] += dxi[r * h3 + c] } }
+            accumulate(p.bih, db)
+        }
+        if needsGrad(x) { accumulate(x, BLAS.matmul(dxi, values[p.ih.id], m: batch * steps, n: w, k: h3)) }
+    }
+}

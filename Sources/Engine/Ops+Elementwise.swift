@@ -1,0 +1,96 @@
+import Foundation
+
+extension Tape {
+    /// Applies `f` elementwise; `df(x, y)` is the derivative given input and output.
+    func unary(_ x: Var, _ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Var {
+        let xv = values[x.id]
+        let y = xv.map(f)
+        return record(y, shape: shape(x), requiresGrad: needsGrad(x)) { t, g in
+            let xv = t.values[x.id]
+            var dx = g
+            for i in dx.indices { dx[i] *= df(xv[i], y[i]) }
+            t.accumulate(x, dx)
+        }
+    }
+
+    public func sigmoid(_ x: Var) -> Var {
+        let y = values[x.id].map { 1 / (1 + Foundation.exp(-$0)) }
+        return record(y, shape: shape(x), requiresGrad: needsGrad(x)) { t, g in
+            // torch's order, g·(1−y)·y: a gradient that cancels across pairs is sensitive to it.
+            var dx = g
+            for i in dx.indices { dx[i] = dx[i] * (1 - y[i]) * y[i] }
+            t.accumulate(x, dx)
+        }
+    }
+
+    public func relu(_ x: Var) -> Var { unary(x, { max($0, 0) }, { x, _ in x > 0 ? 1 : 0 }) }
+    public func leakyReLU(_ x: Var, slope: Float) -> Var {
+        unary(x, { $0 > 0 ? $0 : slope * $0 }, { x, _ in x > 0 ? 1 : slope })
+    }
+    public func tanh(_ x: Var) -> Var { unary(x, { Foundation.tanh($0) }, { _, y in 1 - y * y }) }
+    public func square(_ x: Var) -> Var { unary(x, { $0 * $0 }, { x, _ in 2 * x }) }
+    public func scale(_ x: Var, _ c: Float) -> Var { unary(x, { $0 * c }, { _, _ in c }) }
+
+    /// Elementwise product with a fixed (non-differentiable) mask, e.g. dropout.
+    public func mask(_ x: Var, _ m: [Float]) -> Var {
+        let xv = values[x.id]
+        precondition(m.count == xv.count, "mask size")
+        var y = xv
+        for i in y.indices { y[i] *= m[i] }
+        return record(y, shape: shape(x), requiresGrad: needsGrad(x)) { t, g in
+            var dx = g
+            for i in dx.indices { dx[i] *= m[i] }
+            t.accumulate(x, dx)
+        }
+    }
+
+    /// `a + b` (same shape).
+    public func add(_ a: Var, _ b: Var) -> Var {
+        precondition(shape(a) == shape(b), "add: \(shape(a)) vs \(shape(b))")
+        var y = values[a.id]
+        let bv = values[b.id]
+        for i in y.indices { y[i] += bv[i] }
+        return record(y, shape: shape(a), requiresGrad: anyNeedsGrad([a, b])) { t, g in
+            t.accumulate(a, g)
+            t.accumulate(b, g)
+        }
+    }
+
+    /// `a − b` where b is broadcast over a's leading axes: a `[n, k]`, b `[k]` (or equal shapes).
+    public func subBroadcast(_ a: Var, _ b: Var) -> Var {
+        let av = values[a.id], bv = values[b.id], k = bv.count
+        precondition(av.count % k == 0, "subBroadcast sizes")
+        var y = av
+        for i in y.indices { y[i] -= bv[i % k] }
+        return record(y, shape: shape(a), requiresGrad: anyNeedsGrad([a, b])) { t, g in
+            t.accumulate(a, g)
+            if t.needsGrad(b) {
+                var db = [Float](repeating: 0, count: k)
+                for i in g.indices { db[i % k] -= g[i] }
+                t.accumulate(b, db)
+            }
+        }
+    }
+
+    /// `a ⊙ b` where b `[n, k]` is broadcast over a's middle axis: a `[n, m, k]`.
+    public func mulBroadcastMiddle(_ a: Var, _ b: Var, middle m: Int) -> Var {
+        let av = values[a.id], bv = values[b.id]
+        let k = shape(b).last ?? 1, n = bv.count / k
+        precondition(av.count == n * m * k, "mulBroadcastMiddle sizes \(shape(a)) \(shape(b))")
+        var y = av
+        for i in 0..<n { for j in 0..<m { for c in 0..<k { y[(i * m + j) * k + c] *= bv[i * k + c] } } }
+        return record(y, shape: shape(a), requiresGrad: anyNeedsGrad([a, b])) { t, g in
+            let av = t.values[a.id], bv = t.values[b.id]
+            if t.needsGrad(a) {
+                var da = g
+                for i in 0..<n { for j in 0..<m { for c in 0..<k { da[(i * m + j) * k + c] *= bv[i * k + c] } } }
+                t.accumulate(a, da)
+            }
+            if t.needsGrad(b) {
+                var db = [Float](repeating: 0, count: n * k)
+                for i in 0..<n { for j in 0..<m { for c in 0..<k { db[i * k + c] += g[(i * m + j) * k + c] * av[(i * m + j) * k + c] } } }
+                t.accumulate(b, db)
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+extension Tape {
+    /// `y = x · Wᵀ + b` over the last axis: x `[..., in]`, W `[out, in]` (PyTorch layout), b `[out]`.
+    public func linear(_ x: Var, _ w: Var, _ b: Var?) -> Var {
+        let xs = shape(x), ws = shape(w)
+        precondition(ws.count == 2 && xs.last == ws[1], "linear: x \(xs) vs W \(ws)")
+        let outF = ws[0], inF = ws[1], rows = values[x.id].count / inF
+        var y = BLAS.matmul(values[x.id], values[w.id], m: rows, n: outF, k: inF, transB: true)
+        if let b {
+            let bv = values[b.id]
+            y.withUnsafeMutableBufferPointer { yp in
+                for r in 0..<rows { for o in 0..<outF { yp[r * outF + o] += bv[o] } }
+            }
+        }
+        let inputs = [x, w] + (b.map { [$0] } ?? [])
+        return record(y, shape: Array(xs.dropLast()) + [outF], requiresGrad: anyNeedsGrad(inputs)) { t, g in
+            if t.needsGrad(x) {
+                t.accumulate(x, BLAS.matmul(g, t.values[w.id], m: rows, n: inF, k: outF))
+            }
+            if t.needsGrad(w) {
+                t.accumulate(w, BLAS.matmul(g, t.values[x.id], m: outF, n: inF, k: rows, transA: true))
+            }
+            if let b, t.needsGrad(b) {
+                // Summed in Double: bias gradients are often sums of cancelling terms.
+                var db = [Double](repeating: 0, count: outF)
+                for r in 0..<rows { for o in 0..<outF { db[o] += Double(g[r * outF + o]) } }
+                t.accumulate(b, db.map { Float($0) })
+            }
+        }
+    }
+
+    /// Batched matrix product: a `[n, p, q]`, b `[n, q, r]` → `[n, p, r]` (optionally transposing
+    /// b's last two axes: b `[n, r, q]`).
+    public func bmm(_ a: Var, _ b: Var, transB: Bool = false) -> Var {
+        let sa = shape(a), sb = shape(b)
+        precondition(sa.count == 3 && sb.count == 3 && sa[0] == sb[0], "bmm: \(sa) vs \(sb)")
+        let n = sa[0], p = sa[1], q = sa[2]
+        let r = transB ? sb[1] : sb[2]
+        precondition((transB ? sb[2] : sb[1]) == q, "bmm inner sizes: \(sa) vs \(sb)")
+        var y = [Float](repeating: 0, count: n * p * r)
+        let av = values[a.id], bv = values[b.id]
+        av.withUnsafeBufferPointer { ap in bv.withUnsafeBufferPointer { bp in y.withUnsafeMutableBufferPointer { yp in
+            for i in 0..<n {
+                BLAS.gemm(ap.baseAddress! + i * p * q, bp.baseAddress! + i * q * r, yp.baseAddress! + i * p * r,
+                          m: p, n: r, k: q, transB: transB)
+            }
+        } } }
+        return record(y, shape: [n, p, r], requiresGrad: anyNeedsGrad([a, b])) { t, g in
+            let av = t.values[a.id], bv = t.values[b.id]
+            if t.needsGrad(a) {
+                var da = [Float](repeating: 0, count: n * p * q)
+                g.withUnsafeBufferPointer { gp in bv.withUnsafeBufferPointer { bp in da.withUnsafeMutableBufferPointer { dp in
+                    for i in 0..<n {
+                        // da = g · bᵀ (b [q,r]) or g · b (b stored [r,q])
+                        BLAS.gemm(gp.baseAddress! + i * p * r, bp.baseAddress! + i * q * r, dp.baseAddress! + i * p * q,
+                                  m: p, n: q, k: r, transB: !transB)
+                    }
+                } } }
+                t.accumulate(a, da)
+            }
+            if t.needsGrad(b) {
+                var db = [Float](repeating: 0, count: n * q * r)
+                g.withUnsafeBufferPointer { gp in av.withUnsafeBufferPointer { ap in db.withUnsafeMutableBufferPointer { dp in
+                    for i in 0..<n {
+                        if transB { // db [r,q] = gᵀ [r,p] · a [p,q]
+                            BLAS.gemm(gp.baseAddress! + i * p * r, ap.baseAddress! + i * p * q, dp.baseAddress! + i * q * r,
+                                      m: r, n: q, k: p, transA: true)
+                        } else { // db [q,r] = aᵀ [q,p] · g [p,r]
+                            BLAS.gemm(ap.baseAddress! + i * p * q, gp.baseAddress! + i * p * r, dp.baseAddress! + i * q * r,
+                                      m: q, n: r, k: p, transA: true)
+                        }
+                    }
+                } } }
+                t.accumulate(b, db)
+            }
+        }
+    }
+}

@@ -1,2 +1,0 @@
-// Engine: filled in by its issue (see README.md).
-enum EngineModulePlaceholder {}

@@ -1,2 +1,0 @@
-// MSCN: filled in by its issue (see README.md).
-enum MSCNModulePlaceholder {}

@@ -1,0 +1,86 @@
+import Foundation
+import MSCN
+import MSCNRandom
+
+/// Schedule and batch options of the training stage (SPEC §6 defaults).
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    public var batchSize = 64
+    public var warmupBatchSize = 128
+    public var learningRate: Float = 2e-4
+    public var metaLearningRate: Float = 1.7e-5
+    public var lrDecayEvery = 30
+    public var warmupEpochs = 5
+    public var metaInterval = 1
+    /// SPEC quirk 9: compare the caption index with the image index when drawing meta negatives.
+    public var referenceNegativeCheck = true
+    public init() {}
+}
+
+/// One line of the per-step log (`log.tsv`).
+public struct StepLogLine: Sendable {
+    public var step: Int
+    public var epoch: Int
+    public var loss: Float
+    public var metaLoss: Float?
+    public var lr: Float
+
+    public static let header = "step\tepoch\tloss\tmeta_loss\tlr"
+    public var tsv: String {
+        "\(step)\t\(epoch)\t\(loss)\t\(metaLoss.map { "\($0)" } ?? "")\t\(lr)"
+    }
+}
+
+/// Runs warm-up epochs and MSCN rounds of one net over `TrainingData`.
+public struct Trainer {
+    public var data: TrainingData
+    public var options: TrainingOptions
+    public var seed: UInt64
+    /// "A" or "B": names the random streams so the two nets see different batches.
+    public var net: String
+
+    public init(data: TrainingData, options: TrainingOptions, seed: UInt64, net: String) {
+        self.data = data
+        self.options = options
+        self.seed = seed
+        self.net = net
+    }
+
+    /// `warmupEpochs` epochs of the warm-up loss on the noisy training set.
+    public func warmup(_ model: Model, onStep: (StepLogLine) -> Void) {
+        let captions = data.baseCaptions
+        for epoch in 0..<options.warmupEpochs {
+            let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
+            var g = SeededGenerator(seed: seed, stream: "batches-warmup-\(net)-\(epoch)")
+            let batches = BatchPlan.epoch(captions: captions, imageOf: data.imageOf, batchSize: options.warmupBatchSize, generator: &g)
+            for (i, b) in batches.enumerated() {
+                let loss = model.warmupStep(data.pairBatch(b), lr: lr)
+                onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: nil, lr: lr))
+            }
+        }
+    }
+
+    /// One MSCN epoch (`round` ≥ 1) on the captions `keep` retains (nil: all).
+    public func round(_ model: Model, round: Int, keep: [UInt8]?, onStep: (StepLogLine) -> Void) throws {
+        let epoch = options.warmupEpochs + round - 1
+        let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
+        let metaLR = scheduledLearningRate(base: options.metaLearningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
+        let captions = data.baseCaptions.filter { keep == nil || keep?[$0] != 0 }
+        var g = SeededGenerator(seed: seed, stream: "batches-round-\(net)-\(round)")
+        let batches = BatchPlan.epoch(captions: captions, imageOf: data.imageOf, batchSize: options.batchSize, generator: &g)
+        let metaSet = try data.metaSet(seed: seed, round: round, referenceNegativeCheck: options.referenceNegativeCheck)
+        let metaBatches = metaSet.batches(size: options.batchSize, seed: seed, round: round, net: net)
+        var nextMeta = 0
+        for (i, b) in batches.enumerated() {
+            let batch = data.pairBatch(b)
+            if i % max(options.metaInterval, 1) == 0 && !metaBatches.isEmpty {
+                let mb = data.metaBatch(metaBatches[nextMeta % metaBatches.count])
+                nextMeta += 1
+                let (loss, metaLoss) = model.trainStep(batch, meta: mb, lr: lr, metaLR: metaLR)
+                onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: metaLoss, lr: lr))
+            } else {
+                let loss = model.mainStep(batch, lr: lr)
+                onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: nil, lr: lr))
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import CBLAS
+import Engine
+import Foundation
+import MSCN
+import MSCNRandom
+
+/// Training and scoring speed of the model (SPEC §9): warm-up step, full MSCN step (meta +
+/// main), all-pairs scores, achieved GFLOP/s against sgemm 1024² in the same run, peak memory.
+/// `MSCN_BENCH_QUICK=1` runs only the small configuration.
+enum EngineBench {
+    static var all: [Benchmark] { [Benchmark(name: "engine", run: run)] }
+
+    static func seconds(_ body: () -> Void) -> Double {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    }
+
+    static func sgemmGFLOPS() -> Double {
+        let n = 1024
+        var g = SeededGenerator(seed: 1)
+        let a = (0..<(n * n)).map { _ in g.unitFloat() }, b = a
+        _ = BLAS.matmul(a, b, m: n, n: n, k: n)
+        let t = seconds { for _ in 0..<5 { _ = BLAS.matmul(a, b, m: n, n: n, k: n) } }
+        return 5 * 2 * Double(n * n * n) / t / 1e9
+    }
+
+    /// Peak resident memory of this process (VmHWM), in GB.
+    static func peakGB() -> Double {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+        return kb / 1e6
+    }
+
+    static func batch(_ c: ModelConfig, _ n: Int, length: Int, seed: UInt64) -> PairBatch {
+        var g = SeededGenerator(seed: seed, stream: "bench")
+        let feats = (0..<(n * c.regions * c.imageDim)).map { _ in g.unitFloat() }
+        let caps: [[Int32]] = (0..<n).map { _ in [1] + (0..<(length - 2)).map { _ in Int32(4 + g.below(c.vocabSize - 4)) } + [2] }
+        return PairBatch(images: ImageBatch(features: feats, count: n, regions: c.regions, dim: c.imageDim), captions: CaptionBatch(tokens: caps))
+    }
+
+    /// Forward FLOPs of scoring all pairs of bi images × bc captions (the GEMM-shaped work).
+    static func pairFLOPs(_ c: ModelConfig, bi: Int, bc: Int, length l: Int) -> Double {
+        let r = Double(c.regions), d = Double(c.embedDim), s = Double(c.simDim), L = Double(l)
+        var per = 4 * r * L * d + 2 * L * d * s + 2 * d * s
+        if c.variant == .sgr { per += Double(c.sgrSteps) * (3 * 2 * (L + 1) * s * s + 2 * 2 * (L + 1) * (L + 1) * s) }
+        let meta = 2 * s * Double(c.metaHidden)
+        return Double(bi * bc) * (per + meta)
+    }
+
+    /// Forward FLOPs of the encoders and self-attention for b pairs.
+    static func encoderFLOPs(_ c: ModelConfig, b: Int, length l: Int) -> Double {
+        let r = Double(c.regions), d = Double(c.embedDim), w = Double(c.wordDim), B = Double(b), L = Double(l)
+        return 2 * B * r * Double(c.imageDim) * d + 2 * 2 * B * L * 3 * d * (w + d) + 2 * B * (r + 1) * d * d + 2 * B * (L + 1) * d * d
+    }
+
+    static func run() {
+        let peak = sgemmGFLOPS()
+        print("sgemm 1024²: \(String(format: "%.0f", peak)) GFLOP/s (\(BLAS.threads) threads)")
+        let quick = ProcessInfo.processInfo.environment["MSCN_BENCH_QUICK"] != nil
+        print("similarity backend: \(type(of: SimilarityBackends.standard(ModelConfig())))")
+        var configs: [(String, ModelConfig, Int)] = []
+        var small = ModelConfig(imageDim: 256, embedDim: 256, wordDim: 300, simDim: 64, vocabSize: 10_000, variant: .sgr)
+        small.dropout = 0.4
+        configs.append(("d=256 s=64 D_img=256", small, 128))
+        if !quick {
+            let big = ModelConfig(imageDim: 2048, embedDim: 1024, wordDim: 300, simDim: 256, vocabSize: 10_000, variant: .sgr)
+            configs.append(("d=1024 s=256 D_img=2048", big, 64))
+        }
+        let length = 12
+        for (label, c, warmBatch) in configs {
+            let model = Model(config: c, seed: 1)
+            let b64 = batch(c, 64, length: length, seed: 2), meta = MetaBatch(pairs: batch(c, 64, length: length, seed: 3),
+                                                                              labels: (0..<64).map { $0 < 32 ? 1 : 0 })
+            let warm = batch(c, warmBatch, length: length, seed: 4)
+            let tw = seconds { model.warmupStep(warm, lr: 2e-4) }
+            let ts = seconds { _ = model.trainStep(b64, meta: meta, lr: 2e-4, metaLR: 1.7e-5) }
+            // fwd+bwd ≈ 3× forward: pseudo and main steps (all pairs), the meta step (diagonal),
+            // two forwards of the central difference (backward stops at the meta net).
+            let fwd = pairFLOPs(c, bi: 64, bc: 64, length: length) + encoderFLOPs(c, b: 64, length: length)
+            let stepFLOPs = 3 * fwd * 2 + 3 * (pairFLOPs(c, bi: 1, bc: 64, length: length) + encoderFLOPs(c, b: 64, length: length)) + 2 * fwd
+            let warmFLOPs = 3 * (pairFLOPs(c, bi: warmBatch, bc: warmBatch, length: length) + encoderFLOPs(c, b: warmBatch, length: length))
+            print("\(label): warm-up step (batch \(warmBatch)) \(String(format: "%.2f", tw)) s, \(String(format: "%.0f", warmFLOPs / tw / 1e9)) GFLOP/s "
+                  + "(\(String(format: "%.0f", 100 * warmFLOPs / tw / 1e9 / peak))% of sgemm)")
+            print("\(label): training step (batch 64, meta + main) \(String(format: "%.2f", ts)) s, "
+                  + "\(String(format: "%.0f", stepFLOPs / ts / 1e9)) GFLOP/s (\(String(format: "%.0f", 100 * stepFLOPs / ts / 1e9 / peak))% of sgemm)")
+            // All-pairs scoring: a 100 × 500 shard, extrapolated to 1000 × 5000 (scales with pairs).
+            let imgs = batch(c, 100, length: length, seed: 5), caps = batch(c, 500, length: length, seed: 6)
+            var v = Tensor(zeros: [0]), e = v
+            let encT = seconds { v = model.encodeImages(imgs.images); e = model.encodeCaptions(caps.captions) }
+            let scoreT = seconds { _ = model.scores(images: v, captions: e, lengths: caps.captions.lengths) }
+            // Encoding grows with items (×10), scoring with pairs (×100).
+            print("\(label): scores 100×500: encode \(String(format: "%.2f", encT)) s, score \(String(format: "%.2f", scoreT)) s "
+                  + "→ 1000×5000 ≈ \(String(format: "%.0f", encT * 10 + scoreT * 100)) s (extrapolated), "
+                  + "\(String(format: "%.0f", pairFLOPs(c, bi: 100, bc: 500, length: length) / scoreT / 1e9)) GFLOP/s")
+            print("\(label): peak memory so far \(String(format: "%.2f", peakGB())) GB")
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import Artefacts
+import Engine
+import Foundation
+import MSCNRandom
+import MSCN
+import StageKit
+import TensorFile
+import Training
+
+/// `mscn-train`: warm-up of one net, or one MSCN epoch of one net on the captions a purification
+/// mask keeps. Reads artefacts, writes the next checkpoint and a per-step log.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mscn-train",
+        abstract: "Train one MSCN net: the warm-up, or one round (epoch) with the meta step.",
+        discussion: """
+        --mode warmup creates a net from --seed and the size options and runs --warmup-epochs epochs of \
+        the warm-up loss. --mode round loads --init (the net's previous checkpoint), trains one epoch on \
+        the captions --mask keeps (purified by the other net), with the meta step every --meta-interval \
+        steps, and writes --out. Round 1 starts fresh Adam states (the reference re-creates them after \
+        the warm-up); later rounds continue them. Learning rates decay ×0.1 every --lr-decay-every \
+        epochs, counting the warm-up epochs.
+        """
+    )
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case warmup, round }
+    enum Module: String, ExpressibleByArgument, CaseIterable { case sgr, saf }
+
+    @Option(help: "warmup or round.") var mode: Mode
+    @Option(help: "Net name, A or B (names its random streams).") var net: String = "A"
+    @Option(help: "Training features (features-train.tzst).") var features: String
+    @Option(help: "Corpus (corpus.tzst).") var corpus: String
+    @Option(help: "Noisy caption→image map (noise.tzst).") var noise: String
+    @Option(help: "Meta split (meta.tzst).") var meta: String
+    @Option(name: .customLong("dev-features"), help: "Dev features, when the meta set comes from dev.") var devFeatures: String?
+    @Option(name: .customLong("meta-features"), help: "Meta-split features, for --rule given meta sets.") var metaFeatures: String?
+    @Option(help: "Previous checkpoint of this net (round mode).") var initial: String?
+    @Option(help: "Purification mask from the other net (round mode; default keeps every caption).") var mask: String?
+    @Option(help: "Round (epoch after warm-up), from 1 (round mode).") var round: Int = 1
+    @Option(help: "Output checkpoint.") var out: String
+    @Option(help: "Per-step log (TSV: step, epoch, loss, meta_loss, lr).") var log: String?
+    @Option(help: "Seed (initial weights, dropout, batches, meta negatives).") var seed: UInt64 = 0
+
+    @Option(help: "Similarity module: sgr or saf.") var module: Module = .sgr
+    @Option(name: .customLong("embed-size"), help: "Joint embedding size d.") var embedSize: Int = 1024
+    @Option(name: .customLong("word-dim"), help: "Word vector size.") var wordDim: Int = 300
+    @Option(name: .customLong("sim-dim"), help: "Similarity vector size s.") var simDim: Int = 256
+    @Option(name: .customLong("meta-hidden"), help: "Meta net hidden size.") var metaHidden: Int = 64
+    @Option(help: "Dropout of the text encoder and self-attention.") var dropout: Float = 0.4
+    @Option(help: "Ranking margin.") var margin: Float = 0.2
+    @Option(name: .customLong("grad-clip"), help: "Gradient-norm clip of the main step.") var gradClip: Float = 2.0
+
+    @Option(name: .customLong("batch-size"), help: "Batch size of rounds (and of meta batches).") var batchSize: Int = 64
+    @Option(name: .customLong("warmup-batch-size"), help: "Batch size of the warm-up.") var warmupBatchSize: Int = 128
+    @Option(help: "Learning rate.") var lr: Float = 2e-4
+    @Option(name: .customLong("meta-lr"), help: "Meta net learning rate.") var metaLR: Float = 1.7e-5
+    @Option(name: .customLong("lr-decay-every"), help: "Epochs between ×0.1 decays.") var lrDecayEvery: Int = 30
+    @Option(name: .customLong("warmup-epochs"), help: "Warm-up epochs.") var warmupEpochs: Int = 5
+    @Option(name: .customLong("meta-interval"), help: "Meta step every N steps.") var metaInterval: Int = 1
+
+    @Flag(name: .customLong("clip-pseudo-step"), help: "Correct quirk 1: clip the look-ahead gradient.") var clipPseudoStep = false
+    @Flag(name: .customLong("adam-pseudo-step"), help: "Correct quirk 2: precondition the look-ahead with Adam.") var adamPseudoStep = false
+    @Flag(name: .customLong("freeze-gru-lookahead"), help: "Quirk 8 option: keep the GRU fixed in the look-ahead (PyTorch 1.7).") var freezeGRU = false
+    @Flag(name: .customLong("exact-negative-check"), help: "Correct quirk 9: meta negatives avoid the caption's true image.") var exactNegativeCheck = false
+
+    func validate() throws {
+        if mode == .round && initial == nil { throw ValidationError("--mode round needs --initial (the previous checkpoint)") }
+        if mode == .warmup && (initial != nil || mask != nil) { throw ValidationError("--mode warmup takes neither --initial nor --mask") }
+        guard round >= 1 else { throw ValidationError("--round starts at 1") }
+        guard batchSize >= 2, warmupBatchSize >= 2 else { throw ValidationError("batch sizes must be at least 2 (batch norm)") }
+        guard lr > 0, metaLR >= 0, metaInterval >= 1, warmupEpochs >= 0 else {
+            throw ValidationError("--lr must be positive, --meta-lr non-negative, --meta-interval ≥ 1, --warmup-epochs ≥ 0")
+        }
+    }
+
+    var options: TrainingOptions {
+        var o = TrainingOptions()
+        o.batchSize = batchSize
+        o.warmupBatchSize = warmupBatchSize
+        o.learningRate = lr
+        o.metaLearningRate = metaLR
+        o.lrDecayEvery = lrDecayEvery
+        o.warmupEpochs = warmupEpochs
+        o.metaInterval = metaInterval
+        o.referenceNegativeCheck = !exactNegativeCheck
+        return o
+    }
+
+    func run() throws {
+        Stage.run("mscn-train") {
+            let data = try TrainingData.load(features: features, corpus: corpus, noise: noise, meta: meta,
+                                             devFeatures: devFeatures, metaFeatures: metaFeatures)
+            let vocab = try Corpus.load(corpus).vocabularySize
+            let net = self.net.uppercased()
+            let trainer = Trainer(data: data, options: options, seed: seed, net: net)
+            var lines: [String] = [StepLogLine.header]
+            let model: Model
+            switch mode {
+            case .warmup:
+                var config = ModelConfig(imageDim: data.features.dim, embedDim: embedSize, wordDim: wordDim, simDim: simDim,
+                                         vocabSize: vocab, variant: module == .sgr ? .sgr : .saf, metaHidden: metaHidden,
+                                         regions: data.features.regions)
+                config.dropout = dropout
+                config.margin = margin
+                config.gradClip = gradClip
+                config.meta.clipPseudoGradient = clipPseudoStep
+                config.meta.adamPseudoStep = adamPseudoStep
+                config.meta.freezeGRUInLookahead = freezeGRU
+                // Each net starts from its own initial weights and dropout stream.
+                var netSeed = SeededGenerator(seed: seed, stream: "model-\(net)")
+                model = Model(config: config, seed: netSeed.next())
+                let perEpoch = BatchPlan.count(data.baseCaptions.count, batchSize: warmupBatchSize)
+                let progress = StageKit.Progress("warm-up \(net)", total: perEpoch * warmupEpochs)
+                trainer.warmup(model) { line in
+                    lines.append(line.tsv)
+                    progress.update(lines.count - 1, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
+                }
+            case .round:
+                guard let initial else { throw StageError("--mode round needs --initial") }
+                model = try Checkpoint.load(initial).model
+                try ModelChecks.compatible(model.config, with: data, corpus: corpus, path: initial)
+                if round == 1 { model.resetOptimizers() }
+                var keep: [UInt8]? = nil
+                if let mask {
+                    let k = try TensorFileReader(path: mask).read(Schema.keep).uint8s()
+                    guard k.count == data.captions.captionCount else {
+                        throw StageError("mask has \(k.count) entries, the training split has \(data.captions.captionCount) captions", path: mask)
+                    }
+                    keep = k
+                }
+                let kept = data.baseCaptions.filter { keep == nil || keep?[$0] != 0 }.count
+                let progress = StageKit.Progress("round \(round) net \(net)", total: BatchPlan.count(kept, batchSize: batchSize))
+                try trainer.round(model, round: round, keep: keep) { line in
+                    lines.append(line.tsv)
+                    progress.update(lines.count - 1, detail: String(format: "loss %.4f meta %.4f", line.loss, line.metaLoss ?? .nan))
+                }
+            }
+            try Checkpoint.save(model, to: out, metadata: [
+                "stage": "mscn-train", "mode": mode.rawValue, "net": net, "round": mode == .round ? String(round) : "0",
+                "seed": String(seed),
+            ])
+            if let log {
+                try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log), options: .atomic)
+            }
+        }
+    }
+}

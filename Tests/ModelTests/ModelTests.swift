@@ -1,0 +1,144 @@
+import Engine
+import MSCN
+import MSCNRandom
+import TestSupport
+import XCTest
+
+/// A tiny model and batches for fast end-to-end checks.
+enum Tiny {
+    static func config(_ v: SimilarityVariant) -> ModelConfig {
+        var c = ModelConfig(imageDim: 8, embedDim: 10, wordDim: 4, simDim: 12, vocabSize: 20, variant: v, metaHidden: 8, regions: 3)
+        c.sgrSteps = 2
+        return c
+    }
+
+    static func batch(_ n: Int, seed: UInt64) -> PairBatch {
+        var g = SeededGenerator(seed: seed, stream: "tiny-batch")
+        let feats = (0..<(n * 3 * 8)).map { _ in g.unitFloat() }
+        let caps: [[Int32]] = (0..<n).map { i in [1] + (0..<(1 + i % 4)).map { _ in Int32(4 + g.below(16)) } + [2] }
+        return PairBatch(images: ImageBatch(features: feats, count: n, regions: 3, dim: 8), captions: CaptionBatch(tokens: caps))
+    }
+
+    static func meta(_ n: Int, seed: UInt64) -> MetaBatch {
+        MetaBatch(pairs: batch(n, seed: seed), labels: (0..<n).map { $0 < n / 2 ? 1 : 0 })
+    }
+}
+
+final class ModelTests: XCTestCase {
+    func testTrainingIsDeterministicAndCheckpointResumesBitIdentically() throws {
+        for v in [SimilarityVariant.sgr, .saf] {
+            let a = Model(config: Tiny.config(v), seed: 7), b = Model(config: Tiny.config(v), seed: 7)
+            for m in [a, b] {
+                m.warmupStep(Tiny.batch(4, seed: 1), lr: 1e-3)
+                _ = m.trainStep(Tiny.batch(4, seed: 2), meta: Tiny.meta(4, seed: 3), lr: 1e-3, metaLR: 1e-4)
+            }
+            XCTAssertEqual(a.net, b.net)
+            XCTAssertEqual(a.meta, b.meta)
+
+            let path = TestPaths.temporaryDirectory("ckpt").appendingPathComponent("a.mscn").path
+            try Checkpoint.save(a, to: path, metadata: ["epoch": "1"])
+            let (c, meta) = try Checkpoint.load(path)
+            XCTAssertEqual(meta["epoch"], "1")
+            XCTAssertEqual(c.config, a.config)
+            let r1 = a.trainStep(Tiny.batch(4, seed: 4), meta: Tiny.meta(4, seed: 5), lr: 1e-3, metaLR: 1e-4)
+            let r2 = c.trainStep(Tiny.batch(4, seed: 4), meta: Tiny.meta(4, seed: 5), lr: 1e-3, metaLR: 1e-4)
+            XCTAssertEqual(r1.loss, r2.loss)
+            XCTAssertEqual(r1.metaLoss, r2.metaLoss)
+            XCTAssertEqual(a.net, c.net)
+            XCTAssertEqual(a.meta, c.meta)
+            XCTAssertEqual(a.buffers, c.buffers)
+            XCTAssertEqual(a.netAdam, c.netAdam)
+            XCTAssertEqual(a.dropoutGenerator, c.dropoutGenerator)
+        }
+    }
+
+    func testTruncatedCheckpointFailsWithItsName() throws {
+        let m = Model(config: Tiny.config(.sgr), seed: 1)
+        let path = TestPaths.temporaryDirectory("ckpt-bad").appendingPathComponent("bad.mscn").path
+        try Checkpoint.save(m, to: path)
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try Checkpoint.load(path)) { e in XCTAssertTrue("\(e)".contains("bad.mscn"), "\(e)") }
+    }
+
+    func testWarmupReducesLossOnAFixedBatch() {
+        let m = Model(config: Tiny.config(.sgr), seed: 3)
+        let b = Tiny.batch(6, seed: 9)
+        let first = m.warmupStep(b, lr: 1e-2)
+        var last = first
+        for _ in 0..<15 { last = m.warmupStep(b, lr: 1e-2) }
+        XCTAssertLessThan(last, first)
+    }
+
+    func testEvalScoresAgreeBetweenAllPairsAndDiagonal() {
+        let m = Model(config: Tiny.config(.saf), seed: 4)
+        let b = Tiny.batch(5, seed: 11)
+        let v = m.encodeImages(b.images), e = m.encodeCaptions(b.captions)
+        XCTAssertEqual(v.shape, [5, 3, 10])
+        XCTAssertEqual(e.shape, [5, 6, 10])
+        let all = m.scores(images: v, captions: e, lengths: b.captions.lengths)
+        let diag = m.diagonalScores(images: v, captions: e, lengths: b.captions.lengths)
+        XCTAssertEqual(all.shape, [5, 5])
+        for i in 0..<5 { XCTAssertEqual(all.data[i * 5 + i], diag[i], accuracy: 1e-6) }
+        // A shard of images scores the same as the full matrix's rows (eval mode is per item).
+        let shard = m.scores(images: Tensor(shape: [2, 3, 10], data: Array(v.data[(3 * 30)...])), captions: e, lengths: b.captions.lengths)
+        for j in 0..<5 { XCTAssertEqual(shard.data[j], all.data[3 * 5 + j], accuracy: 1e-6) }
+    }
+
+    func testLookaheadQuirkOptions() {
+        var c = Tiny.config(.sgr)
+        c.meta.freezeGRUInLookahead = true
+        c.meta.clipPseudoGradient = true
+        let m = Model(config: c, seed: 5)
+        var report = StepReport()
+        m.trainStep(Tiny.batch(4, seed: 1), meta: Tiny.meta(4, seed: 2), lr: 1e-3, metaLR: 1e-4, pseudoLR: 10, report: &report)
+        for n in ParameterLayout.gruNames { XCTAssertEqual(report.pseudoParams[n], Model(config: c, seed: 5).net[n]) }
+        let before = Model(config: c, seed: 5).net
+        var d2 = 0.0
+        for n in before.names {
+            guard let a = before[n]?.data, let b = report.pseudoParams[n]?.data else { continue }
+            for (x, y) in zip(a, b) { d2 += Double(x - y) * Double(x - y) }
+        }
+        XCTAssertLessThanOrEqual(d2.squareRoot(), 10 * 2.0 * 1.001)  // lr · clip
+        XCTAssertGreaterThan(d2, 0)
+    }
+}
+
+final class AdamLookaheadTests: XCTestCase {
+    /// Quirk 2 corrected: with Adam moments the look-ahead scales each coordinate by
+    /// 1/(sqrt(v̂)+eps); before any Adam step it is the reference's plain SGD step.
+    func testAdamPseudoStepUsesMainPreconditioner() {
+        var c = Tiny.config(.sgr)
+        c.dropout = 0
+        c.meta.adamPseudoStep = true
+        var plain = c
+        plain.meta.adamPseudoStep = false
+        let b = Tiny.batch(4, seed: 1), z = Tiny.meta(4, seed: 2)
+        var r1 = StepReport(), r2 = StepReport()
+        Model(config: c, seed: 3).trainStep(b, meta: z, lr: 1e-3, metaLR: 1e-4, pseudoLR: 0.1, report: &r1)
+        Model(config: plain, seed: 3).trainStep(b, meta: z, lr: 1e-3, metaLR: 1e-4, pseudoLR: 0.1, report: &r2)
+        XCTAssertEqual(r1.pseudoParams, r2.pseudoParams)
+
+        let m = Model(config: c, seed: 3)
+        m.warmupStep(Tiny.batch(4, seed: 7), lr: 1e-3)
+        let theta = m.net, adam = m.netAdam
+        var r3 = StepReport()
+        m.trainStep(b, meta: z, lr: 1e-3, metaLR: 1e-4, pseudoLR: 0.1, report: &r3)
+        let n = "img_enc.fc.weight"
+        guard let v = adam.v[n], let t = adam.steps[n], let before = theta[n]?.data, let after = r3.pseudoParams[n]?.data else {
+            return XCTFail("no Adam state for \(n)")
+        }
+        // Recover the gradient from the SGD look-ahead of an identical model.
+        let twin = Model(config: plain, seed: 3)
+        twin.warmupStep(Tiny.batch(4, seed: 7), lr: 1e-3)
+        var r4 = StepReport()
+        twin.trainStep(b, meta: z, lr: 1e-3, metaLR: 1e-4, pseudoLR: 0.1, report: &r4)
+        guard let sgd = r4.pseudoParams[n]?.data else { return XCTFail("no pseudo params") }
+        let bc2 = Float((1 - pow(0.999, Double(t))).squareRoot())
+        for i in stride(from: 0, to: v.count, by: 7) {
+            let g = (before[i] - sgd[i]) / 0.1
+            let expected = before[i] - 0.1 * g / (v[i].squareRoot() / bc2 + 1e-8)
+            XCTAssertEqual(after[i], expected, accuracy: 1e-4 * max(1, abs(expected)))
+        }
+    }
+}

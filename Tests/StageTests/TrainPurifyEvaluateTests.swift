@@ -1,0 +1,119 @@
+import Artefacts
+import Foundation
+import TensorFile
+import TestSupport
+import XCTest
+
+/// The training, purification and evaluation executables, end to end on a tiny experiment.
+final class TrainPurifyEvaluateTests: XCTestCase {
+    static var shared: TinyExperiment?
+
+    func experiment() throws -> TinyExperiment {
+        if let e = Self.shared { return e }
+        let e = try TinyExperiment.make()
+        Self.shared = e
+        return e
+    }
+
+    func testWarmupRoundPurifyEvaluateChainIsDeterministic() throws {
+        let e = try experiment()
+        try e.warmup("A", out: e.path("wa.tzst"))
+        try e.warmup("A", out: e.path("wa2.tzst"))
+        XCTAssertEqual(bytes(e.path("wa.tzst")), bytes(e.path("wa2.tzst")), "warm-up is not bit-reproducible")
+        try e.warmup("B", out: e.path("wb.tzst"))
+        XCTAssertNotEqual(try tensor(e.path("wa.tzst"), "net/img_enc.fc.weight"),
+                          try tensor(e.path("wb.tzst"), "net/img_enc.fc.weight"), "nets A and B must start apart")
+
+        let purify = ["--checkpoint", e.path("wa.tzst"), "--net", "A", "--round", "1"] + e.common
+        try TinyExperiment.run("mscn-purify", purify + ["--out", e.path("mask.tzst"), "--report", e.path("report.json")])
+        let mask = try TensorFiles.readAll(e.path("mask.tzst")).tensors
+        let m = try Corpus.load(e.corpus).split("train").captionCount
+        XCTAssertEqual(mask[Schema.keep]?.shape, [m])
+        let pClean = try XCTUnwrap(mask[Schema.pClean]).floats()
+        let keep = try XCTUnwrap(mask[Schema.keep]).uint8s()
+        for (p, k) in zip(pClean, keep) { XCTAssertEqual(k == 1, p > 0.5) }
+        let report = try json(e.path("report.json"))
+        XCTAssertEqual(report["round"] as? Int, 1)
+        XCTAssertEqual(report["captions"] as? Int, m)
+        XCTAssertNotNil(report["precision"])
+
+        let round = ["--mode", "round", "--net", "B", "--round", "1", "--initial", e.path("wb.tzst"), "--mask", e.path("mask.tzst")]
+            + e.common + TinyExperiment.model
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("rb.tzst"), "--log", e.path("rb.log")])
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("rb2.tzst")])
+        XCTAssertEqual(bytes(e.path("rb.tzst")), bytes(e.path("rb2.tzst")), "a round is not bit-reproducible")
+        let log = try String(contentsOfFile: e.path("rb.log"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(log.first, "step\tepoch\tloss\tmeta_loss\tlr")
+        XCTAssertGreaterThan(log.count, 1)
+        XCTAssertFalse(log[1].split(separator: "\t", omittingEmptySubsequences: false)[3].isEmpty, "round steps log a meta loss")
+
+        let r = try TinyExperiment.run("mscn-evaluate", ["--ckpt-a", e.path("wa.tzst"), "--ckpt-b", e.path("rb.tzst"),
+                                                         "--features", e.features("test"), "--corpus", e.corpus, "--split", "test",
+                                                         "--out", e.path("metrics.json"), "--scores", e.path("scores.tzst"),
+                                                         "--image-shard", "4", "--caption-shard", "7"])
+        let metrics = try json(e.path("metrics.json"))
+        let keys = ["i2t_r1", "i2t_r5", "i2t_r10", "i2t_medr", "i2t_meanr", "t2i_r1", "t2i_r5", "t2i_r10", "t2i_medr", "t2i_meanr", "rsum"]
+        XCTAssertEqual(Set(metrics.keys), Set(keys))
+        let sum = ["i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10"].compactMap { metrics[$0] as? Double }.reduce(0, +)
+        XCTAssertEqual(metrics["rsum"] as? Double ?? -1, sum, accuracy: 1e-9)
+        XCTAssertTrue(r.stdout.contains("rsum") || r.stdout.contains("rSum"), "prints a readable table")
+        XCTAssertEqual(try TensorFileReader(path: e.path("scores.tzst")).info("scores").shape, [6, 30])
+
+        // Shard sizes change nothing.
+        try TinyExperiment.run("mscn-evaluate", ["--ckpt-a", e.path("wa.tzst"), "--ckpt-b", e.path("rb.tzst"),
+                                                 "--features", e.features("test"), "--corpus", e.corpus,
+                                                 "--out", e.path("metrics2.json"), "--scores", e.path("scores2.tzst")])
+        XCTAssertEqual(try tensor(e.path("scores.tzst"), "scores"), try tensor(e.path("scores2.tzst"), "scores"))
+    }
+
+    func testMaskOfWrongLengthIsRefused() throws {
+        let e = try experiment()
+        try e.warmup("B", out: e.path("wb-mask.tzst"))
+        try TensorFiles.write(e.path("short-mask.tzst"), [StoredTensor(name: Schema.keep, shape: [3], uint8s: [1, 1, 1])])
+        let r = try runProduct("mscn-train", ["--mode", "round", "--net", "B", "--initial", e.path("wb-mask.tzst"),
+                                              "--mask", e.path("short-mask.tzst")] + e.common + TinyExperiment.model
+                                             + ["--out", e.path("never.tzst")])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("short-mask.tzst") && r.stderr.contains("entries"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
+    }
+
+    func testCheckpointOfAnotherConfigurationIsRefused() throws {
+        let e = try experiment()
+        // Features of another dimension stand in for data the checkpoint was not trained on.
+        try TinyExperiment.run("mscn-features", ["--images", e.path("data/images-train.tzst"), "--out", e.path("f40.tzst"), "--dim", "40"])
+        try e.warmup("A", out: e.path("wa-conf.tzst"))
+        var args = ["--checkpoint", e.path("wa-conf.tzst")] + e.common + ["--out", e.path("m.tzst"), "--report", e.path("r.json")]
+        try TinyExperiment.run("mscn-features", ["--images", e.path("data/images-dev.tzst"), "--out", e.path("f40-dev.tzst"), "--dim", "40"])
+        args = args.map { $0 == e.features("train") ? e.path("f40.tzst") : $0 == e.features("dev") ? e.path("f40-dev.tzst") : $0 }
+        let r = try runProduct("mscn-purify", args)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("wa-conf.tzst") && r.stderr.contains("checkpoint"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("m.tzst")))
+    }
+
+    func testEmptyMetaSetIsRefused() throws {
+        let e = try experiment()
+        try MetaSplit(source: [], caption: [], image: [], trainKeep: [], devSelect: []).save(e.path("empty-meta.tzst"))
+        var args = ["--mode", "warmup", "--net", "A"] + e.common + TinyExperiment.model + ["--out", e.path("x.tzst")]
+        args = args.map { $0 == e.meta ? e.path("empty-meta.tzst") : $0 }
+        let r = try runProduct("mscn-train", args)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("empty-meta.tzst") && r.stderr.contains("empty"), r.stderr)
+    }
+
+    func testMissingCheckpointNamesTheFile() throws {
+        let e = try experiment()
+        let r = try runProduct("mscn-evaluate", ["--ckpt-a", e.path("nope.tzst"), "--features", e.features("test"),
+                                                 "--corpus", e.corpus, "--out", e.path("m.json")])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("nope.tzst"), r.stderr)
+    }
+
+    private func bytes(_ p: String) -> Data? { FileManager.default.contents(atPath: p) }
+    private func tensor(_ p: String, _ name: String) throws -> [Float] { try TensorFileReader(path: p).read(name).floats() }
+    private func json(_ p: String) throws -> [String: Any] {
+        let d = try XCTUnwrap(FileManager.default.contents(atPath: p))
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: d) as? [String: Any])
+    }
+}
