@@ -1,6 +1,7 @@
 import Foundation
 import Purification
 import Retrieval
+import TensorFile
 
 /// The HTML report of one run: summary, dev rSum per round, loss curves, purification quality,
 /// score histograms with the fitted Betas, retrieval examples.
@@ -184,20 +185,22 @@ public enum RunReport {
             throw ReportError("\(masks.count) --masks-\(net) for \(reports.count) --purify-\(net) (they pair up one to one)")
         }
         var panels: [(round: Int, net: String, svg: String)] = []
-        var labels: [UInt8]? = nil
         var o = ""
+        let clean = try inputs.noise.map { try TensorFileReader(path: $0).read("clean").uint8s() }
+        let trainKeep = try inputs.meta.map { try TensorFileReader(path: $0).read("train_keep").uint8s() }
         if inputs.noise == nil { o += HTMLPage.missing("clean/noisy colouring (no --noise given); all scores in grey.") }
+        if inputs.meta == nil {
+            o += HTMLPage.missing("train_keep (no --meta given): mask entries of exactly 0 are taken as the meta set's unscored captions.")
+        }
         for (masks, reports) in [(inputs.masksA, a), (inputs.masksB, b)] {
             for (path, rep) in zip(masks, reports) {
-                let scores = try MaskScores.load(path)
-                if let noise = inputs.noise, labels == nil {
-                    labels = try CleanLabels.load(noise: noise, meta: inputs.meta, captions: scores.count)
-                }
-                if let l = labels, l.count != scores.count {
-                    throw ReportError("scores \(scores.count) captions, the clean labels cover \(l.count)", path: path)
+                let picked = try ScoredCaptions.select(scores: try MaskScores.load(path), maskPath: path, clean: clean, noisePath: inputs.noise,
+                                                       trainKeep: trainKeep, metaPath: inputs.meta, expected: rep.report.captions)
+                if picked.scores.count != rep.report.captions {
+                    throw ReportError("\(picked.scores.count) scored captions but its report.json counts \(rep.report.captions)", path: path)
                 }
                 let chart = ScoreHistogram.chart(id: "hist-\(rep.round)-\(rep.net)", title: "Round \(rep.round), net \(rep.net)",
-                                                 scores: scores, clean: labels, mixture: rep.report.final)
+                                                 scores: picked.scores, clean: picked.clean, mixture: rep.report.final)
                 panels.append((rep.round, rep.net, chart.svg()))
             }
         }

@@ -15,26 +15,38 @@ public enum MaskScores {
     }
 }
 
-/// Clean labels (1 = clean pair) of the training captions purification scored.
-public enum CleanLabels {
-    /// `clean` from `noise.tzst`, narrowed to the training captions by `train_keep` of `meta.tzst`
-    /// when the meta set took captions out of the training split.
-    public static func load(noise: String, meta: String?, captions: Int) throws -> [UInt8] {
-        let r = try TensorFileReader(path: noise)
-        let clean = try r.read("clean").uint8s()
-        if clean.count == captions { return clean }
-        guard let meta else {
-            throw ReportError("\(clean.count) clean labels but the masks score \(captions) captions (give --meta to align them)", path: noise)
+/// The training captions purification scored, picked out of a mask, with their clean labels.
+///
+/// `mscn-purify` writes masks over every caption of the training split and scores only those
+/// `train_keep` (of `meta.tzst`) leaves in training; the others hold 0. Masks over the kept
+/// captions only are accepted too.
+public enum ScoredCaptions {
+    ///
+    /// Without `train_keep`, when the report says fewer captions were scored than the mask holds,
+    /// the entries exactly 0 are taken as unscored (scored ones are clamped to at least 1e-3).
+    public static func select(scores: [Float], maskPath: String, clean: [UInt8]?, noisePath: String?,
+                              trainKeep: [UInt8]?, metaPath: String?, expected: Int? = nil) throws -> (scores: [Float], clean: [UInt8]?) {
+        guard let keep = trainKeep, !keep.isEmpty else {
+            if let clean, clean.count != scores.count {
+                throw ReportError("\(clean.count) clean labels but the masks score \(scores.count) captions (give --meta to align them)", path: noisePath)
+            }
+            if let n = expected, n < scores.count {
+                let scored = scores.indices.filter { scores[$0] != 0 }
+                if scored.count == n { return (scored.map { scores[$0] }, clean.map { c in scored.map { c[$0] } }) }
+            }
+            return (scores, clean)
         }
-        let keep = try TensorFileReader(path: meta).read("train_keep").uint8s()
-        guard keep.count == clean.count else {
-            throw ReportError("train_keep has \(keep.count) entries, noise.tzst has \(clean.count)", path: meta)
+        let kept = keep.indices.filter { keep[$0] != 0 }
+        if let clean, clean.count != keep.count {
+            throw ReportError("train_keep has \(keep.count) entries, noise.tzst has \(clean.count)", path: metaPath)
         }
-        let kept = zip(clean, keep).filter { $0.1 != 0 }.map(\.0)
-        guard kept.count == captions else {
-            throw ReportError("train_keep keeps \(kept.count) captions but the masks score \(captions)", path: meta)
+        if keep.count == scores.count {
+            return (kept.map { scores[$0] }, clean.map { c in kept.map { c[$0] } })
         }
-        return kept
+        guard kept.count == scores.count else {
+            throw ReportError("\(scores.count) scores fit neither the \(keep.count) captions of train_keep nor the \(kept.count) it keeps", path: maskPath)
+        }
+        return (scores, clean.map { c in kept.map { c[$0] } })
     }
 }
 

@@ -26,6 +26,8 @@ struct FakeRun {
     var purify: [String: [PurificationReport]] = [:]
     var scores: [String: [[Float]]] = [:]
     var clean: [UInt8] = []
+    /// `train_keep` over the split's 210 captions.
+    var trainKeep: [UInt8] = []
     var inputs = RunReportInputs()
     /// Test split: images, captions per image, score matrix `[N, M]`.
     let testImages = 6, perImage = 5
@@ -61,13 +63,22 @@ struct FakeRun {
         try JSONSerialization.data(withJSONObject: params).write(to: URL(fileURLWithPath: path("params.json")))
         inputs.params = path("params.json")
 
-        // Noise: every third caption noisy.
+        // Noise: every third training caption noisy. The split has 210 captions; the meta set took
+        // 10 of them (train_keep 0), which purification does not score (mask entries 0).
         clean = (0..<trainCaptions).map { $0 % 3 == 0 ? 0 : 1 }
+        var fullClean: [UInt8] = [], trainKeep: [UInt8] = []
+        var k = 0
+        for i in 0..<(trainCaptions + 10) {
+            if i % 21 == 5 { fullClean.append(1); trainKeep.append(0) } else { fullClean.append(clean[k]); trainKeep.append(1); k += 1 }
+        }
+        self.trainKeep = trainKeep
         try TensorFiles.write(path("noise.tzst"), [
-            StoredTensor(name: "t2i", shape: [trainCaptions], int64s: (0..<trainCaptions).map { Int64($0 / 5) }),
-            StoredTensor(name: "clean", shape: [trainCaptions], uint8s: clean),
+            StoredTensor(name: "t2i", shape: [fullClean.count], int64s: (0..<fullClean.count).map { Int64($0 / 5) }),
+            StoredTensor(name: "clean", shape: [fullClean.count], uint8s: fullClean),
         ])
+        try TensorFiles.write(path("meta.tzst"), [StoredTensor(name: "train_keep", shape: [trainKeep.count], uint8s: trainKeep)])
         inputs.noise = path("noise.tzst")
+        inputs.meta = path("meta.tzst")
 
         // Per round and net: scores that separate more each round, a real Beta-mixture fit, mask and report.
         for net in ["A", "B"] {
@@ -89,10 +100,16 @@ struct FakeRun {
                 obj["net"] = net
                 let rp = path("report-\(net)\(r).json"), mp = path("mask-\(net)\(r).tzst")
                 try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]).write(to: URL(fileURLWithPath: rp))
+                // Full-length mask as mscn-purify writes it: zeros where the meta set took the caption.
+                var pc = [Float](repeating: 0, count: trainKeep.count), kp = [UInt8](repeating: 0, count: trainKeep.count)
+                var sc = [Float](repeating: 0, count: trainKeep.count)
+                for (j, i) in trainKeep.indices.filter({ trainKeep[$0] != 0 }).enumerated() {
+                    pc[i] = Float(fit.cleanPosterior[j]); kp[i] = fit.keep[j] ? 1 : 0; sc[i] = s[j]
+                }
                 try TensorFiles.write(mp, [
-                    StoredTensor(name: "p_clean", shape: [s.count], floats: fit.cleanPosterior.map(Float.init)),
-                    StoredTensor(name: "keep", shape: [s.count], uint8s: fit.keep.map { $0 ? 1 : 0 }),
-                    StoredTensor(name: "score", shape: [s.count], floats: s),
+                    StoredTensor(name: "p_clean", shape: [pc.count], floats: pc),
+                    StoredTensor(name: "keep", shape: [kp.count], uint8s: kp),
+                    StoredTensor(name: "score", shape: [sc.count], floats: sc),
                 ])
                 if net == "A" { inputs.purifyA.append(rp); inputs.masksA.append(mp) } else { inputs.purifyB.append(rp); inputs.masksB.append(mp) }
             }

@@ -159,6 +159,11 @@ final class RunReportTests: XCTestCase {
         let fig = try XCTUnwrap(Figure(h, id: "hist-1-A"))
         XCTAssertEqual(fig.bars("all pairs (n=\(run.trainCaptions))").count, 40)
         XCTAssertTrue(h.contains("thumbnails (no --examples-images given)"))
+        // Without meta.tzst the unscored entries (exactly 0) are recognised by the report's count.
+        partial.meta = nil
+        let h2 = try RunReport.render(partial)
+        XCTAssertEqual(try XCTUnwrap(Figure(h2, id: "hist-2-B")).bars("all pairs (n=\(run.trainCaptions))").count, 40)
+        XCTAssertTrue(h2.contains("no --meta given"))
     }
 
     func testBadInputsNameTheFile() throws {
@@ -188,24 +193,35 @@ final class RunReportTests: XCTestCase {
         try expectError({ $0.masksB[2] = noScore }, mentions: "noscore.tzst: mask file has no 'score' tensor")
         let shortNoise = run.path("short-noise.tzst")
         try TensorFiles.write(shortNoise, [StoredTensor(name: "clean", shape: [3], uint8s: [1, 0, 1])])
-        try expectError({ $0.noise = shortNoise }, mentions: "short-noise.tzst: 3 clean labels")
+        try expectError({ $0.noise = shortNoise }, mentions: "meta.tzst: train_keep has 210 entries, noise.tzst has 3")
+        try expectError({ $0.noise = shortNoise; $0.meta = nil }, mentions: "short-noise.tzst: 3 clean labels")
     }
 
-    func testCleanLabelsAreAlignedThroughTheMetaTrainKeep() throws {
+    func testScoredCaptionsAreThoseTheMetaSetLeftInTraining() throws {
         let run = try FakeRun()
-        // A noise map over 210 captions of which the meta set took 10 (train_keep = 0).
-        var labels: [UInt8] = [], keep: [UInt8] = []
-        var k = 0
-        for i in 0..<210 {
-            if i % 21 == 5 { labels.append(1); keep.append(0) } else { labels.append(run.clean[k]); keep.append(1); k += 1 }
+        let full = try TensorFileReader(path: try XCTUnwrap(run.inputs.noise)).read("clean").uint8s()
+        let mask = try MaskScores.load(run.inputs.masksA[0])
+        XCTAssertEqual(mask.count, 210)
+        // Full-length masks: the 10 meta captions (score 0) drop out.
+        let picked = try ScoredCaptions.select(scores: mask, maskPath: "m", clean: full, noisePath: "n", trainKeep: run.trainKeep, metaPath: "t")
+        XCTAssertEqual(picked.scores, run.scores["A"]?[0])
+        XCTAssertEqual(picked.clean, run.clean)
+        // Masks over the kept captions only.
+        let compact = try ScoredCaptions.select(scores: picked.scores, maskPath: "m", clean: full, noisePath: "n", trainKeep: run.trainKeep, metaPath: "t")
+        XCTAssertEqual(compact.clean, run.clean)
+        // Without train_keep the counts must agree.
+        XCTAssertThrowsError(try ScoredCaptions.select(scores: picked.scores, maskPath: "m", clean: full, noisePath: "n", trainKeep: nil, metaPath: nil)) { e in
+            XCTAssertTrue("\(e)".contains("n: 210 clean labels but the masks score 200 captions (give --meta"), "\(e)")
         }
-        let noise = run.path("noise210.tzst"), meta = run.path("meta210.tzst")
-        try TensorFiles.write(noise, [StoredTensor(name: "clean", shape: [210], uint8s: labels)])
-        try TensorFiles.write(meta, [StoredTensor(name: "train_keep", shape: [210], uint8s: keep)])
-        XCTAssertEqual(try CleanLabels.load(noise: noise, meta: meta, captions: 200), run.clean)
-        XCTAssertThrowsError(try CleanLabels.load(noise: noise, meta: nil, captions: 200)) { e in
-            XCTAssertTrue("\(e)".contains("give --meta"), "\(e)")
+        XCTAssertThrowsError(try ScoredCaptions.select(scores: Array(mask.prefix(150)), maskPath: "m", clean: full, noisePath: "n",
+                                                       trainKeep: run.trainKeep, metaPath: "t")) { e in
+            XCTAssertTrue("\(e)".contains("m: 150 scores fit neither"), "\(e)")
         }
+        // The report's histograms count 200 captions, not 210.
+        let html = try RunReport.render(run.inputs)
+        let fig = try XCTUnwrap(Figure(html, id: "hist-1-A"))
+        XCTAssertEqual(fig.legend.first, "clean pairs (n=\(run.clean.filter { $0 != 0 }.count))")
+        XCTAssertEqual(fig.legend.dropFirst().first, "noisy pairs (n=\(run.clean.filter { $0 == 0 }.count))")
     }
 
     func testSameInputsGiveTheSameBytes() throws {
