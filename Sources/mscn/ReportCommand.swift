@@ -11,13 +11,15 @@ struct ReportCommand: ParsableCommand {
         discussion: """
             Every input is optional: a section whose files are not given says what is missing. \
             A file that is given but unreadable or malformed is an error. Per-round lists are in \
-            round order; --masks-a/--masks-b pair up one to one with --purify-a/--purify-b. \
+            round order; --run fills the inputs not given from a run folder's stage outputs; --masks-a/--masks-b pair up one to one with --purify-a/--purify-b. \
             The same inputs give the same bytes.
             """
     )
 
     @Option(help: "Where to write the HTML report.")
     var out: String
+    @Option(name: .customLong("run"), help: ArgumentHelp("A finished run folder (e.g. Data/runs/latest): take every input not given by a flag from its stage outputs.", valueName: "dir"))
+    var runFolder: String?
     @Option(help: "Title of the page.")
     var title: String = "MSCN run report"
     @Option(help: "The run's params.json (runner format or a flat JSON object).")
@@ -95,6 +97,7 @@ struct ReportCommand: ParsableCommand {
             i.examplesImages = examplesImages
             i.vocab = vocab
             i.exampleCount = examples
+            if let runFolder { try i.fill(fromRunFolder: runFolder) }
             try RunReport.write(i, to: out)
             Stage.note("wrote \(out)")
         }

@@ -248,3 +248,53 @@ final class RunReportTests: XCTestCase {
         }
     }
 }
+
+final class RunFolderInputsTests: XCTestCase {
+    /// A run folder laid out like the runner's (stage/output links) gives the same report as the
+    /// explicit flags.
+    func testRunFolderFillsTheSameInputsAsTheFlags() throws {
+        let run = try FakeRun()
+        let folder = run.dir.appendingPathComponent("runs/fake").path
+        let fm = FileManager.default
+        func link(_ rel: String, _ target: String?) throws {
+            guard let target else { return }
+            let p = folder + "/" + rel
+            try fm.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.createSymbolicLink(atPath: p, withDestinationPath: target)
+        }
+        let i = run.inputs
+        try link("params.json", i.params)
+        // Round 10 sorts after round 2 even though "evaluate_dev@10" < "evaluate_dev@2" as text.
+        for (r, p) in i.devMetrics.enumerated() { try link("evaluate_dev@\(r == 2 ? 10 : r + 1)/metrics", p) }
+        try link("select/best", i.best)
+        try link("evaluate_test/metrics", i.testMetrics)
+        try link("evaluate_test/scores", i.examplesScores)
+        for r in 0..<run.rounds {
+            try link("purify_a@\(r + 1)/report", i.purifyA[r]); try link("purify_a@\(r + 1)/mask", i.masksA[r])
+            try link("purify_b@\(r + 1)/report", i.purifyB[r]); try link("purify_b@\(r + 1)/mask", i.masksB[r])
+            try link("train_a@\(r + 1)/log", i.trainLogsA[r + 1]); try link("train_b@\(r + 1)/log", i.trainLogsB[r + 1])
+        }
+        try link("warmup_a/log", i.trainLogsA[0])
+        try link("warmup_b/log", i.trainLogsB[0])
+        try link("noise/map", i.noise)
+        try link("split/meta", i.meta)
+        try link("ingest/data/corpus.tzst", i.examplesCorpus)
+        try link("ingest/data/images-test.tzst", i.examplesImages)
+        try link("ingest/data/vocab.json", i.vocab)
+
+        var filled = RunReportInputs()
+        try filled.fill(fromRunFolder: folder)
+        XCTAssertEqual(filled.devMetrics.count, 3)
+        XCTAssertTrue(filled.devMetrics[2].hasSuffix("evaluate_dev@10/metrics"))
+        XCTAssertEqual(filled.trainLogsA.count, run.rounds + 1)
+        XCTAssertTrue(filled.trainLogsA[0].hasSuffix("warmup_a/log"))
+        XCTAssertEqual(try RunReport.render(filled), try RunReport.render(run.inputs))
+
+        // Flags given explicitly win over the folder.
+        var partial = RunReportInputs()
+        partial.testMetrics = i.devMetrics[0]
+        try partial.fill(fromRunFolder: folder)
+        XCTAssertEqual(partial.testMetrics, i.devMetrics[0])
+        XCTAssertThrowsError(try partial.fill(fromRunFolder: folder + "/nothing")) { XCTAssertTrue("\($0)".contains("no such run folder")) }
+    }
+}
