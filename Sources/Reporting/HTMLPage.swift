@@ -32,6 +32,10 @@ struct HTMLPage {
         "<p class=\"missing\">Not shown: \(escapeXML(what))</p>"
     }
 
+    static func warning(_ text: String) -> String {
+        "<p class=\"missing\">\(escapeXML(text))</p>"
+    }
+
     static func figure(_ svg: String, caption: String) -> String {
         "<figure>\(svg)<figcaption>\(caption)</figcaption></figure>"
     }

@@ -10,7 +10,7 @@ public enum SweepReport {
         var t = "<p>Mean ± sample standard deviation over each grid point's replicates (n runs), test split.</p>"
         let tt = table.textTable()
         t += HTMLPage.table(tt.header.map(escapeXML), tt.rows.map { $0.map(escapeXML) }, id: "sweep", numericFrom: tt.numericFrom)
-        for n in notes { t += HTMLPage.missing(n) }
+        for n in notes { t += HTMLPage.warning(n) }
         page.section("table", "Results table", t)
         page.section("runs", "Runs", runList(runs, from: reportDirectory))
         return page.render()
