@@ -62,29 +62,31 @@ struct LossCurve {
     var starts: [Double]
 
     init(_ logs: [TrainingLog], maxPoints: Int = 400) {
-        var xs: [Double] = [], ls: [Double] = [], ms: [Double?] = []
+        let total = logs.reduce(0) { $0 + $1.count }
+        let bin = max(1, (total + maxPoints - 1) / max(maxPoints, 1))
+        var loss: [(x: Double, y: Double?)] = [], meta: [(x: Double, y: Double?)] = []
         var starts: [Double] = []
-        for log in logs {
-            starts.append(Double(xs.count + 1))
-            for i in 0..<log.count {
-                xs.append(Double(xs.count + 1))
-                ls.append(log.loss[i])
-                ms.append(log.metaLoss[i])
+        var offset = 0
+        for (f, log) in logs.enumerated() {
+            starts.append(Double(offset + 1))
+            // Bins stay inside one stage, and a gap separates stages (their batches differ).
+            var i = 0
+            while i < log.count {
+                let r = i..<min(i + bin, log.count)
+                let x = Double(offset) + Double(r.lowerBound + r.upperBound + 1) / 2
+                let lv = r.map { log.loss[$0] }.filter(\.isFinite)
+                loss.append((x, lv.isEmpty ? nil : lv.reduce(0, +) / Double(lv.count)))
+                let mv = r.compactMap { log.metaLoss[$0] }.filter(\.isFinite)
+                meta.append((x, mv.isEmpty ? nil : mv.reduce(0, +) / Double(mv.count)))
+                i += bin
+            }
+            offset += log.count
+            if f < logs.count - 1 {
+                loss.append((Double(offset) + 0.5, nil))
+                meta.append((Double(offset) + 0.5, nil))
             }
         }
         self.starts = starts
-        let bin = max(1, (xs.count + maxPoints - 1) / max(maxPoints, 1))
-        var loss: [(x: Double, y: Double?)] = [], meta: [(x: Double, y: Double?)] = []
-        var i = 0
-        while i < xs.count {
-            let r = i..<min(i + bin, xs.count)
-            let x = r.map { xs[$0] }.reduce(0, +) / Double(r.count)
-            let lv = r.map { ls[$0] }.filter(\.isFinite)
-            loss.append((x, lv.isEmpty ? nil : lv.reduce(0, +) / Double(lv.count)))
-            let mv = r.compactMap { ms[$0] }.filter(\.isFinite)
-            meta.append((x, mv.isEmpty ? nil : mv.reduce(0, +) / Double(mv.count)))
-            i += bin
-        }
         self.loss = loss
         metaLoss = meta
     }
