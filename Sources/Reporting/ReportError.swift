@@ -73,6 +73,11 @@ enum Fmt {
         return s == "-0" || s.hasPrefix("-0.") && Double(s) == 0 ? String(s.dropFirst()) : s
     }
 
+    /// Two decimals for ordinary sizes, whole numbers for large ones (Beta shapes can reach 10^6).
+    static func compact(_ v: Double) -> String {
+        abs(v) >= 100 ? f(v, 0) : f(v, 2)
+    }
+
     /// Shortest text for a tick value: no trailing zeros.
     static func tick(_ v: Double) -> String {
         if abs(v) < 1e-12 { return "0" }

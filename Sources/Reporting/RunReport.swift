@@ -170,7 +170,8 @@ public enum RunReport {
             let r = p.report
             return [String(p.round), p.net, String(r.captions), String(r.kept), pct(r.keptFraction), pct(r.precision), pct(r.recall), pct(r.accuracy),
                     String(r.iterations.count), Fmt.f(r.final.weights[1], 3),
-                    "(\(Fmt.f(r.final.clean.alpha)), \(Fmt.f(r.final.clean.beta)))", "(\(Fmt.f(r.final.noisy.alpha)), \(Fmt.f(r.final.noisy.beta)))"]
+                    "(\(Fmt.compact(r.final.clean.alpha)), \(Fmt.compact(r.final.clean.beta)))",
+                    "(\(Fmt.compact(r.final.noisy.alpha)), \(Fmt.compact(r.final.noisy.beta)))"]
         }
         o += HTMLPage.table(["round", "net", "captions", "kept", "kept %", "precision %", "recall %", "accuracy %", "EM entries",
                              "clean weight", "clean Beta (a, b)", "noisy Beta (a, b)"], rows, id: "purification", numericFrom: 2)

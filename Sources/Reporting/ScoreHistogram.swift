@@ -55,56 +55,67 @@ public enum ScoredCaptions {
 struct ScoreHistogram {
     static let bins = 40
 
-    /// Bar heights: `count / (M · binWidth)`.
-    static func densities(_ scores: [Float], select: (Int) -> Bool, total: Int) -> [Double] {
+    /// The score range shown: all of [0, 1] unless the scores crowd into a small part of it
+    /// (an untrained net scores everything near 0.5), then that part in steps of 0.05.
+    static func range(_ scores: [Float]) -> (lo: Double, hi: Double) {
+        guard let mn = scores.min(), let mx = scores.max() else { return (0, 1) }
+        // The slack keeps Float scores such as 0.6 (0.60000002) from opening a further step.
+        var lo = max(0, (Double(mn) * 20 + 1e-4).rounded(.down) / 20), hi = min(1, (Double(mx) * 20 - 1e-4).rounded(.up) / 20)
+        if hi - lo < 0.05 { hi = min(1, lo + 0.05); lo = hi - 0.05 }
+        return hi - lo > 0.5 ? (0, 1) : (lo, hi)
+    }
+
+    /// Bar heights over `bins` equal bins of `range`: `count / (M · binWidth)`.
+    static func densities(_ scores: [Float], select: (Int) -> Bool, total: Int, range: (lo: Double, hi: Double)) -> [Double] {
         var counts = [Int](repeating: 0, count: bins)
+        let w = (range.hi - range.lo) / Double(bins)
         for (i, s) in scores.enumerated() where select(i) {
-            let b = min(bins - 1, max(0, Int(Double(s) * Double(bins))))
+            let b = min(bins - 1, max(0, Int(((Double(s) - range.lo) / w).rounded(.down))))
             counts[b] += 1
         }
-        let w = 1.0 / Double(bins)
         return counts.map { Double($0) / (Double(max(total, 1)) * w) }
     }
 
     static func chart(id: String, title: String, scores: [Float], clean: [UInt8]?, mixture: BetaMixture?) -> Chart {
-        let w = 1.0 / Double(bins)
+        let r = range(scores)
+        let w = (r.hi - r.lo) / Double(bins)
+        func bars(_ d: [Double]) -> [(x: Double, y: Double?)] { d.enumerated().map { (r.lo + Double($0.offset) * w, $0.element) } }
         var series: [Series] = []
         var heights: [Double] = []
         if let clean {
-            let c = densities(scores, select: { clean[$0] != 0 }, total: scores.count)
-            let nz = densities(scores, select: { clean[$0] == 0 }, total: scores.count)
+            let c = densities(scores, select: { clean[$0] != 0 }, total: scores.count, range: r)
+            let nz = densities(scores, select: { clean[$0] == 0 }, total: scores.count, range: r)
             let nc = clean.lazy.filter { $0 != 0 }.count
             heights = c + nz
-            series.append(Series(label: "clean pairs (n=\(nc))", color: Palette.blue,
-                                 points: c.enumerated().map { (Double($0.offset) * w, $0.element) }, kind: .bars(width: w), opacity: 0.45))
-            series.append(Series(label: "noisy pairs (n=\(clean.count - nc))", color: Palette.vermillion,
-                                 points: nz.enumerated().map { (Double($0.offset) * w, $0.element) }, kind: .bars(width: w), opacity: 0.45))
+            series.append(Series(label: "clean pairs (n=\(nc))", color: Palette.blue, points: bars(c), kind: .bars(width: w), opacity: 0.45))
+            series.append(Series(label: "noisy pairs (n=\(clean.count - nc))", color: Palette.vermillion, points: bars(nz), kind: .bars(width: w), opacity: 0.45))
         } else {
-            let all = densities(scores, select: { _ in true }, total: scores.count)
+            let all = densities(scores, select: { _ in true }, total: scores.count, range: r)
             heights = all
-            series.append(Series(label: "all pairs (n=\(scores.count))", color: Palette.grey,
-                                 points: all.enumerated().map { (Double($0.offset) * w, $0.element) }, kind: .bars(width: w), opacity: 0.45))
+            series.append(Series(label: "all pairs (n=\(scores.count))", color: Palette.grey, points: bars(all), kind: .bars(width: w), opacity: 0.45))
         }
         let yDomain = LinearScale.niceDomain([0, max(heights.max() ?? 1, 0.1) * 1.15])
         // A Beta with a < 1 or b < 1 runs to infinity at the edges: cut it at the frame.
         let top = yDomain.hi
         if let m = mixture {
-            let xs = (0...200).map { 0.0025 + 0.995 * Double($0) / 200 }
+            let span = r.hi - r.lo
+            let xs = (0...200).map { r.lo + span * (0.0025 + 0.995 * Double($0) / 200) }
             func curve(_ p: BetaParameters, _ weight: Double) -> [(x: Double, y: Double?)] {
                 xs.map { x in
                     let d = weight * exp(p.logDensity(x))
                     return (x, d.isFinite ? min(d, top) : nil)
                 }
             }
-            series.append(Series(label: "clean Beta(\(Fmt.f(m.clean.alpha)), \(Fmt.f(m.clean.beta))) × \(Fmt.f(m.weights[1]))",
+            series.append(Series(label: "clean Beta(\(Fmt.compact(m.clean.alpha)), \(Fmt.compact(m.clean.beta))) × \(Fmt.f(m.weights[1]))",
                                  color: Palette.blue, points: curve(m.clean, m.weights[1]), lineWidth: 2.2))
-            series.append(Series(label: "noisy Beta(\(Fmt.f(m.noisy.alpha)), \(Fmt.f(m.noisy.beta))) × \(Fmt.f(m.weights[0]))",
+            series.append(Series(label: "noisy Beta(\(Fmt.compact(m.noisy.alpha)), \(Fmt.compact(m.noisy.beta))) × \(Fmt.f(m.weights[0]))",
                                  color: Palette.vermillion, points: curve(m.noisy, m.weights[0]), dash: "6 3", lineWidth: 2.2))
         }
-        var chart = Chart(id: id, title: title, xLabel: "score of caption with its (noisy) image", yLabel: "density", series: series)
+        let zoom = r == (0, 1) ? "" : " (zoomed to \(Fmt.tick(r.lo))–\(Fmt.tick(r.hi)))"
+        var chart = Chart(id: id, title: title, xLabel: "score of caption with its (noisy) image" + zoom, yLabel: "density", series: series)
         chart.width = 540
         chart.height = 330
-        chart.xDomain = (0, 1)
+        chart.xDomain = r
         chart.yDomain = yDomain
         return chart
     }

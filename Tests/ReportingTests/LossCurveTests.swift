@@ -27,3 +27,18 @@ final class LossCurveTests: XCTestCase {
         XCTAssertEqual(c.metaLoss[168].y, 0.5)             // mean of 0, 0.5, 1
     }
 }
+
+final class HistogramRangeTests: XCTestCase {
+    func testScoresCrowdedNearOneValueAreShownZoomedWithTheSameDensityScale() {
+        XCTAssertTrue(ScoreHistogram.range([0.01, 0.99]) == (0, 1))
+        XCTAssertTrue(ScoreHistogram.range([0.2, 0.6]) == (0.2, 0.6))
+        XCTAssertTrue(ScoreHistogram.range([0.2, 0.8]) == (0, 1))          // more than half: whole range
+        XCTAssertTrue(ScoreHistogram.range([0.5, 0.5001]) == (0.5, 0.55))
+        XCTAssertTrue(ScoreHistogram.range([1, 1]) == (0.95, 1))
+        // Density: each score adds 1 / (M · binWidth), so the bars integrate to 1 whatever the range.
+        let scores: [Float] = [0.48, 0.49, 0.5, 0.51, 0.52, 0.5]
+        let r = ScoreHistogram.range(scores)
+        let d = ScoreHistogram.densities(scores, select: { _ in true }, total: scores.count, range: r)
+        XCTAssertEqual(d.reduce(0, +) * (r.hi - r.lo) / Double(ScoreHistogram.bins), 1, accuracy: 1e-12)
+    }
+}

@@ -70,9 +70,14 @@ final class RunReportTests: XCTestCase {
                 // Bin by bin: the clean bars count the clean scores in that bin.
                 let s = try XCTUnwrap(run.scores[net]?[r - 1])
                 for (b, bar) in clean.enumerated() {
-                    let count = zip(s, run.clean).filter { $0.1 != 0 && min(39, Int(Double($0.0) * 40)) == b }.count
+                    let count = zip(s, run.clean).filter { sc, c in
+                        c != 0 && (Double(sc) >= bar.x - 1e-9 || b == 0) && (Double(sc) < bar.x + bar.w - 1e-9 || b == 39)
+                    }.count
                     XCTAssertEqual(bar.h * bar.w * Double(run.trainCaptions), Double(count), accuracy: 0.5)
                 }
+                // The bars cover every score.
+                XCTAssertLessThanOrEqual(clean.first?.x ?? 1, Double(s.min() ?? 0) + fig.xResolution)
+                XCTAssertGreaterThanOrEqual((clean.last?.x ?? 0) + (clean.last?.w ?? 0), Double(s.max() ?? 1) - fig.xResolution)
                 // The clean curve is the weighted clean Beta density (where it is not cut at the frame).
                 let mix = try XCTUnwrap(run.purify[net]?[r - 1]).final
                 let label = try XCTUnwrap(fig.legend.first { $0.hasPrefix("clean Beta") })
