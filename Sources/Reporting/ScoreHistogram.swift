@@ -55,13 +55,15 @@ public enum ScoredCaptions {
 struct ScoreHistogram {
     static let bins = 40
 
-    /// The score range shown: all of [0, 1] unless the scores crowd into a small part of it
-    /// (an untrained net scores everything near 0.5), then that part in steps of 0.05.
+    /// The score range shown: all of [0, 1] unless the scores crowd into less than half of it
+    /// (an untrained net scores everything near 0.5), then that part, widened to round steps.
     static func range(_ scores: [Float]) -> (lo: Double, hi: Double) {
-        guard let mn = scores.min(), let mx = scores.max() else { return (0, 1) }
+        guard let mn = scores.min().map(Double.init), let mx = scores.max().map(Double.init) else { return (0, 1) }
+        if mx - mn > 0.5 { return (0, 1) }
+        if mx - mn < 1e-9 { return (max(0, mn - 0.01), min(1, mx + 0.01)) }
+        let step = LinearScale.niceStep(mx - mn, 4)
         // The slack keeps Float scores such as 0.6 (0.60000002) from opening a further step.
-        var lo = max(0, (Double(mn) * 20 + 1e-4).rounded(.down) / 20), hi = min(1, (Double(mx) * 20 - 1e-4).rounded(.up) / 20)
-        if hi - lo < 0.05 { hi = min(1, lo + 0.05); lo = hi - 0.05 }
+        let lo = max(0, (mn / step + 1e-4).rounded(.down) * step), hi = min(1, (mx / step - 1e-4).rounded(.up) * step)
         return hi - lo > 0.5 ? (0, 1) : (lo, hi)
     }
 

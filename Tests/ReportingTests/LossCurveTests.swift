@@ -30,11 +30,17 @@ final class LossCurveTests: XCTestCase {
 
 final class HistogramRangeTests: XCTestCase {
     func testScoresCrowdedNearOneValueAreShownZoomedWithTheSameDensityScale() {
-        XCTAssertTrue(ScoreHistogram.range([0.01, 0.99]) == (0, 1))
-        XCTAssertTrue(ScoreHistogram.range([0.2, 0.6]) == (0.2, 0.6))
-        XCTAssertTrue(ScoreHistogram.range([0.2, 0.8]) == (0, 1))          // more than half: whole range
-        XCTAssertTrue(ScoreHistogram.range([0.5, 0.5001]) == (0.5, 0.55))
-        XCTAssertTrue(ScoreHistogram.range([1, 1]) == (0.95, 1))
+        func check(_ scores: [Float], _ lo: Double, _ hi: Double, line: UInt = #line) {
+            let r = ScoreHistogram.range(scores)
+            XCTAssertEqual(r.lo, lo, accuracy: 1e-9, line: line)
+            XCTAssertEqual(r.hi, hi, accuracy: 1e-9, line: line)
+        }
+        check([0.01, 0.99], 0, 1)
+        check([0.2, 0.6], 0.2, 0.6)
+        check([0.2, 0.8], 0, 1)                 // more than half: the whole range
+        check([0.4967, 0.4982], 0.4965, 0.4985)  // steps of 0.0005
+        check([0.5, 0.5, 0.5], 0.49, 0.51)
+        check([1, 1], 0.99, 1)
         // Density: each score adds 1 / (M · binWidth), so the bars integrate to 1 whatever the range.
         let scores: [Float] = [0.48, 0.49, 0.5, 0.51, 0.52, 0.5]
         let r = ScoreHistogram.range(scores)
