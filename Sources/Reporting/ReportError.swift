@@ -73,9 +73,12 @@ enum Fmt {
         return s == "-0" || s.hasPrefix("-0.") && Double(s) == 0 ? String(s.dropFirst()) : s
     }
 
-    /// Two decimals for ordinary sizes, whole numbers for large ones (Beta shapes can reach 10^6).
+    /// Two decimals for ordinary sizes, whole numbers from 100, three digits from 10^5 (the
+    /// Beta shapes of an untrained net reach 10^7).
     static func compact(_ v: Double) -> String {
-        abs(v) >= 100 ? f(v, 0) : f(v, 2)
+        guard v.isFinite else { return f(v) }
+        if abs(v) >= 1e5 { return String(format: "%.3g", v) }
+        return abs(v) >= 100 ? f(v, 0) : f(v, 2)
     }
 
     /// Shortest text for a tick value: no trailing zeros.
