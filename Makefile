@@ -8,7 +8,9 @@ SEED ?= 0
 JOBS ?= 2
 APT_PACKAGES := pkg-config libopenblas-dev libzstd-dev libjpeg-dev
 
-.PHONY: deps build release pipeline test bench clean-cache
+RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set seed=$(SEED) $(if $(EPOCHS),--set epochs=$(EPOCHS))
+
+.PHONY: deps build release pipeline baseline test bench
 
 # Installs the system libraries when pkg-config cannot find them (machines run as root).
 deps:
@@ -23,9 +25,13 @@ build: deps
 release: deps
 	swift build -c release
 
+# The whole MSCN experiment; prints the test metrics, leaves Data/runs/latest/.
 pipeline: release
-	.build/release/mscn run Pipelines/mscn.yaml --set noise=$(NOISE) --set data=$(DATA) \
-	  --set layout=$(LAYOUT) --set seed=$(SEED) $(if $(EPOCHS),--set epochs=$(EPOCHS)) -j $(JOBS)
+	.build/release/mscn run Pipelines/mscn.yaml $(RUN_SETS) -j $(JOBS)
+
+# The uncorrected baseline with the same data, noise and warm-up.
+baseline: release
+	.build/release/mscn run Pipelines/baseline.yaml $(RUN_SETS) -j $(JOBS)
 
 test: deps
 	swift build --build-tests

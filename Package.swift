@@ -67,7 +67,7 @@ let package = Package(
             "StageKit", "TensorFile", "Pipeline", "MSCN", "Engine", "BuiltinDataset", "Artefacts", "Training", "Reporting",
         ]),
         .executableTarget(name: "mscn-bench", dependencies: [
-            "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Retrieval", "Pipeline",
+            "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Retrieval", "Pipeline", "SimilarityKernels",
         ]),
 
         // Tests. Golden files live next to the tests that read them.

@@ -59,6 +59,19 @@ public struct Trainer {
         }
     }
 
+    /// One epoch of the uncorrected baseline (`round` ≥ 1): warm-up loss on every training
+    /// caption with its noisy image, main net only, no purification.
+    public func baselineRound(_ model: Model, round: Int, onStep: (StepLogLine) -> Void) {
+        let epoch = options.warmupEpochs + round - 1
+        let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
+        var g = SeededGenerator(seed: seed, stream: "batches-baseline-\(net)-\(round)")
+        let batches = BatchPlan.epoch(captions: data.baseCaptions, imageOf: data.imageOf, batchSize: options.batchSize, generator: &g)
+        for (i, b) in batches.enumerated() {
+            let loss = model.baselineStep(data.pairBatch(b), lr: lr)
+            onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: nil, lr: lr))
+        }
+    }
+
     /// One MSCN epoch (`round` ≥ 1) on the captions `keep` retains (nil: all).
     public func round(_ model: Model, round: Int, keep: [UInt8]?, onStep: (StepLogLine) -> Void) throws {
         let epoch = options.warmupEpochs + round - 1

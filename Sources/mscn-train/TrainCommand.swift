@@ -15,7 +15,8 @@ struct TrainCommand: ParsableCommand {
         commandName: "mscn-train",
         abstract: "Train one MSCN net: the warm-up, or one round (epoch) with the meta step.",
         discussion: """
-        --mode warmup creates a net from --seed and the size options and runs --warmup-epochs epochs of \
+        --mode baseline continues --initial for one epoch of the warm-up loss on every training caption, \
+        without meta net updates or purification (the uncorrected baseline). --mode warmup creates a net from --seed and the size options and runs --warmup-epochs epochs of \
         the warm-up loss. --mode round loads --init (the net's previous checkpoint), trains one epoch on \
         the captions --mask keeps (purified by the other net), with the meta step every --meta-interval \
         steps, and writes --out. Round 1 starts fresh Adam states (the reference re-creates them after \
@@ -24,10 +25,10 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    enum Mode: String, ExpressibleByArgument, CaseIterable { case warmup, round }
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case warmup, round, baseline }
     enum Module: String, ExpressibleByArgument, CaseIterable { case sgr, saf }
 
-    @Option(help: "warmup or round.") var mode: Mode
+    @Option(help: "warmup, round or baseline.") var mode: Mode
     @Option(help: "Net name, A or B (names its random streams).") var net: String = "A"
     @Option(help: "Training features (features-train.tzst).") var features: String
     @Option(help: "Corpus (corpus.tzst).") var corpus: String
@@ -65,7 +66,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("exact-negative-check"), help: "Correct quirk 9: meta negatives avoid the caption's true image.") var exactNegativeCheck = false
 
     func validate() throws {
-        if mode == .round && initial == nil { throw ValidationError("--mode round needs --initial (the previous checkpoint)") }
+        if mode != .warmup && initial == nil { throw ValidationError("--mode \(mode.rawValue) needs --initial (the previous checkpoint)") }
+        if mode == .baseline && mask != nil { throw ValidationError("--mode baseline trains on every caption: no --mask") }
         if mode == .warmup && (initial != nil || mask != nil) { throw ValidationError("--mode warmup takes neither --initial nor --mask") }
         guard round >= 1 else { throw ValidationError("--round starts at 1") }
         guard batchSize >= 2, warmupBatchSize >= 2 else { throw ValidationError("batch sizes must be at least 2 (batch norm)") }
@@ -116,6 +118,17 @@ struct TrainCommand: ParsableCommand {
                     lines.append(line.tsv)
                     progress.update(lines.count - 1, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
                 }
+            case .baseline:
+                guard let initial else { throw StageError("--mode baseline needs --initial") }
+                model = try Checkpoint.load(initial).model
+                try ModelChecks.compatible(model.config, with: data, corpus: corpus, path: initial)
+                if round == 1 { model.resetOptimizers() }
+                let progress = StageKit.Progress("baseline round \(round) net \(net)",
+                                                 total: BatchPlan.count(data.baseCaptions.count, batchSize: batchSize))
+                trainer.baselineRound(model, round: round) { line in
+                    lines.append(line.tsv)
+                    progress.update(lines.count - 1, detail: String(format: "loss %.4f", line.loss))
+                }
             case .round:
                 guard let initial else { throw StageError("--mode round needs --initial") }
                 model = try Checkpoint.load(initial).model
@@ -137,7 +150,7 @@ struct TrainCommand: ParsableCommand {
                 }
             }
             try Checkpoint.save(model, to: out, metadata: [
-                "stage": "mscn-train", "mode": mode.rawValue, "net": net, "round": mode == .round ? String(round) : "0",
+                "stage": "mscn-train", "mode": mode.rawValue, "net": net, "round": mode == .warmup ? "0" : String(round),
                 "seed": String(seed),
             ])
             if let log {

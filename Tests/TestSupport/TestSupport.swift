@@ -50,17 +50,23 @@ public func runProduct(_ name: String, _ arguments: [String], cwd: URL? = nil,
     p.standardError = err
     try p.run()
     // Read both pipes before waiting so a chatty child cannot block on a full pipe.
-    var outData = Data(), errData = Data()
+    let errBox = DataBox()
     let group = DispatchGroup()
     group.enter()
     DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
+        errBox.data = err.fileHandleForReading.readDataToEndOfFile()
         group.leave()
     }
-    outData = out.fileHandleForReading.readDataToEndOfFile()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
+    let errData = errBox.data
     p.waitUntilExit()
     return ProcessResult(status: p.terminationStatus,
                          stdout: String(decoding: outData, as: UTF8.self),
                          stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Holds the bytes a reader thread collects; the dispatch group orders the write before the read.
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
 }

@@ -1,0 +1,166 @@
+/// Steps 1–2 of the pair similarity for one group (image i against a caption range):
+/// SCAN attention of words over regions, the local alignments `l2norm(Linear_loc((u − t)²))`
+/// and the global one `l2norm(Linear_glo((v_glo − t_glo)²))`, written as node rows
+/// (words first, then one global row per pair) of `state.nodes[0]`.
+struct AlignmentShape {
+    let regions: Int
+    let dim: Int
+    let simDim: Int
+}
+
+/// SCAN's softmax temperature (λ in the reference, `smooth`).
+let attentionSmooth: Float = 9
+
+func alignmentForward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, _ p: PackedParams,
+                      _ st: GroupState, shape: AlignmentShape, scratch: FloatBuffer) {
+    let R = shape.regions, d = shape.dim, s = shape.simDim, W = g.words
+    let v = x.images.p + g.image * R * d
+    let t = x.words.p + g.wordLo * d
+    let gram = st.gram.p, prob = st.prob.p, u = st.u.p
+    // All regions against all the group's words in one product: gram [R, W].
+    sgemm(false, true, R, W, d, 1, v, d, t, d, 0, gram, W)
+    for c in g.captionLo..<g.captionHi {
+        let L = layout.lengths[c], lw = layout.localWord(g, c), j = c - g.captionLo
+        for r in 0..<R {
+            let row = gram + r * W + lw
+            var ss: Float = 0
+            for l in 0..<L { let a = leakyReLU(row[l]); ss += a * a }
+            let n = ss.squareRoot()
+            st.attnNorm.p[j * R + r] = n
+            let scale = attentionSmooth / (n + normEps)
+            for l in 0..<L { prob[(lw + l) * R + r] = leakyReLU(row[l]) * scale }
+        }
+    }
+    for w in 0..<W { unsafeSoftmaxInPlace(prob + w * R, R) }
+    // Attended context of every word: u = l2norm(P·v).
+    sgemm(false, false, W, d, R, 1, prob, R, v, d, 0, u, d)
+    for w in 0..<W { st.uNorm.p[w] = unsafeL2NormalizeRow(u + w * d, d) }
+    // Local alignments of all the group's words in one product.
+    let X = scratch.p
+    for w in 0..<W { unsafeSquaredDifference(u + w * d, t + w * d, X + w * d, d) }
+    let S = st.nodes[0].p
+    sgemm(false, true, W, s, d, 1, X, d, p.loc.w.p, d, 0, S, s)
+    unsafeAddBiasRows(S, rows: W, p.loc.b.p, s)
+    for w in 0..<W { st.nodeNorm.p[w] = unsafeL2NormalizeRow(S + w * s, s) }
+    // Global alignment of each pair.
+    let n = g.pairCount
+    let vg = x.imageGlobal.p + g.image * d
+    for j in 0..<n {
+        unsafeSquaredDifference(vg, x.captionGlobal.p + (g.captionLo + j) * d, X + j * d, d)
+    }
+    let Sg = S + W * s
+    sgemm(false, true, n, s, d, 1, X, d, p.glo.w.p, d, 0, Sg, s)
+    unsafeAddBiasRows(Sg, rows: n, p.glo.b.p, s)
+    for j in 0..<n { st.nodeNorm.p[W + j] = unsafeL2NormalizeRow(Sg + j * s, s) }
+}
+
+/// Per-worker gradient accumulators for the inputs and the alignment parameters.
+final class AlignmentGrads {
+    let images: FloatBuffer, words: FloatBuffer, imageGlobal: FloatBuffer, captionGlobal: FloatBuffer
+    let locW: FloatBuffer, locB: FloatBuffer, gloW: FloatBuffer, gloB: FloatBuffer
+
+    init(_ x: PackedInputs, simDim s: Int) {
+        let d = x.dim
+        images = FloatBuffer(x.images.count)
+        words = FloatBuffer(x.words.count)
+        imageGlobal = FloatBuffer(x.imageGlobal.count)
+        captionGlobal = FloatBuffer(x.captionGlobal.count)
+        locW = FloatBuffer(s * d); locB = FloatBuffer(s)
+        gloW = FloatBuffer(s * d); gloB = FloatBuffer(s)
+    }
+}
+
+/// Scratch for one worker's backward, sized for the largest group. Every buffer is written
+/// (or explicitly zeroed) before it is read; BLAS calls with beta = 0 ignore C's contents.
+final class BackwardScratch {
+    let x: FloatBuffer, dx: FloatBuffer, dxg: FloatBuffer, dP: FloatBuffer, dGram: FloatBuffer
+    let dS: FloatBuffer, dSNext: FloatBuffer, dH: FloatBuffer, dM: FloatBuffer, dQ: FloatBuffer, dK: FloatBuffer
+    let dv: FloatBuffer
+    let dE: FloatBuffer
+
+    init(_ c: GroupCapacity, regions R: Int, dim d: Int, simDim s: Int) {
+        x = FloatBuffer(unzeroed: c.words * d); dx = FloatBuffer(unzeroed: c.words * d); dxg = FloatBuffer(unzeroed: c.pairs * d)
+        dP = FloatBuffer(unzeroed: c.words * R); dGram = FloatBuffer(unzeroed: R * c.words)
+        let n = c.nodes * s
+        dS = FloatBuffer(unzeroed: n); dSNext = FloatBuffer(unzeroed: n); dH = FloatBuffer(unzeroed: n); dM = FloatBuffer(unzeroed: n)
+        dQ = FloatBuffer(unzeroed: n); dK = FloatBuffer(unzeroed: n)
+        dv = FloatBuffer(unzeroed: s)
+        dE = FloatBuffer(unzeroed: c.words + 1)
+    }
+}
+
+/// Backward of `alignmentForward`: `dS` [N, s] (gradient of the node rows) is consumed in place.
+func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, _ p: PackedParams,
+                       _ st: GroupState, shape: AlignmentShape, dS: UnsafeMutablePointer<Float>,
+                       scratch sc: BackwardScratch, grads acc: AlignmentGrads) {
+    let R = shape.regions, d = shape.dim, s = shape.simDim, W = g.words, n = g.pairCount
+    let v = x.images.p + g.image * R * d
+    let t = x.words.p + g.wordLo * d
+    let S = st.nodes[0].p
+    // Through the l2norms of the node rows.
+    for r in 0..<(W + n) { unsafeL2NormalizeBackward(y: S + r * s, norm: st.nodeNorm.p[r], dS + r * s, s) }
+    let u = st.u.p, X = sc.x.p, dX = sc.dx.p
+    // Local: Linear_loc over (u − t)², recomputed rather than stored.
+    for w in 0..<W { unsafeSquaredDifference(u + w * d, t + w * d, X + w * d, d) }
+    sgemm(true, false, s, d, W, 1, dS, s, X, d, 1, acc.locW.p, d)
+    unsafeAddColumnSums(dS, rows: W, s, into: acc.locB.p)
+    sgemm(false, false, W, d, s, 1, dS, s, p.loc.w.p, d, 0, dX, d)
+    let dWords = acc.words.p + g.wordLo * d
+    for w in 0..<W {
+        let uw = u + w * d, tw = t + w * d, gx = dX + w * d, dt = dWords + w * d
+        for k in 0..<d {
+            let gk = 2 * (uw[k] - tw[k]) * gx[k]
+            gx[k] = gk
+            dt[k] -= gk
+        }
+    }
+    // Global: Linear_glo over (v_glo − t_glo)².
+    let vg = x.imageGlobal.p + g.image * d
+    for j in 0..<n { unsafeSquaredDifference(vg, x.captionGlobal.p + (g.captionLo + j) * d, X + j * d, d) }
+    let dSg = dS + W * s
+    sgemm(true, false, s, d, n, 1, dSg, s, X, d, 1, acc.gloW.p, d)
+    unsafeAddColumnSums(dSg, rows: n, s, into: acc.gloB.p)
+    let dXg = sc.dxg.p
+    sgemm(false, false, n, d, s, 1, dSg, s, p.glo.w.p, d, 0, dXg, d)
+    let dvg = acc.imageGlobal.p + g.image * d
+    for j in 0..<n {
+        let tg = x.captionGlobal.p + (g.captionLo + j) * d, dtg = acc.captionGlobal.p + (g.captionLo + j) * d
+        let gx = dXg + j * d
+        for k in 0..<d {
+            let gk = 2 * (vg[k] - tg[k]) * gx[k]
+            dvg[k] += gk
+            dtg[k] -= gk
+        }
+    }
+    // Through u = l2norm(P·v).
+    for w in 0..<W { unsafeL2NormalizeBackward(y: u + w * d, norm: st.uNorm.p[w], dX + w * d, d) }
+    let prob = st.prob.p, dP = sc.dP.p
+    sgemm(false, true, W, R, d, 1, dX, d, v, d, 0, dP, R)
+    let dv = acc.images.p + g.image * R * d
+    sgemm(true, false, R, d, W, 1, prob, R, dX, d, 1, dv, d)
+    // Softmax over regions, then the per-region l2norm over the pair's words, then LeakyReLU.
+    let gram = st.gram.p, dGram = sc.dGram.p
+    for w in 0..<W {
+        let pr = prob + w * R, dp = dP + w * R
+        let dotp = unsafeDot(pr, dp, R)
+        for r in 0..<R { dGram[r * W + w] = attentionSmooth * pr[r] * (dp[r] - dotp) }
+    }
+    for c in g.captionLo..<g.captionHi {
+        let L = layout.lengths[c], lw = layout.localWord(g, c), j = c - g.captionLo
+        for r in 0..<R {
+            let row = gram + r * W + lw, drow = dGram + r * W + lw
+            let nr = st.attnNorm.p[j * R + r]
+            let inv = 1 / (nr + normEps)
+            var yd: Float = 0
+            for l in 0..<L { yd += leakyReLU(row[l]) * inv * drow[l] }
+            let coef = nr > 0 ? yd / nr : 0
+            for l in 0..<L {
+                let y = leakyReLU(row[l]) * inv
+                let da = drow[l] * inv - y * coef
+                drow[l] = row[l] > 0 ? da : 0.1 * da
+            }
+        }
+    }
+    sgemm(false, false, R, d, W, 1, dGram, W, t, d, 1, dv, d)
+    sgemm(true, false, W, d, R, 1, dGram, W, v, d, 1, dWords, d)
+}

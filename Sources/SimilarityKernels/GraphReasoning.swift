@@ -1,0 +1,127 @@
+/// SGR: `steps` rounds of `E = softmax_row(Q Kᵀ)`, `S ← ReLU((E·S) W_gᵀ + b_g)` over each pair's
+/// L+1 nodes. Q, K and the graph products run as GEMMs over all the group's node rows; only the
+/// (L+1)² edge work is per pair. The last round only needs node 0 (the output), so its queries,
+/// messages and outputs cover one row per pair.
+func graphForward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st: GroupState, simDim s: Int) {
+    let steps = p.sgr.count, W = g.words, N = g.nodes, n = g.pairCount
+    let rows = NodeRowTable(layout.maxLength(g) + 1)
+    for step in 0..<steps {
+        let last = step == steps - 1
+        let S = st.nodes[step].p, Q = st.q[step].p, K = st.k[step].p, E = st.e[step].p, M = st.m[step].p
+        let lin = p.sgr[step]
+        // Queries of every node (or of node 0 only, which sit contiguously after the word rows).
+        let qRows = last ? n : N
+        let qSrc = last ? S + W * s : S
+        sgemm(false, true, qRows, s, s, 1, qSrc, s, lin.query.w.p, s, 0, Q, s)
+        unsafeAddBiasRows(Q, rows: qRows, lin.query.b.p, s)
+        sgemm(false, true, N, s, s, 1, S, s, lin.key.w.p, s, 0, K, s)
+        unsafeAddBiasRows(K, rows: N, lin.key.b.p, s)
+        for c in g.captionLo..<g.captionHi {
+            let L1 = layout.lengths[c] + 1, lw = layout.localWord(g, c), j = c - g.captionLo
+            let e = E + layout.localEdge(g, c)
+            for b in 0..<L1 {
+                let r = nodeRow(b, words: W, slot: j, localWord: lw)
+                rows.s[b] = S + r * s
+                rows.k[b] = K + r * s
+            }
+            for a in 0..<(last ? 1 : L1) {
+                let qa = last ? Q + j * s : Q + nodeRow(a, words: W, slot: j, localWord: lw) * s
+                let ea = e + a * L1
+                unsafeDotRows(qa, rows.k, L1, ea, s)
+                unsafeSoftmaxInPlace(ea, L1)
+                let ma = last ? M + j * s : M + nodeRow(a, words: W, slot: j, localWord: lw) * s
+                ma.update(repeating: 0, count: s)
+                unsafeCombineRows(ea, rows.s, L1, into: ma, s)
+            }
+        }
+        let out = last ? st.out.p : st.nodes[step + 1].p
+        sgemm(false, true, qRows, s, s, 1, M, s, lin.graph.w.p, s, 0, out, s)
+        unsafeAddBiasRows(out, rows: qRows, lin.graph.b.p, s)
+        for i in 0..<(qRows * s) where out[i] < 0 { out[i] = 0 }
+    }
+}
+
+/// Per-worker gradient accumulators of the SGR weights, `[step]` of (query, key, graph) × (w, b).
+final class GraphGrads {
+    let w: [[FloatBuffer]]
+    let b: [[FloatBuffer]]
+
+    init(steps: Int, simDim s: Int) {
+        w = (0..<steps).map { _ in (0..<3).map { _ in FloatBuffer(s * s) } }
+        b = (0..<steps).map { _ in (0..<3).map { _ in FloatBuffer(s) } }
+    }
+}
+
+/// Backward of `graphForward`. `dOut` [pairs, s] is the gradient of the group's outputs; the
+/// gradient of the first round's input nodes ends in `sc.dS` (returned pointer) [N, s].
+func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st: GroupState, simDim s: Int,
+                   dOut: UnsafePointer<Float>, scratch sc: BackwardScratch, grads acc: GraphGrads) -> UnsafeMutablePointer<Float> {
+    let steps = p.sgr.count, W = g.words, N = g.nodes, n = g.pairCount
+    var dNext = sc.dSNext.p  // gradient of this round's output
+    var dS = sc.dS.p         // gradient of this round's input, being built
+    dNext.update(from: dOut, count: n * s)
+    let dH = sc.dH.p, dM = sc.dM.p, dQ = sc.dQ.p, dK = sc.dK.p
+    let table = NodeRowTable(layout.maxLength(g) + 1)
+    for step in stride(from: steps - 1, through: 0, by: -1) {
+        let last = step == steps - 1
+        let S = st.nodes[step].p, Q = st.q[step].p, K = st.k[step].p, E = st.e[step].p, M = st.m[step].p
+        let out = last ? st.out.p : st.nodes[step + 1].p
+        let lin = p.sgr[step]
+        let rows = last ? n : N
+        for i in 0..<(rows * s) { dH[i] = out[i] > 0 ? dNext[i] : 0 }
+        sgemm(true, false, s, s, rows, 1, dH, s, M, s, 1, acc.w[step][2].p, s)
+        unsafeAddColumnSums(dH, rows: rows, s, into: acc.b[step][2].p)
+        sgemm(false, false, rows, s, s, 1, dH, s, lin.graph.w.p, s, 0, dM, s)
+        dS.update(repeating: 0, count: N * s)
+        dQ.update(repeating: 0, count: rows * s)
+        dK.update(repeating: 0, count: N * s)
+        for c in g.captionLo..<g.captionHi {
+            let L1 = layout.lengths[c] + 1, lw = layout.localWord(g, c), j = c - g.captionLo
+            let e = E + layout.localEdge(g, c)
+            for b in 0..<L1 {
+                let r = nodeRow(b, words: W, slot: j, localWord: lw)
+                table.s[b] = S + r * s
+                table.k[b] = K + r * s
+            }
+            for a in 0..<(last ? 1 : L1) {
+                let qRow = last ? j : nodeRow(a, words: W, slot: j, localWord: lw)
+                let dma = dM + qRow * s, ea = e + a * L1
+                // dE_ab = dM_a · S_b, the message term of dS, then the softmax backward in place.
+                let dEs = sc.dE.p
+                unsafeDotRows(dma, table.s, L1, dEs, s)
+                var dotED: Float = 0
+                for b in 0..<L1 {
+                    dotED += dEs[b] * ea[b]
+                    unsafeAxpy(ea[b], dma, dS + nodeRow(b, words: W, slot: j, localWord: lw) * s, s)
+                }
+                for b in 0..<L1 { dEs[b] = ea[b] * (dEs[b] - dotED) }
+                let qa = Q + qRow * s
+                unsafeCombineRows(dEs, table.k, L1, into: dQ + qRow * s, s)
+                for b in 0..<L1 { unsafeAxpy(dEs[b], qa, dK + nodeRow(b, words: W, slot: j, localWord: lw) * s, s) }
+            }
+        }
+        let qSrc = last ? S + W * s : S
+        sgemm(true, false, s, s, rows, 1, dQ, s, qSrc, s, 1, acc.w[step][0].p, s)
+        unsafeAddColumnSums(dQ, rows: rows, s, into: acc.b[step][0].p)
+        sgemm(true, false, s, s, N, 1, dK, s, S, s, 1, acc.w[step][1].p, s)
+        unsafeAddColumnSums(dK, rows: N, s, into: acc.b[step][1].p)
+        sgemm(false, false, rows, s, s, 1, dQ, s, lin.query.w.p, s, 1, last ? dS + W * s : dS, s)
+        sgemm(false, false, N, s, s, 1, dK, s, lin.key.w.p, s, 1, dS, s)
+        swap(&dNext, &dS)
+    }
+    return dNext
+}
+
+/// Row pointers of one pair's nodes (node 0 is not next to the word nodes in a group's layout).
+final class NodeRowTable {
+    let s: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    let k: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    init(_ capacity: Int) {
+        s = .allocate(capacity: capacity)
+        k = .allocate(capacity: capacity)
+    }
+    deinit {
+        s.deallocate()
+        k.deallocate()
+    }
+}

@@ -1,2 +1,0 @@
-// SimilarityKernels: filled in by its issue (see README.md).
-enum SimilarityKernelsModulePlaceholder {}

@@ -1,0 +1,131 @@
+import XCTest
+@testable import SimilarityKernels
+
+/// Properties the engine relies on: the pair order, inference without a tape, independence
+/// from how the work is cut (groups, workers), determinism, and the running-stat bookkeeping.
+final class KernelConsistencyTests: XCTestCase {
+    private func problem(_ module: SimilarityModule, seed: UInt64 = 21) -> ReferenceProblem {
+        .random(seed: seed, module: module, imageCount: 3, captionCount: 3, regions: 6,
+                lengths: [4, 2, 5], dim: 17, simDim: 11)
+    }
+
+    private func run(_ p: ReferenceProblem, pairs: PairSet, training: Bool, keepTape: Bool,
+                     workers: Int = 2, maxGroupWords: Int = 1024) -> (sims: [Float], params: SimilarityParams, tape: SimilarityTape?) {
+        let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
+        k.workers = workers
+        k.maxGroupWords = maxGroupWords
+        var params = p.kernelParams()
+        let out = k.forward(p.kernelInputs(), params: &params, pairs: pairs, training: training, keepTape: keepTape)
+        return (out.simVectors, params, out.tape)
+    }
+
+    func testDiagonalPathEqualsDiagonalOfAllPairs() {
+        for module in [SimilarityModule.sgr(steps: 3), .saf] {
+            let p = problem(module)
+            let all = run(p, pairs: .all, training: false, keepTape: false).sims
+            let diag = run(p, pairs: .diagonal, training: false, keepTape: false).sims
+            let s = p.simDim
+            XCTAssertEqual(diag.count, 3 * s)
+            for i in 0..<3 {
+                for q in 0..<s {
+                    // Pair p = i·Bc + j in all-pairs order.
+                    XCTAssertEqual(diag[i * s + q], all[(i * 3 + i) * s + q], accuracy: 1e-6, "\(module) pair \(i)")
+                }
+            }
+        }
+    }
+
+    func testWorkSplitDoesNotChangeResults() {
+        for module in [SimilarityModule.sgr(steps: 3), .saf] {
+            for training in [false, true] {
+                let p = problem(module, seed: 22)
+                let base = run(p, pairs: .all, training: training, keepTape: true)
+                let again = run(p, pairs: .all, training: training, keepTape: true)
+                XCTAssertEqual(base.sims, again.sims, "\(module) is deterministic")
+                let noTape = run(p, pairs: .all, training: training, keepTape: false)
+                XCTAssertEqual(base.sims, noTape.sims, "\(module) keepTape does not change the result")
+                XCTAssertNil(noTape.tape)
+                let oneWorker = run(p, pairs: .all, training: training, keepTape: false, workers: 1)
+                let chunked = run(p, pairs: .all, training: training, keepTape: false, maxGroupWords: 3)
+                for (a, b) in zip(base.sims, oneWorker.sims) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+                for (a, b) in zip(base.sims, chunked.sims) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+                XCTAssertEqual(base.params.safBN?.runningMean, noTape.params.safBN?.runningMean)
+            }
+        }
+    }
+
+    /// A kernel reuses the activations of released tapes; stale contents must never leak in.
+    func testReusedBuffersGiveTheSameResultsAsFreshOnes() throws {
+        for module in [SimilarityModule.sgr(steps: 3), .saf] {
+            let shared = SimilarityKernel(dim: 17, simDim: 11, module: module)
+            shared.maxGroupWords = 6
+            for (seed, lengths) in [(41, [4, 2, 5]), (42, [1, 1, 2]), (43, [5, 5, 5]), (44, [3, 1, 4])] as [(UInt64, [Int])] {
+                let p = ReferenceProblem.random(seed: seed, module: module, imageCount: 3, captionCount: 3, regions: 6,
+                                                lengths: lengths, dim: 17, simDim: 11)
+                let fresh = SimilarityKernel(dim: 17, simDim: 11, module: module)
+                fresh.maxGroupWords = 6
+                for pairs in [PairSet.all, .diagonal] {
+                    var pa = p.kernelParams(), pb = p.kernelParams()
+                    let a = shared.forward(p.kernelInputs(), params: &pa, pairs: pairs, training: true, keepTape: true)
+                    let b = fresh.forward(p.kernelInputs(), params: &pb, pairs: pairs, training: true, keepTape: true)
+                    XCTAssertEqual(a.simVectors, b.simVectors, "\(module) seed \(seed)")
+                    let dOut = [Float](repeating: 0.3, count: a.simVectors.count)
+                    let ga = ReferenceProblem.named(shared.backward(try XCTUnwrap(a.tape), params: pa, dSimVectors: dOut))
+                    let gb = ReferenceProblem.named(fresh.backward(try XCTUnwrap(b.tape), params: pb, dSimVectors: dOut))
+                    for (name, g) in ga { XCTAssertEqual(g, gb[name], "\(module) seed \(seed) \(name)") }
+                    var pc = p.kernelParams()
+                    let c = shared.forward(p.kernelInputs(), params: &pc, pairs: pairs, training: false, keepTape: false)
+                    var pd = p.kernelParams()
+                    XCTAssertEqual(c.simVectors, fresh.forward(p.kernelInputs(), params: &pd, pairs: pairs, training: false, keepTape: false).simVectors)
+                }
+            }
+        }
+    }
+
+    func testBackwardIsDeterministicAndSplitIndependent() throws {
+        let p = problem(.sgr(steps: 3), seed: 23)
+        var rng = TestRNG(state: 5)
+        let dOut = rng.array(9 * p.simDim, -1, 1).map(Float.init)
+        func grads(workers: Int, maxGroupWords: Int) throws -> [String: [Float]] {
+            let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
+            k.workers = workers
+            k.maxGroupWords = maxGroupWords
+            var params = p.kernelParams()
+            let tape = try XCTUnwrap(k.forward(p.kernelInputs(), params: &params, pairs: .all, training: true, keepTape: true).tape)
+            return ReferenceProblem.named(k.backward(tape, params: params, dSimVectors: dOut))
+        }
+        let a = try grads(workers: 2, maxGroupWords: 1024), b = try grads(workers: 2, maxGroupWords: 1024)
+        XCTAssertEqual(a.count, b.count)
+        for (name, g) in a { XCTAssertEqual(g, b[name], "\(name) is bit-identical across runs") }
+        let c = try grads(workers: 1, maxGroupWords: 3)
+        for (name, g) in a {
+            let other = try XCTUnwrap(c[name])
+            let scale = g.map(abs).max() ?? 0
+            for (x, y) in zip(g, other) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(scale, 1), name) }
+        }
+        // Caption padding rows get exactly zero.
+        let dCaptions = try XCTUnwrap(a["captions"])
+        for c in 0..<3 {
+            for l in p.lengths[c]..<p.maxLength {
+                XCTAssertTrue(dCaptions[((c * p.maxLength + l) * p.dim)..<((c * p.maxLength + l + 1) * p.dim)].allSatisfy { $0 == 0 })
+            }
+        }
+    }
+
+    func testSAFRunningStatsUpdateOncePerCaptionInTrainingOnly() {
+        let p = problem(.saf, seed: 24)
+        let before = p.kernelParams().safBN
+        let eval = run(p, pairs: .all, training: false, keepTape: false)
+        XCTAssertEqual(eval.params.safBN?.runningMean, before?.runningMean)
+        XCTAssertEqual(eval.params.safBN?.numBatchesTracked, 0)
+        let train = run(p, pairs: .all, training: true, keepTape: false)
+        XCTAssertEqual(train.params.safBN?.numBatchesTracked, 3)
+        let expected = p.forward(pairs: .all, training: true)
+        XCTAssertEqual(Double(train.params.safBN?.runningMean[0] ?? .nan), expected.runningMean, accuracy: 1e-6)
+        XCTAssertEqual(Double(train.params.safBN?.runningVar[0] ?? .nan), expected.runningVar, accuracy: 1e-6)
+        let diag = run(p, pairs: .diagonal, training: true, keepTape: false)
+        XCTAssertEqual(diag.params.safBN?.numBatchesTracked, 3)
+        let expectedDiag = p.forward(pairs: .diagonal, training: true)
+        XCTAssertEqual(Double(diag.params.safBN?.runningVar[0] ?? .nan), expectedDiag.runningVar, accuracy: 1e-6)
+    }
+}
