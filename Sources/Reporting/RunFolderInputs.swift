@@ -3,7 +3,7 @@ import Foundation
 extension RunReportInputs {
     /// The inputs of a finished run, found in its run folder by the stage names of
     /// `Pipelines/mscn.yaml` (`evaluate_dev@N/metrics`, `purify_a@N/{report,mask}`,
-    /// `warmup_a/log`, `train_a@N/log`, `noise/map`, `split/meta`, `select/best`,
+    /// `warmup_a/log`, `train_a@N/log` (or the baseline's `plain_a@N/log`), `noise/map`, `split/meta`, `select/best`,
     /// `evaluate_test/{metrics,scores}`, `ingest/data/…`). Only fields still empty are filled,
     /// so explicit flags win; files the folder lacks stay unset (their section says so).
     public mutating func fill(fromRunFolder folder: String) throws {
@@ -34,8 +34,13 @@ extension RunReportInputs {
         if masksB.count != purifyB.count { masksB = [] }
         if noise == nil { noise = file("noise/map") }
         if meta == nil { meta = file("split/meta") }
-        if trainLogsA.isEmpty { trainLogsA = [file("warmup_a/log")].compactMap { $0 } + rounds("train_a", "log") }
-        if trainLogsB.isEmpty { trainLogsB = [file("warmup_b/log")].compactMap { $0 } + rounds("train_b", "log") }
+        // MSCN rounds train as train_a@N; the baseline's (Pipelines/baseline.yaml) as plain_a@N.
+        func logs(_ net: String) -> [String] {
+            let r = rounds("train_" + net, "log")
+            return [file("warmup_\(net)/log")].compactMap { $0 } + (r.isEmpty ? rounds("plain_" + net, "log") : r)
+        }
+        if trainLogsA.isEmpty { trainLogsA = logs("a") }
+        if trainLogsB.isEmpty { trainLogsB = logs("b") }
         if examplesScores == nil { examplesScores = file("evaluate_test/scores") }
         if examplesCorpus == nil { examplesCorpus = file("ingest/data/corpus.tzst") }
         if examplesImages == nil { examplesImages = file("ingest/data/images-test.tzst") }

@@ -300,6 +300,14 @@ final class RunFolderInputsTests: XCTestCase {
         partial.testMetrics = i.devMetrics[0]
         try partial.fill(fromRunFolder: folder)
         XCTAssertEqual(partial.testMetrics, i.devMetrics[0])
+        // The baseline's rounds are plain_a@N / plain_b@N.
+        let base = run.dir.appendingPathComponent("runs/base").path
+        try fm.createDirectory(atPath: base + "/plain_a@1", withIntermediateDirectories: true)
+        try fm.createSymbolicLink(atPath: base + "/plain_a@1/log", withDestinationPath: i.trainLogsA[1])
+        var baseline = RunReportInputs()
+        try baseline.fill(fromRunFolder: base)
+        XCTAssertEqual(baseline.trainLogsA, [base + "/plain_a@1/log"])
+        XCTAssertTrue(baseline.purifyA.isEmpty && baseline.masksA.isEmpty)
         XCTAssertThrowsError(try partial.fill(fromRunFolder: folder + "/nothing")) { XCTAssertTrue("\($0)".contains("no such run folder")) }
     }
 }
