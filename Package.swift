@@ -84,7 +84,9 @@ let package = Package(
         .testTarget(name: "SimilarityKernelTests", dependencies: ["SimilarityKernels", "TensorFile", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"]),
         .testTarget(name: "StageTests", dependencies: ["Artefacts", "TensorFile", "TestSupport"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "TensorFile", "TestSupport"]),
+        .testTarget(name: "ReportingTests", dependencies: [
+            "Reporting", "TensorFile", "Purification", "Retrieval", "Artefacts", "TestSupport",
+        ]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Artefacts", "TensorFile", "MSCNRandom", "TestSupport"]),
         .testTarget(name: "FoundationTests", dependencies: ["MSCNRandom", "StageKit", "TestSupport"]),
     ],

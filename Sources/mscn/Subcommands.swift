@@ -9,6 +9,9 @@ extension MSCNTool {
             RunCommand.self, StatusCommand.self, ExplainCommand.self,
             DatasetCommand.self,
             ParityCommand.self,
+            ReportCommand.self,
+            RunsCommand.self, DiffCommand.self,
+            SweepCommand.self,
         ]
     }
 }

@@ -1,2 +1,0 @@
-// Reporting: filled in by its issue (see README.md).
-enum ReportingModulePlaceholder {}

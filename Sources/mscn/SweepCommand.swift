@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+import Reporting
+import Retrieval
+import StageKit
+
+/// `mscn sweep`: every grid combination through the runner (shared stages come from its cache),
+/// then a results table and report comparing MSCN with the baseline.
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Run a pipeline (and its baseline) over a parameter grid; tabulate mean ± std per grid point.",
+        discussion: """
+            Each combination runs like `mscn run PIPELINE --set ...`; stages whose inputs did not \
+            change (ingest, features, each noise map) come from the cache. The --replicate axis \
+            (default seed) is averaged: the table has one row per remaining grid point and method. \
+            Writes results.csv, results.md and report.html to --out and prints the table.
+            """
+    )
+
+    @Argument(help: "The pipeline file (YAML), e.g. Pipelines/mscn.yaml.")
+    var pipeline: String
+    @Option(parsing: .singleValue, help: ArgumentHelp("A swept parameter and its values (repeatable); values split at commas or spaces.", valueName: "name=v1,v2,..."))
+    var grid: [String] = []
+    @Option(name: .customLong("set"), help: ArgumentHelp("A fixed parameter for every run (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+    @Option(help: ArgumentHelp("Baseline pipeline run with the same parameters (default: Pipelines/baseline.yaml when it exists).", valueName: "file"))
+    var baseline: String?
+    @Flag(help: "Run no baseline.")
+    var noBaseline = false
+    @Option(help: ArgumentHelp("The grid axis averaged over (mean ± std); 'none' for none.", valueName: "name"))
+    var replicate: String = "seed"
+    @Option(name: .short, help: ArgumentHelp("Run up to N independent stages at once.", valueName: "N"))
+    var jobs: Int = 1
+    @Option(help: ArgumentHelp("Data folder that holds cache/ and runs/.", valueName: "dir"))
+    var cache: String = "Data"
+    @Option(help: ArgumentHelp("Folder for results.csv, results.md, report.html (default <cache>/sweeps/<name>).", valueName: "dir"))
+    var out: String?
+
+    static let defaultBaseline = "Pipelines/baseline.yaml"
+
+    func validate() throws {
+        if jobs < 1 { throw ValidationError("-j must be at least 1") }
+        let g: SweepGrid
+        do { g = try SweepGrid(parsing: grid) } catch { throw ValidationError("\(error)") }
+        for o in overrides {
+            guard let eq = o.firstIndex(of: "="), eq != o.startIndex else { throw ValidationError("--set expects key=value, got '\(o)'") }
+            if g.axes.contains(where: { $0.name == String(o[..<eq]) }) {
+                throw ValidationError("'\(o[..<eq])' is both swept (--grid) and fixed (--set)")
+            }
+        }
+        if let b = baseline, noBaseline { throw ValidationError("--baseline \(b) and --no-baseline contradict each other") }
+        if let b = baseline, !FileManager.default.fileExists(atPath: b) { throw ValidationError("baseline pipeline \(b) does not exist") }
+    }
+
+    func run() throws {
+        Stage.run("mscn sweep") {
+            let g = try SweepGrid(parsing: grid)
+            let fixed = overrides.map { o -> (name: String, value: String) in
+                let eq = o.firstIndex(of: "=") ?? o.endIndex
+                return (String(o[..<eq]), String(o[o.index(after: eq)...]))
+            }
+            var methods = [(name: "MSCN", file: try PipelineFile.load(path: pipeline))]
+            let basePath = noBaseline ? nil : baseline ?? (FileManager.default.fileExists(atPath: Self.defaultBaseline) ? Self.defaultBaseline : nil)
+            if let basePath { methods.append((name: "baseline", file: try PipelineFile.load(path: basePath))) } else {
+                Stage.note("no baseline pipeline (\(Self.defaultBaseline) absent): MSCN only")
+            }
+            let outDir = out ?? cache + "/sweeps/" + Self.folderName(methods[0].file.name, g)
+            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+
+            var runs: [SweepRun] = [], notes: [String] = []
+            let points = g.points
+            let started = Date()
+            for (i, point) in points.enumerated() {
+                for m in methods {
+                    let declared = Set(m.file.params.map(\.name))
+                    let sets = (fixed + point).filter { declared.contains($0.name) }
+                    let dropped = (fixed + point).filter { !declared.contains($0.name) }.map(\.name)
+                    if !dropped.isEmpty { Stage.note("\(m.name): ignores \(dropped.joined(separator: ", ")) (not a parameter of \(m.file.source))") }
+                    let label = point.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+                    Stage.note("[\(i + 1)/\(points.count)] \(m.name) \(label)" + Self.eta(started, done: i, total: points.count))
+                    var run = SweepRun(method: m.name, grid: Dictionary(point, uniquingKeysWith: { $1 }), metrics: nil)
+                    do {
+                        let runner = try Runner(plan: try Plan(file: m.file, overrides: sets), dataRoot: cache,
+                                                toolDirectory: PipelineOptions.toolDirectory())
+                        let summary = try runner.run(RunOptions(jobs: jobs))
+                        if let f = summary.failed.first {
+                            notes.append("\(m.name) \(label): failed: \(f.message)")
+                        } else if let folder = summary.runFolder {
+                            let record = RunRecord.load(folder)
+                            run.folder = folder
+                            run.metrics = record.metrics
+                            if record.metrics == nil { notes.append("\(m.name) \(label): no metrics.json in \(folder)") }
+                            notes += record.problems.map { "\(m.name) \(label): \($0)" }
+                        }
+                    } catch {
+                        notes.append("\(m.name) \(label): \(error)")
+                    }
+                    runs.append(run)
+                }
+            }
+
+            let table = SweepTable(grid: g, replicate: replicate == "none" ? nil : replicate, methods: methods.map(\.name), runs: runs)
+            let title = "Sweep of \(methods[0].file.name): " + g.axes.map { "\($0.name) ∈ {\($0.values.joined(separator: ", "))}" }.joined(separator: ", ")
+            try Self.write(table.csv(), outDir + "/results.csv")
+            try Self.write(table.markdown(title: title, notes: notes), outDir + "/results.md")
+            try Self.write(SweepReport.render(table: table, runs: runs, title: title, reportDirectory: outDir, notes: notes), outDir + "/report.html")
+            print(table.textTable().text())
+            Stage.note("wrote \(outDir)/results.csv, results.md, report.html")
+            if !notes.isEmpty { throw StageError("\(notes.count) of \(runs.count) runs failed; first: \(notes[0])") }
+        }
+    }
+
+    static func folderName(_ name: String, _ g: SweepGrid) -> String {
+        let raw = ([name] + g.axes.map { $0.name + $0.values.joined(separator: "_") }).joined(separator: "-")
+        return String(raw.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" })
+    }
+
+    static func eta(_ start: Date, done: Int, total: Int) -> String {
+        guard done > 0 else { return "" }
+        let left = Date().timeIntervalSince(start) / Double(done) * Double(total - done)
+        return String(format: " (about %.0f min left)", left / 60)
+    }
+
+    static func write(_ text: String, _ path: String) throws {
+        let tmp = path + ".tmp-\(getpid())"
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: tmp)) } catch { throw StageError("cannot write", path: path) }
+        guard rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw StageError("cannot move into place", path: path)
+        }
+    }
+}
