@@ -10,7 +10,10 @@ APT_PACKAGES := pkg-config libopenblas-dev libzstd-dev libjpeg-dev
 
 RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set seed=$(SEED) $(if $(EPOCHS),--set epochs=$(EPOCHS))
 
-.PHONY: deps build release pipeline baseline test bench
+NOISES ?= 0.2 0.5 0.7
+SEEDS ?= 0 1 2
+
+.PHONY: deps build release pipeline baseline sweep test bench
 
 # Installs the system libraries when pkg-config cannot find them (machines run as root).
 deps:
@@ -32,6 +35,12 @@ pipeline: release
 # The uncorrected baseline with the same data, noise and warm-up.
 baseline: release
 	.build/release/mscn run Pipelines/baseline.yaml $(RUN_SETS) -j $(JOBS)
+
+# Every NOISES × SEEDS combination for MSCN and the baseline, sharing cached stages; writes a
+# results table (CSV, Markdown) and an HTML report under Data/sweeps/.
+sweep: release
+	.build/release/mscn sweep Pipelines/mscn.yaml --grid "noise=$(NOISES)" --grid "seed=$(SEEDS)" \
+	  --set data=$(DATA) --set layout=$(LAYOUT) $(if $(EPOCHS),--set epochs=$(EPOCHS)) -j $(JOBS)
 
 test: deps
 	swift build --build-tests

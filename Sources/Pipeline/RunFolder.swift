@@ -26,8 +26,12 @@ public enum RunFolder {
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
             throw PipelineError("\(folder): cannot create run folder")
         }
+        // Evaluated values (`64`, not `${layout == 'precomp' ? 1024 : 64}`), so `runs`/`diff` and
+        // reports compare what ran; a value that names a stage output keeps its template.
+        let values = Dictionary(plan.params.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+        let evaluator = Evaluator(params: values, instances: nil, families: [:])
         var params: [String: String] = [:]
-        for (k, v) in plan.params { params[k] = v }
+        for (k, v) in plan.params { params[k] = (try? evaluator.text("${\(k)}")) ?? v }
         let info: [String: Any] = ["pipeline": plan.file.source, "params": params,
                                    "overrides": Dictionary(plan.overrides.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })]
         if let data = try? JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]),
