@@ -21,6 +21,17 @@ enum ProcessExit: Equatable {
 /// With `echo`, stdout is also captured to `stdoutPath` and handed to `echo` as it arrives.
 enum StageProcess {
     private static let spawnLock = NSLock()
+    private static let runningLock = NSLock()
+    nonisolated(unsafe) private static var running: Set<pid_t> = []
+
+    /// Sends `signal` to every stage process still running (the runner forwards SIGTERM/SIGHUP,
+    /// which reach only the runner, so no stage outlives it).
+    static func signalAll(_ signal: Int32) {
+        runningLock.lock()
+        let pids = running
+        runningLock.unlock()
+        for pid in pids { kill(pid, signal) }
+    }
 
     static func run(executable: String, argv: [String], logPath: String, stdoutPath: String?,
                     echo: ((Data) -> Void)?) throws -> ProcessExit {
@@ -57,9 +68,29 @@ enum StageProcess {
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         cargs.append(nil)
         defer { for p in cargs { free(p) } }
+        // The runner ignores SIGTERM/SIGHUP (it forwards them) and spawns from worker threads whose
+        // signals are blocked; stages start with default dispositions and an empty mask, so a
+        // forwarded SIGTERM or a terminal's Ctrl-C reaches them.
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGTERM)
+        sigaddset(&defaults, SIGHUP)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attr, &emptyMask)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var pid = pid_t()
-        let rc = posix_spawn(&pid, executable, &actions, nil, cargs, environ)
+        let rc = posix_spawn(&pid, executable, &actions, &attr, cargs, environ)
         if stdoutPath != nil { close(pipeFDs[1]) }
+        if rc == 0 {
+            runningLock.lock()
+            running.insert(pid)
+            runningLock.unlock()
+        }
         spawnLock.unlock()
         locked = false
         guard rc == 0 else {
@@ -90,11 +121,37 @@ enum StageProcess {
         }
 
         var status: Int32 = 0
+        defer {
+            runningLock.lock()
+            running.remove(pid)
+            runningLock.unlock()
+        }
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { throw PipelineError("\(executable): lost track of the process") }
         }
         if reader != nil { done.wait() }
         let sig = status & 0x7f
         return sig == 0 ? .code((status >> 8) & 0xff) : .signal(sig)
+    }
+}
+
+/// Termination requests that reach only the runner (SIGTERM from `kill`, SIGHUP when the terminal
+/// closes) are passed on to the running stages before the runner exits, so no stage keeps
+/// computing unobserved; their staging folders are swept by the next run.
+public enum StageSignals {
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    public static func forwardTermination() {
+        for sig in [SIGTERM, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                StageProcess.signalAll(SIGTERM)
+                FileHandle.standardError.write(Data("mscn run: stopped by signal \(sig); running stages were terminated\n".utf8))
+                exit(128 + sig)
+            }
+            source.resume()
+            sources.append(source)
+        }
     }
 }

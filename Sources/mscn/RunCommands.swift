@@ -67,6 +67,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         Stage.run("mscn run") {
+            StageSignals.forwardTermination()
             let summary = try options.makeRunner().run(RunOptions(jobs: jobs, dryRun: dryRun, until: until))
             guard let first = summary.failed.first else { return }
             var message = first.message + (first.log.map { "; log: \($0)" } ?? "")

@@ -56,6 +56,46 @@ final class ProcessTests: XCTestCase {
         try f.assertCacheConsistent()
     }
 
+    func testTerminatingTheRunnerStopsItsStages() throws {
+        let f = Fixture("term")
+        f.script("hang.sh", """
+            echo $$ > "$PIDFILE"; exec sleep 60
+            """)
+        _ = f.pipeline("""
+            name: term
+            stages:
+              hang: {command: "./hang.sh ${out.x}", outputs: {x: file}}
+            """)
+        let runner = try startMSCN(["run", "p.yaml", "--cache", f.data], in: f, tag: "term",
+                                   environment: ["PIDFILE": f.path + "/pid"])
+        let deadline = Date().addingTimeInterval(30)
+        var childPid: Int32?
+        while childPid == nil && Date() < deadline {
+            childPid = f.read("pid").flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if childPid == nil { usleep(20_000) }
+        }
+        let child = try XCTUnwrap(childPid, "the stage never started")
+        kill(runner.processIdentifier, SIGTERM)
+        wait(runner, seconds: 10)
+        XCTAssertEqual(runner.terminationStatus, 128 + SIGTERM)
+        // The stage must be gone too (reaped by nobody, so poll until kill(0) fails or it is a zombie).
+        var alive = true
+        let until = Date().addingTimeInterval(5)
+        while alive && Date() < until {
+            alive = kill(child, 0) == 0 && !isZombie(child)
+            if alive { usleep(20_000) }
+        }
+        if alive { kill(child, SIGKILL) }
+        XCTAssertFalse(alive, "the stage kept running after the runner was terminated")
+        XCTAssertTrue(f.indexEntries().isEmpty, "nothing was published")
+    }
+
+    private func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
     func testTwoConcurrentRunsShareOneCache() throws {
         let f = Fixture("concurrent")
         f.script("work.sh", #"out=$1; shift; sleep 0.2; echo "$@" > "$out""#)
