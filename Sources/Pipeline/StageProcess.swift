@@ -140,12 +140,30 @@ enum StageProcess {
 /// computing unobserved; their staging folders are swept by the next run.
 public enum StageSignals {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var stopping = false
+
+    /// True once a termination signal arrived: the run's own failure report must not race the
+    /// signal's exit status, so callers park until the handler exits.
+    public static var isTerminating: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopping
+    }
+
+    /// Never returns: lets the signal handler finish and exit with the signal's status.
+    public static func parkUntilExit() -> Never {
+        while true { sleep(60) }
+    }
 
     public static func forwardTermination() {
         for sig in [SIGTERM, SIGHUP] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
+                lock.lock()
+                stopping = true
+                lock.unlock()
                 StageProcess.signalAll(SIGTERM)
                 FileHandle.standardError.write(Data("mscn run: stopped by signal \(sig); running stages were terminated\n".utf8))
                 exit(128 + sig)

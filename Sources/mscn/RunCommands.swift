@@ -68,7 +68,9 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         Stage.run("mscn run") {
             StageSignals.forwardTermination()
-            let summary = try options.makeRunner().run(RunOptions(jobs: jobs, dryRun: dryRun, until: until))
+            let result = Result { try options.makeRunner().run(RunOptions(jobs: jobs, dryRun: dryRun, until: until)) }
+            if StageSignals.isTerminating { StageSignals.parkUntilExit() }
+            let summary = try result.get()
             guard let first = summary.failed.first else { return }
             var message = first.message + (first.log.map { "; log: \($0)" } ?? "")
             if summary.failed.count > 1 {
