@@ -47,3 +47,15 @@ enum FileIO {
         return text.replacingOccurrences(of: "\n", with: " ")
     }
 }
+
+extension FileIO {
+    /// A read-only descriptor for `path`, or an error that says whether the file is missing.
+    static func openForReading(_ path: String) throws -> Int32 {
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let why = errno == ENOENT ? "no such file" : "cannot open for reading (\(String(cString: strerror(errno))))"
+            throw TensorFileError(path, why)
+        }
+        return fd
+    }
+}

@@ -14,11 +14,7 @@ public final class NPYReader {
 
     public init(path: String) throws {
         self.path = path
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let why = errno == ENOENT ? "no such file" : "cannot open for reading (\(String(cString: strerror(errno))))"
-            throw TensorFileError(path, why)
-        }
+        let fd = try FileIO.openForReading(path)
         do {
             (dtype, shape, dataOffset, rowBytes, byteCount) = try Self.parse(fd: fd, path: path)
         } catch {

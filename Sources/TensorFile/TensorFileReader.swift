@@ -15,11 +15,7 @@ public final class TensorFileReader: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let why = errno == ENOENT ? "no such file" : "cannot open for reading (\(String(cString: strerror(errno))))"
-            throw TensorFileError(path, why)
-        }
+        let fd = try FileIO.openForReading(path)
         let parsed: (size: Int, footer: Footer, entries: [TensorEntry])
         do { parsed = try Self.open(fd: fd, path: path) } catch {
             close(fd)
