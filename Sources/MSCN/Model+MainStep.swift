@@ -16,15 +16,6 @@ extension Model {
     @discardableResult
     public func baselineStep(_ batch: PairBatch, lr: Float) -> Float {
         precondition(batch.images.count >= 2, "baselineStep: a batch needs at least 2 pairs (drop a final batch of 1)")
-        let d = freshDropout()
-        let g = graph(training: true, updateStats: true, netGrads: true, metaGrads: false, dropout: d)
-        commit(d)
-        let loss = g.tape.sum(Losses.warmup(g.tape, scores: allScores(g, batch), margin: config.margin))
-        g.tape.backward(loss)
-        buffers = g.buffers
-        var grads = g.netGrads()
-        clipGradNorm(&grads, maxNorm: config.gradClip)
-        for name in net.names { applyAdam(&netAdam, &net, name, grads[name], lr) }
-        return g.tape.value(loss)[0]
+        return mainUpdate(batch, lr: lr, objective: .warmup).loss
     }
 }

@@ -120,12 +120,23 @@ public final class Model {
         report.mainGrad = grad
     }
 
-    /// Training loss with φ frozen, then clip and Adam on θ. Returns the loss and the
+    /// The loss a main-net update minimises.
+    enum MainLoss {
+        /// Max violation with the self-adaptive margin (MSCN rounds).
+        case train
+        /// Sum of means (the uncorrected baseline after its warm-up).
+        case warmup
+    }
+
+    /// `objective` with φ frozen, then clip and Adam on θ. Returns the loss and the
     /// gradient before clipping.
-    func mainUpdate(_ batch: PairBatch, lr: Float) -> (loss: Float, grad: [String: [Float]]) {
+    func mainUpdate(_ batch: PairBatch, lr: Float, objective: MainLoss = .train) -> (loss: Float, grad: [String: [Float]]) {
         let d = freshDropout()
         let g = graph(training: true, updateStats: true, netGrads: true, metaGrads: false, dropout: d)
-        let loss = g.tape.sum(Losses.train(g.tape, scores: allScores(g, batch), margin: config.margin))
+        let scores = allScores(g, batch)
+        let terms = objective == .train ? Losses.train(g.tape, scores: scores, margin: config.margin)
+                                        : Losses.warmup(g.tape, scores: scores, margin: config.margin)
+        let loss = g.tape.sum(terms)
         commit(d)
         g.tape.backward(loss)
         buffers = g.buffers

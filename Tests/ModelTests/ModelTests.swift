@@ -65,6 +65,10 @@ final class ModelTests: XCTestCase {
         let g2 = m.dropoutGenerator
         m.mainStep(Tiny.batch(3, seed: 2), lr: 1e-3)
         XCTAssertNotEqual(m.dropoutGenerator, g2)
+        let g3 = m.dropoutGenerator, meta = m.meta
+        m.baselineStep(Tiny.batch(3, seed: 5), lr: 1e-3)
+        XCTAssertNotEqual(m.dropoutGenerator, g3)
+        XCTAssertEqual(m.meta, meta, "the baseline no longer updates the meta net")
     }
 
     func testTwoModelsShareOneFileUnderPrefixes() throws {
