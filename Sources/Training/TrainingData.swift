@@ -12,6 +12,8 @@ public struct TrainingData {
     /// Features and captions by meta source (train, dev, or the corpus's meta split).
     public var metaFeatures: [MetaSource: FeatureTable]
     public var metaCaptions: [MetaSource: CaptionSet]
+    /// Vocabulary size of the corpus (what a checkpoint's embedding must match).
+    public var vocabularySize: Int
 
     /// Loads and cross-checks the artefacts; every mismatch names the file.
     public static func load(features: String, corpus: String, noise: String, meta: String,
@@ -58,7 +60,8 @@ public struct TrainingData {
                 throw TensorFileError(meta, "meta pair \(p) points outside its split")
             }
         }
-        return TrainingData(features: f, captions: train, noisy: n, meta: m, metaFeatures: mf, metaCaptions: mc)
+        return TrainingData(features: f, captions: train, noisy: n, meta: m, metaFeatures: mf, metaCaptions: mc,
+                            vocabularySize: c.vocabularySize)
     }
 
     /// Training captions available before purification (`train_keep` of the split).

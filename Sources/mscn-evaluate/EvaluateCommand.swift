@@ -56,9 +56,7 @@ struct EvaluateCommand: ParsableCommand {
             var models: [Model] = [try Checkpoint.load(checkpointA).model]
             if let checkpointB { models.append(try Checkpoint.load(checkpointB).model) }
             for (m, path) in zip(models, [checkpointA, checkpointB ?? ""]) {
-                guard m.config.imageDim == table.dim, m.config.vocabSize == c.vocabularySize else {
-                    throw StageError("checkpoint does not fit these features/corpus (image dim \(m.config.imageDim) vs \(table.dim), vocabulary \(m.config.vocabSize) vs \(c.vocabularySize))", path: path)
-                }
+                try ModelChecks.compatible(m.config, features: table, vocabularySize: c.vocabularySize, path: path)
             }
             let encoded = models.map { Scoring.encode($0, features: table, captions: caps, captionShard: captionShard) }
             let shardCount = ((table.count + imageShard - 1) / imageShard) * ((caps.captionCount + captionShard - 1) / captionShard)

@@ -48,7 +48,7 @@ struct PurifyCommand: ParsableCommand {
             let data = try TrainingData.load(features: features, corpus: corpus, noise: noise, meta: meta,
                                              devFeatures: devFeatures, metaFeatures: metaFeatures)
             let model = try Checkpoint.load(checkpoint).model
-            try ModelChecks.compatible(model.config, with: data, corpus: corpus, path: checkpoint)
+            try ModelChecks.compatible(model.config, with: data, path: checkpoint)
             let metaSet = try data.metaSet(seed: seed, round: round, referenceNegativeCheck: !exactNegativeCheck)
             let pairs = metaSet.pairs
             let progress = StageKit.Progress("purify \(net) scoring", total: pairs.count + data.baseCaptions.count)

@@ -93,7 +93,6 @@ struct TrainCommand: ParsableCommand {
         Stage.run("mscn-train") {
             let data = try TrainingData.load(features: features, corpus: corpus, noise: noise, meta: meta,
                                              devFeatures: devFeatures, metaFeatures: metaFeatures)
-            let vocab = try Corpus.load(corpus).vocabularySize
             let net = self.net.uppercased()
             let trainer = Trainer(data: data, options: options, seed: seed, net: net)
             var lines: [String] = [StepLogLine.header]
@@ -101,7 +100,7 @@ struct TrainCommand: ParsableCommand {
             switch mode {
             case .warmup:
                 var config = ModelConfig(imageDim: data.features.dim, embedDim: embedSize, wordDim: wordDim, simDim: simDim,
-                                         vocabSize: vocab, variant: module == .sgr ? .sgr : .saf, metaHidden: metaHidden,
+                                         vocabSize: data.vocabularySize, variant: module == .sgr ? .sgr : .saf, metaHidden: metaHidden,
                                          regions: data.features.regions)
                 config.dropout = dropout
                 config.margin = margin
@@ -121,7 +120,7 @@ struct TrainCommand: ParsableCommand {
             case .baseline:
                 guard let initial else { throw StageError("--mode baseline needs --initial") }
                 model = try Checkpoint.load(initial).model
-                try ModelChecks.compatible(model.config, with: data, corpus: corpus, path: initial)
+                try ModelChecks.compatible(model.config, with: data, path: initial)
                 if round == 1 { model.resetOptimizers() }
                 let progress = StageKit.Progress("baseline round \(round) net \(net)",
                                                  total: BatchPlan.count(data.baseCaptions.count, batchSize: batchSize))
@@ -132,7 +131,7 @@ struct TrainCommand: ParsableCommand {
             case .round:
                 guard let initial else { throw StageError("--mode round needs --initial") }
                 model = try Checkpoint.load(initial).model
-                try ModelChecks.compatible(model.config, with: data, corpus: corpus, path: initial)
+                try ModelChecks.compatible(model.config, with: data, path: initial)
                 if round == 1 { model.resetOptimizers() }
                 var keep: [UInt8]? = nil
                 if let mask {
