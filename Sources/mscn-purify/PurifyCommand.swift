@@ -24,12 +24,7 @@ struct PurifyCommand: ParsableCommand {
     )
 
     @Option(help: "Checkpoint of the net that scores.") var checkpoint: String
-    @Option(help: "Training features (features-train.tzst).") var features: String
-    @Option(help: "Corpus (corpus.tzst).") var corpus: String
-    @Option(help: "Noisy caption→image map (noise.tzst).") var noise: String
-    @Option(help: "Meta split (meta.tzst).") var meta: String
-    @Option(name: .customLong("dev-features"), help: "Dev features, when the meta set comes from dev.") var devFeatures: String?
-    @Option(name: .customLong("meta-features"), help: "Meta-split features, for --rule given meta sets.") var metaFeatures: String?
+    @OptionGroup var inputs: TrainingInputOptions
     @Option(help: "Round whose meta negatives to use (from 1).") var round: Int = 1
     @Option(help: "Seed of the pipeline (the same as mscn-train's).") var seed: UInt64 = 0
     @Option(help: "Name of the scoring net (for the report).") var net: String = "A"
@@ -45,8 +40,9 @@ struct PurifyCommand: ParsableCommand {
 
     func run() throws {
         Stage.run("mscn-purify") {
-            let data = try TrainingData.load(features: features, corpus: corpus, noise: noise, meta: meta,
-                                             devFeatures: devFeatures, metaFeatures: metaFeatures)
+            let data = try TrainingData.load(features: inputs.features, corpus: inputs.corpus, noise: inputs.noise,
+                                             meta: inputs.meta, devFeatures: inputs.devFeatures,
+                                             metaFeatures: inputs.metaFeatures)
             let model = try Checkpoint.load(checkpoint).model
             try ModelChecks.compatible(model.config, with: data, path: checkpoint)
             let metaSet = try data.metaSet(seed: seed, round: round, referenceNegativeCheck: !exactNegativeCheck)

@@ -30,12 +30,7 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "warmup, round or baseline.") var mode: Mode
     @Option(help: "Net name, A or B (names its random streams).") var net: String = "A"
-    @Option(help: "Training features (features-train.tzst).") var features: String
-    @Option(help: "Corpus (corpus.tzst).") var corpus: String
-    @Option(help: "Noisy caption→image map (noise.tzst).") var noise: String
-    @Option(help: "Meta split (meta.tzst).") var meta: String
-    @Option(name: .customLong("dev-features"), help: "Dev features, when the meta set comes from dev.") var devFeatures: String?
-    @Option(name: .customLong("meta-features"), help: "Meta-split features, for --rule given meta sets.") var metaFeatures: String?
+    @OptionGroup var inputs: TrainingInputOptions
     @Option(help: "Previous checkpoint of this net (round mode).") var initial: String?
     @Option(help: "Purification mask from the other net (round mode; default keeps every caption).") var mask: String?
     @Option(help: "Round (epoch after warm-up), from 1 (round mode).") var round: Int = 1
@@ -91,8 +86,9 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         Stage.run("mscn-train") {
-            let data = try TrainingData.load(features: features, corpus: corpus, noise: noise, meta: meta,
-                                             devFeatures: devFeatures, metaFeatures: metaFeatures)
+            let data = try TrainingData.load(features: inputs.features, corpus: inputs.corpus, noise: inputs.noise,
+                                             meta: inputs.meta, devFeatures: inputs.devFeatures,
+                                             metaFeatures: inputs.metaFeatures)
             let net = self.net.uppercased()
             let trainer = Trainer(data: data, options: options, seed: seed, net: net)
             var lines: [String] = [StepLogLine.header]
