@@ -82,7 +82,7 @@ let package = Package(
         ], exclude: ["Golden"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "MSCNRandom", "TestSupport"]),
         .testTarget(name: "SimilarityKernelTests", dependencies: ["SimilarityKernels", "TensorFile", "TestSupport"]),
-        .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "StageTests", dependencies: ["Artefacts", "TensorFile", "TestSupport"]),
         .testTarget(name: "ReportingTests", dependencies: [
             "Reporting", "TensorFile", "Purification", "Retrieval", "Artefacts", "TestSupport",

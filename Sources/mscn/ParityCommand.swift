@@ -10,7 +10,7 @@ struct ParityCommand: ParsableCommand {
         abstract: "Check this implementation against tensors dumped by the Python reference.",
         discussion: """
         DIR holds manifest.json and one .npy per tensor (names with '/' replaced by '__'), as in \
-        shared/golden/mscn-parity/{sgr,saf}/{eval,train}. Sizes, learning rates and the module come \
+        Tests/ModelTests/Golden/mscn-parity/{sgr,saf}/{eval,train}. Sizes, learning rates and the module come \
         from the manifest. Prints one row per tensor and exits 1 if any check fails.
         """
     )

@@ -8,12 +8,12 @@ import XCTest
 final class PurificationGoldenTests: XCTestCase {
     static let tolerance = 1e-9
 
-    var folder: URL { TestPaths.sharedGolden.appendingPathComponent("bmm") }
+    var folder: URL { TestPaths.bmmGolden }
 
     func load(_ name: String) throws -> StoredTensor {
         let path = folder.appendingPathComponent(name).path
         guard FileManager.default.fileExists(atPath: path) else {
-            XCTFail("golden file \(path) is missing: lay a copy of shared/golden beside the checkout")
+            XCTFail("golden file \(path) is missing (Tests/DataPrepTests/Golden is part of the repository)")
             throw XCTSkip("missing golden")
         }
         return try NPY.read(path)

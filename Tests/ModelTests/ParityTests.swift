@@ -5,9 +5,9 @@ import XCTest
 /// The reference parity of SPEC §4–6 on the golden dumps (sgr, saf × eval, train).
 final class ParityTests: XCTestCase {
     func dump(_ module: String, _ mode: String) throws -> ReferenceDump {
-        let dir = TestPaths.sharedGolden.appendingPathComponent("mscn-parity/\(module)/\(mode)").path
+        let dir = TestPaths.parityGolden.appendingPathComponent("\(module)/\(mode)").path
         guard FileManager.default.fileExists(atPath: dir + "/manifest.json") else {
-            XCTFail("golden dump missing: \(dir) (shared/golden must sit beside the checkout)")
+            XCTFail("golden dump missing: \(dir) (Tests/ModelTests/Golden is part of the repository)")
             throw CocoaError(.fileNoSuchFile)
         }
         return try ReferenceDump(directory: dir)
@@ -52,7 +52,7 @@ final class ParityTests: XCTestCase {
     }
 
     func testParityCommandPassesAndFailsClearly() throws {
-        let dir = TestPaths.sharedGolden.appendingPathComponent("mscn-parity/saf/eval").path
+        let dir = TestPaths.parityGolden.appendingPathComponent("saf/eval").path
         let ok = try runProduct("mscn", ["parity", dir])
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertTrue(ok.stdout.contains("out/sims"))
@@ -83,7 +83,7 @@ final class ParityTests: XCTestCase {
     }
 
     func testImportedReferenceWeightsLoadAsACheckpoint() throws {
-        let dir = TestPaths.sharedGolden.appendingPathComponent("mscn-parity/sgr/eval").path
+        let dir = TestPaths.parityGolden.appendingPathComponent("sgr/eval").path
         let out = TestPaths.temporaryDirectory("import").appendingPathComponent("ref.mscn").path
         let r = try runProduct("mscn", ["parity", dir, "--save-checkpoint", out])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -98,7 +98,7 @@ final class ParityTests: XCTestCase {
     }
 
     func testCorruptDumpNamesTheProblem() throws {
-        let src = TestPaths.sharedGolden.appendingPathComponent("mscn-parity/sgr/eval")
+        let src = TestPaths.parityGolden.appendingPathComponent("sgr/eval")
         let tmp = TestPaths.temporaryDirectory("parity-corrupt")
         for f in try FileManager.default.contentsOfDirectory(atPath: src.path) {
             try FileManager.default.copyItem(at: src.appendingPathComponent(f), to: tmp.appendingPathComponent(f))

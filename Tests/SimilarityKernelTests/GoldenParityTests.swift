@@ -69,9 +69,9 @@ struct GoldenCase {
     let batch: Int, dim: Int, simDim: Int, regions: Int, eps: Float, momentum: Float
 
     init(module moduleName: String, mode: String) throws {
-        let base = TestPaths.sharedGolden.appendingPathComponent("mscn-parity")
+        let base = TestPaths.parityGolden
         guard FileManager.default.fileExists(atPath: base.path) else {
-            throw GoldenError("golden folder missing: \(base.path) (copy shared/golden beside the checkout)")
+            throw GoldenError("golden folder missing: \(base.path) (Tests/ModelTests/Golden is part of the repository)")
         }
         root = base.appendingPathComponent(moduleName)
         name = "\(moduleName)/\(mode)"

@@ -7,9 +7,15 @@ public enum TestPaths {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    /// `../shared/golden` beside the checkout (CI lays a copy of shared/ there).
-    public static var sharedGolden: URL {
-        packageRoot.deletingLastPathComponent().appendingPathComponent("shared/golden")
+    /// The reference dumps (MSCN parity folders), kept inside the repository so the tests pass
+    /// in a clone with nothing beside it. Provenance: `Tests/ModelTests/Golden/README.md`.
+    public static var parityGolden: URL {
+        packageRoot.appendingPathComponent("Tests/ModelTests/Golden/mscn-parity")
+    }
+
+    /// The reference Beta-mixture purification case. Provenance: `Tests/DataPrepTests/Golden/bmm/README.md`.
+    public static var bmmGolden: URL {
+        packageRoot.appendingPathComponent("Tests/DataPrepTests/Golden/bmm")
     }
 
     /// The folder holding the built products (executables sit beside the test bundle).
