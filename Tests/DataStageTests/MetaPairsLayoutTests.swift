@@ -56,7 +56,7 @@ final class MetaPairsLayoutTests: XCTestCase {
         let split = try TensorFiles.readAll(meta.path)
         XCTAssertEqual(try split.tensors["meta_caption"]?.int64s(), [0, 1, 2, 3])
         XCTAssertEqual(try split.tensors["meta_image"]?.int64s(), [0, 1, 2, 3])
-        XCTAssertEqual(try split.tensors["meta_split"]?.bytes, [2, 2, 2, 2])
+        XCTAssertEqual(split.tensors["meta_split"]?.bytes, [2, 2, 2, 2])
         let features = try TensorFileReader(path: out.appendingPathComponent("images-meta.tzst").path).read("features")
         XCTAssertEqual(features.shape, [4, 4, 6])
         XCTAssertEqual(Array(try features.floats()[(2 * 24)..<(3 * 24)]), Array(try features.floats()[(1 * 24)..<(2 * 24)]),
