@@ -63,10 +63,22 @@ struct CorpusBuilder {
         return file
     }
 
+    /// Tokenises on two threads (NLTK's regular expressions cost ~0.1 ms a caption; COCO has 616K).
+    static func tokenize(_ texts: [String]) -> [[String]] {
+        var out = [[String]](repeating: [], count: texts.count)
+        out.withUnsafeMutableBufferPointer { slots in
+            let base = slots.baseAddress
+            DispatchQueue.concurrentPerform(iterations: 2) { worker in
+                for i in stride(from: worker, to: texts.count, by: 2) { base?.advanced(by: i).pointee = Tokenizer.tokenize(texts[i]) }
+            }
+        }
+        return out
+    }
+
     /// Tokenises, builds or loads the vocabulary, encodes, reports unknown-word rates, and writes
     /// both artefacts. `captions` maps split → (file, kept caption indices in order, K).
     func write(_ captions: [SplitCaptions]) throws {
-        let tokenized = captions.map { entry in entry.keep.map { Tokenizer.tokenize(entry.file.captions[$0]) } }
+        let tokenized = captions.map { entry in Self.tokenize(entry.keep.map { entry.file.captions[$0] }) }
         for (entry, toks) in zip(captions, tokenized) {
             if let bad = toks.firstIndex(where: { $0.isEmpty }) {
                 let line = entry.file.lines[entry.keep[bad]]
