@@ -5,10 +5,16 @@ DATA ?= builtin
 LAYOUT ?= images
 EPOCHS ?=
 SEED ?= 0
+META_RULE ?=
+FOLDS ?=
+SETS ?=
 JOBS ?= 2
 APT_PACKAGES := pkg-config libopenblas-dev libzstd-dev libjpeg-dev
 
-RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set seed=$(SEED) $(if $(EPOCHS),--set epochs=$(EPOCHS))
+# META_RULE (flickr, coco, given) and FOLDS (test images per fold; 1000 by default with coco)
+# override the pipeline's defaults when set; SETS passes further "--set name=value" words.
+RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set seed=$(SEED) $(if $(EPOCHS),--set epochs=$(EPOCHS)) \
+  $(if $(META_RULE),--set meta_rule=$(META_RULE)) $(if $(FOLDS),--set folds=$(FOLDS)) $(SETS)
 
 NOISES ?= 0.2 0.5 0.7
 SEEDS ?= 0 1 2
