@@ -49,6 +49,11 @@ start() {
     command -v "$exe" >/dev/null || die "$exe not found: install slurm-wlm and munge (make test-slurm does)"
   done
   [[ -e "$dir/slurm.conf" ]] && die "$dir already holds a cluster; stop it first"
+  # Another cluster (a developer's, a parallel CI job) may hold the ports: take the next free pair.
+  for _ in $(seq 20); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && ! (exec 3<>"/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null; then break; fi
+    port=$((port + 2))
+  done
   mkdir -p "$dir"/{run,log,state,spool,munge}
   chmod 700 "$dir/munge"
   dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
