@@ -114,38 +114,106 @@ public final class SlurmExecutor: StageExecutor, @unchecked Sendable {
         throw PipelineError("stage \(launch.stage): sbatch refused the job: \(lastError)")
     }
 
-    /// Looks at the job until it reaches a final state: often at first (short stages finish in
-    /// seconds), then every `pollInterval` seconds.
+    /// Blocks until the poller has seen `job` reach a final state.
     private func wait(for job: String, stage: String) -> SlurmJob.Status {
+        watchLock.lock()
+        watched[job] = Watch(submitted: Date())
+        watchLock.signal()
+        startPollerIfNeeded()
+        while watched[job]?.status == nil { watchLock.wait() }
+        let status = watched.removeValue(forKey: job)?.status
+        watchLock.unlock()
+        return status ?? SlurmJob.Status(state: "UNKNOWN", exit: nil, node: nil, start: nil, end: nil, reason: "lost track of the job")
+    }
+
+    private struct Watch {
+        var submitted: Date
+        var status: SlurmJob.Status?
+    }
+    /// Guards `watched`; waiting stage threads sleep on it until the poller fills in their status.
+    private let watchLock = NSCondition()
+    private var watched: [String: Watch] = [:]
+    private var pollerRunning = false
+
+    private func startPollerIfNeeded() {
+        guard !pollerRunning else { return }
+        pollerRunning = true
+        Thread { [weak self] in self?.poll() }.start()
+    }
+
+    /// One thread asks about every job in flight with a single `squeue` per tick, so a sweep
+    /// with many jobs costs the controller no more than one job. Ticks are short while some job
+    /// is young (most stages of a small experiment last seconds) and stretch to `pollInterval`.
+    private func poll() {
         var pause = 0.1
         var failingSince: Date?
         while true {
+            watchLock.lock()
+            while watched.values.allSatisfy({ $0.status != nil }) { watchLock.wait() }
+            let open = watched.filter { $0.value.status == nil }
+            watchLock.unlock()
+            let young = open.values.contains { Date().timeIntervalSince($0.submitted) < 10 }
+            pause = young ? 0.1 : min(pause * 1.5, settings.pollInterval)
             Thread.sleep(forTimeInterval: pause)
-            pause = min(pause * 1.5, settings.pollInterval)
-            if let s = try? ClusterTool.run("scontrol", ["show", "job", "-o", job], timeout: 60) {
-                if s.ok, let status = SlurmJob.parseScontrol(s.stdout) {
-                    failingSince = nil
-                    if status.isFinal { return status }
-                    continue
-                }
-                if s.complaint.localizedCaseInsensitiveContains("Invalid job id") {
-                    // The controller forgot the job (MinJobAge); accounting may still know it.
-                    if let a = try? ClusterTool.run("sacct", ["-n", "-P", "-X", "-j", job, "-o", "State,ExitCode,NodeList,Start,End"], timeout: 60),
-                       a.ok, let status = SlurmJob.parseSacct(a.stdout), status.isFinal {
-                        return status
+
+            let ids = open.keys.sorted()
+            var states: [String: String] = [:]
+            var answered = false
+            if let r = try? ClusterTool.run("squeue", ["-h", "-t", "all", "-j", ids.joined(separator: ","), "-o", "%i|%T"], timeout: 60) {
+                if r.ok {
+                    answered = true
+                    for line in r.stdout.split(separator: "\n") {
+                        let f = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+                        if f.count == 2 { states[f[0]] = f[1] }
                     }
-                    return SlurmJob.Status(state: "UNKNOWN", exit: nil, node: nil, start: nil, end: nil,
-                                           reason: "the job left the queue and sacct has no record of it")
+                } else if r.complaint.localizedCaseInsensitiveContains("Invalid job id") {
+                    answered = true   // all of them have left the controller
                 }
             }
-            let since = failingSince ?? Date()
-            failingSince = since
-            if Date().timeIntervalSince(since) > 300 {
-                _ = try? ClusterTool.run("scancel", [job], timeout: 30)
-                return SlurmJob.Status(state: "UNKNOWN", exit: nil, node: nil, start: nil, end: nil,
-                                       reason: "scontrol gave no answer about the job for 5 minutes; it was cancelled")
+            var finished: [String: SlurmJob.Status] = [:]
+            if answered {
+                failingSince = nil
+                for id in ids {
+                    guard let st = states[id] else { finished[id] = forgotten(id); continue }
+                    if SlurmJob.Status.final.contains(st) { finished[id] = details(id, state: st) }
+                }
+            } else {
+                let since = failingSince ?? Date()
+                failingSince = since
+                if Date().timeIntervalSince(since) > 300 {
+                    _ = try? ClusterTool.run("scancel", ids, timeout: 30)
+                    for id in ids {
+                        finished[id] = SlurmJob.Status(state: "UNKNOWN", exit: nil, node: nil, start: nil, end: nil,
+                                                       reason: "squeue gave no answer for 5 minutes; the job was cancelled")
+                    }
+                }
             }
+            guard !finished.isEmpty else { continue }
+            watchLock.lock()
+            for (id, status) in finished { watched[id]?.status = status }
+            watchLock.broadcast()
+            watchLock.unlock()
         }
+    }
+
+    /// The full record of a finished job: exit code, node and times from the controller.
+    private func details(_ job: String, state: String) -> SlurmJob.Status {
+        if let s = try? ClusterTool.run("scontrol", ["show", "job", "-o", job], timeout: 60), s.ok,
+           let status = SlurmJob.parseScontrol(s.stdout), status.isFinal {
+            return status
+        }
+        return forgotten(job, state: state)
+    }
+
+    /// A job the controller no longer lists (older than its MinJobAge): accounting may know it.
+    private func forgotten(_ job: String, state: String? = nil) -> SlurmJob.Status {
+        if let a = try? ClusterTool.run("sacct", ["-n", "-P", "-X", "-j", job, "-o", "State,ExitCode,NodeList,Start,End"], timeout: 60),
+           a.ok, let status = SlurmJob.parseSacct(a.stdout), status.isFinal {
+            return status
+        }
+        // COMPLETED means exit status 0 to SLURM, even when the details are gone.
+        return SlurmJob.Status(state: state ?? "UNKNOWN", exit: state == "COMPLETED" ? .code(0) : nil, node: nil, start: nil,
+                               end: nil, reason: "the job left the queue and sacct has no record of it")
     }
 
     public func cancelAll() {

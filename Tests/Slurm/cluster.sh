@@ -96,6 +96,9 @@ JobCompLoc=$dir/log/jobcomp.log
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SchedulerType=sched/backfill
+# Schedule a submitted batch job at once (the default waits up to 3 s to batch submissions):
+# short test stages would otherwise spend most of their time pending.
+SchedulerParameters=batch_sched_delay=0
 ReturnToService=2
 # Time limits are enforced without grace, and a killed job goes within seconds.
 OverTimeLimit=0
