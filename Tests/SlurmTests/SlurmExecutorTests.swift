@@ -161,7 +161,7 @@ final class SlurmExecutorTests: XCTestCase {
         }
     }
 
-    func testLostNodeIsRetriedOnlyWithRetries() throws {
+    func testLostNodeIsResubmittedWithRetries() throws {
         let p = Project("nodefail")
         // The first attempt leaves a mark and hangs until the node is taken away; later ones finish.
         p.script("once.sh", #"m="$(dirname "$0")/mark"; if [ ! -e "$m" ]; then : > "$m"; sleep 120; fi; echo finished > "$1""#)
