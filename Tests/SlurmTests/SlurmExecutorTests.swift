@@ -100,6 +100,30 @@ final class SlurmExecutorTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(slots.peak, 2)
     }
 
+    func testMscnSweepCommandWithSlurmExecutor() throws {
+        let p = Project("sweep-cli")
+        p.script("work.sh", #"out=$1; shift; sleep "$1"; shift; echo "$@" > "$out""#)
+        p.script("metrics.sh", #"sleep 3; printf '{"i2t_r1":%s,"i2t_r5":1,"i2t_r10":1,"i2t_medr":1,"i2t_meanr":1,"t2i_r1":1,"t2i_r5":1,"t2i_r10":1,"t2i_medr":1,"t2i_meanr":1,"rsum":%s}' "$2" "$2" > "$1""#)
+        p.pipeline("""
+            name: gridcli
+            params: {x: 1}
+            stages:
+              shared: {command: "./work.sh ${out.f} 1 shared", outputs: {f: file}}
+              metrics: {command: "./metrics.sh ${out.m} ${x} ${shared.f}", outputs: {m: file}}
+            publish: {metrics.json: "${metrics.m}"}
+            """)
+        let sweep = try p.startMSCN(["sweep", "p.yaml", "--grid", "x=1,2,3,4", "--replicate", "none", "--no-baseline",
+                                     "--cache", p.data, "--out", p.path + "/out", "-j", "4", "--executor", "slurm"], tag: "sweep")
+        p.wait(sweep)
+        let err = p.read("sweep.err") ?? ""
+        XCTAssertEqual(sweep.terminationStatus, 0, err)
+        XCTAssertEqual(err.components(separatedBy: "submit  shared").count - 1, 1, "the shared stage ran once:\n\(err)")
+        XCTAssertEqual(err.components(separatedBy: "submit  metrics").count - 1, 4, err)
+        let peak = try XCTUnwrap(err.range(of: #"at most [0-9]+ stages in flight at once"#, options: .regularExpression).map { err[$0] })
+        XCTAssertGreaterThanOrEqual(Int(peak.split(separator: " ")[2]) ?? 0, 2, String(peak))
+        XCTAssertEqual(p.read("out/results.csv")?.split(separator: "\n").count, 5, p.read("out/results.csv") ?? "")
+    }
+
     func testCancelledAndTimedOutJobsAreReportedAndRedone() throws {
         let p = Project("faults")
         // Writes its name and its inputs' contents (paths would differ between caches).
