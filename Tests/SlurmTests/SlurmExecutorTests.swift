@@ -301,8 +301,11 @@ final class SlurmExecutorTests: XCTestCase {
               hang_term2: {command: "./hang.sh ${out.x} 2", outputs: {x: file}}
             """)
         let runner = try p.startMSCN(["run", "p.yaml", "--cache", p.data, "-j", "2", "--executor", "slurm"], tag: "term")
-        _ = try Cluster.waitForRunningJob("hang_term")
+        let job = try Cluster.waitForRunningJob("hang_term")
         _ = try Cluster.waitForRunningJob("hang_term2")
+        let status = try runProduct(TestPaths.productsDirectory.appendingPathComponent("mscn").path,
+                                    ["status", "p.yaml", "--cache", p.data], cwd: p.dir)
+        XCTAssertTrue(status.stdout.contains("stale  hang_term: never run; in flight as SLURM job \(job) since"), status.stdout)
         kill(runner.processIdentifier, SIGTERM)
         p.wait(runner, seconds: 30)
         XCTAssertEqual(runner.terminationStatus, 128 + SIGTERM, p.read("term.err") ?? "")
