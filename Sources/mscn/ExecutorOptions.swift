@@ -29,7 +29,7 @@ struct ExecutorOptions: ParsableArguments {
         if executor == .local {
             let given = [("--slurm-partition", slurmPartition), ("--slurm-account", slurmAccount),
                          ("--slurm-time", slurmTime), ("--slurm-extra", slurmExtra)].filter { $0.1 != nil }.map(\.0)
-            if !given.isEmpty { throw ValidationError("\(given.joined(separator: ", ")) need --executor slurm") }
+            if !given.isEmpty { throw ValidationError("\(given.joined(separator: ", ")) \(given.count == 1 ? "needs" : "need") --executor slurm") }
         }
         if let t = slurmTime {
             do { try StageResources.check("time", t) } catch { throw ValidationError("--slurm-time: \(error)") }
