@@ -74,6 +74,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorFileTests", dependencies: ["TensorFile", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
+        // Against a real SLURM cluster: skipped unless MSCN_SLURM_TESTS=1 (`make test-slurm`).
+        .testTarget(name: "SlurmTests", dependencies: ["Pipeline", "TestSupport"]),
         .testTarget(name: "DataStageTests", dependencies: [
             "Captions", "Imaging", "BuiltinDataset", "Artefacts", "TensorFile", "TestSupport",
         ], exclude: ["Golden"]),
