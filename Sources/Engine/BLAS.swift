@@ -15,26 +15,19 @@ public enum BLAS {
             }
             return
         }
-        // Small products run on one thread: waking OpenBLAS's second thread costs more than it
-        // saves, and its spin-wait steals the core from the other net's process in the pipeline.
-        // OpenBLAS splits rows and columns, never k, so the result does not depend on the count.
         _ = threadCap
         // OpenBLAS applies beta = 0 with one memset per output row; one contiguous fill is cheaper.
+        // Not for untransposed products: OpenBLAS sends small ones with beta = 0 to a direct
+        // kernel whose results do not depend on the batch's size (shard invariance).
         var beta = beta
-        if beta == 0 {
+        if beta == 0 && (transA || transB) {
             c.update(repeating: 0, count: m * n)
             beta = 1
         }
-        let saved = m * n * k < smallProductLimit ? openblas_get_num_threads() : 1
-        if saved > 1 { openblas_set_num_threads(1) }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
                     beta, c, Int32(n))
-        if saved > 1 { openblas_set_num_threads(saved) }
     }
-
-    /// Products with fewer multiply-adds than this (≈ 0.2 ms of one core) run single-threaded.
-    public static let smallProductLimit = 1 << 24
 
     /// Array convenience: returns `op(A) · op(B)` as a new array `[m,n]`.
     public static func matmul(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int,
@@ -65,7 +58,8 @@ public enum BLAS {
     }
 
     /// `MSCN_THREADS` (when set) caps OpenBLAS's threads, applied before the first product (two
-    /// training processes sharing two cores run best with 1 each). Results do not depend on it.
+    /// training processes sharing two cores run best with 1 each). OpenBLAS's single-threaded
+    /// path can round mid-sized products differently, so a different cap may change last bits.
     static let threadCap: Int? = {
         guard let n = ProcessInfo.processInfo.environment["MSCN_THREADS"].flatMap({ Int($0) }) else { return nil }
         openblas_set_num_threads(Int32(max(1, n)))

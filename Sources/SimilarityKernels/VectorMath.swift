@@ -41,30 +41,9 @@ func unsafeDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -
             * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
         i += 8
     }
-    var s = horizontalSum(acc)
+    var s = acc.sum()
     while i < n { s += a[i] * b[i]; i += 1 }
     return s
-}
-
-// `SIMD8.sum()` adds the eight lanes one by one (eight dependent scalar adds, a third of a
-// 32-wide dot product's instructions); these reduce by halves with vector adds instead.
-
-/// Σ lanes of v, as ((v₀+v₄)+(v₂+v₆)) + ((v₁+v₅)+(v₃+v₇)).
-@inline(__always)
-func horizontalSum(_ v: SIMD8<Float>) -> Float {
-    let h = v.lowHalf + v.highHalf
-    let q = h.lowHalf + h.highHalf
-    return q.x + q.y
-}
-
-/// (Σ a0, Σ a1, Σ a2, Σ a3), each summed in the order of `horizontalSum`.
-@inline(__always)
-func horizontalSums(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ a2: SIMD8<Float>, _ a3: SIMD8<Float>) -> SIMD4<Float> {
-    let h0 = a0.lowHalf + a0.highHalf, h1 = a1.lowHalf + a1.highHalf
-    let h2 = a2.lowHalf + a2.highHalf, h3 = a3.lowHalf + a3.highHalf
-    let q01 = SIMD4(lowHalf: h0.lowHalf, highHalf: h1.lowHalf) + SIMD4(lowHalf: h0.highHalf, highHalf: h1.highHalf)  // (h0 pairs, h1 pairs)
-    let q23 = SIMD4(lowHalf: h2.lowHalf, highHalf: h3.lowHalf) + SIMD4(lowHalf: h2.highHalf, highHalf: h3.highHalf)
-    return SIMD4(lowHalf: q01.evenHalf, highHalf: q23.evenHalf) + SIMD4(lowHalf: q01.oddHalf, highHalf: q23.oddHalf)
 }
 
 @inline(__always)
@@ -153,8 +132,11 @@ func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
     }
     // OpenBLAS applies beta = 0 with one memset per output row (≈ 5% of a training step's
     // instructions on these skinny outputs); one contiguous fill and beta = 1 do the same.
+    // Not for untransposed products: OpenBLAS sends small ones with beta = 0 to a direct
+    // AVX-512 kernel whose results do not depend on the output's width, which keeps scores
+    // independent of the evaluation's shard sizes; its blocked path would not.
     var beta = beta
-    if beta == 0 {
+    if beta == 0 && (transA || transB) {
         if ldc == n { c.update(repeating: 0, count: m * n) } else { for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) } }
         beta = 1
     }
@@ -216,7 +198,7 @@ func unsafeDot4(_ x: UnsafePointer<Float>, _ y0: UnsafePointer<Float>, _ y1: Uns
         a3 += xv * UnsafeRawPointer(y3 + i).loadUnaligned(as: SIMD8<Float>.self)
         i += 8
     }
-    var r = horizontalSums(a0, a1, a2, a3)
+    var r = SIMD4<Float>(a0.sum(), a1.sum(), a2.sum(), a3.sum())
     while i < n {
         r += SIMD4<Float>(y0[i], y1[i], y2[i], y3[i]) * x[i]
         i += 1
