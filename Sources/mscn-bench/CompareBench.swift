@@ -262,8 +262,8 @@ enum CompareBench {
         for s in setups(steps: steps) where wanted?.contains(s.name) ?? true {
             do { rows += try compare(s, python: python) } catch { print("\(s.name): \(error)") }
         }
-        print("\n| config | phase | ours (median s) | official (median s) | official/ours | ours GFLOP/s | % of sgemm |")
-        print("|---|---|---|---|---|---|---|")
+        print("\n| config | phase | ours (median s) | official (median s) | official/ours | ours GFLOP/s | % of sgemm | ours peak RSS (GB) |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in rows { print(r) }
     }
 
@@ -301,6 +301,7 @@ enum CompareBench {
         for (name, n, flops, mine, command) in phases {
             var tOurs: [Double] = [], tRef: [Double] = []
             var refError: String?
+            EngineBench.resetPeak()
             for k in 0...n {
                 var err: Error?
                 let t = EngineBench.seconds { do { try mine(k) } catch { err = error } }
@@ -313,13 +314,15 @@ enum CompareBench {
                     } catch { refError = "\(error)" }
                 }
             }
+            let memory = EngineBench.peakGB()
             let mo = median(tOurs), mr = median(tRef)
             let rate = flops / mo / 1e9
             let ratio = tRef.isEmpty ? "–" : String(format: "%.2f×", mr / mo)
             let refText = refError ?? (tRef.isEmpty ? "–" : String(format: "%.3f", mr))
-            print(String(format: "%@ %@: ours %.3f s, official %@, official/ours %@, ours %.1f GFLOP/s = %.0f%% of sgemm %.0f",
-                         s.name, name, mo, refText, ratio, rate, 100 * rate / peak, peak))
-            rows.append(String(format: "| %@ | %@ | %.3f | %@ | %@ | %.1f | %.0f%% |", s.name, name, mo, refText, ratio, rate, 100 * rate / peak))
+            print(String(format: "%@ %@: ours %.3f s, official %@, official/ours %@, ours %.1f GFLOP/s = %.0f%% of sgemm %.0f, ours peak RSS %.2f GB",
+                         s.name, name, mo, refText, ratio, rate, 100 * rate / peak, peak, memory))
+            rows.append(String(format: "| %@ | %@ | %.3f | %@ | %@ | %.1f | %.0f%% | %.2f |", s.name, name, mo, refText, ratio, rate,
+                               100 * rate / peak, memory))
         }
         return rows
     }
