@@ -24,7 +24,7 @@ RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set 
 NOISES ?= 0.2 0.5 0.7
 SEEDS ?= 0 1 2
 
-.PHONY: deps build release pipeline baseline sweep test test-slurm bench
+.PHONY: deps build release pipeline baseline sweep test test-slurm bench bench-compare
 
 # Installs the system libraries when pkg-config cannot find them (machines run as root).
 deps:
@@ -73,3 +73,11 @@ test-slurm: deps
 
 bench: release
 	.build/release/mscn-bench $(BENCH)
+
+# Our training/purification/evaluation phases against the official PyTorch code on identical
+# inputs, at the built-in, d=256 and paper sizes (REF_PY: a Python with torch; MSCN_REF: the
+# official code's folder). Without REF_PY only our side runs. COMPARE=builtin,d256 picks configs.
+REF_PY ?=
+COMPARE ?=
+bench-compare: release
+	MSCN_REF_PY=$(REF_PY) $(if $(COMPARE),MSCN_COMPARE=$(COMPARE)) .build/release/mscn-bench compare

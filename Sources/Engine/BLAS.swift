@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 /// Thin wrappers over OpenBLAS sgemm for row-major operands.
 public enum BLAS {
@@ -13,6 +14,15 @@ public enum BLAS {
                 for i in 0..<(m * n) { c[i] *= beta }
             }
             return
+        }
+        _ = threadCap
+        // OpenBLAS applies beta = 0 with one memset per output row; one contiguous fill is cheaper.
+        // Not for untransposed products: OpenBLAS sends small ones with beta = 0 to a direct
+        // kernel whose results do not depend on the batch's size (shard invariance).
+        var beta = beta
+        if beta == 0 && (transA || transB) {
+            c.update(repeating: 0, count: m * n)
+            beta = 1
         }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
@@ -46,6 +56,15 @@ public enum BLAS {
             }
         }
     }
+
+    /// `MSCN_THREADS` (when set) caps OpenBLAS's threads, applied before the first product (two
+    /// training processes sharing two cores run best with 1 each). OpenBLAS's single-threaded
+    /// path can round mid-sized products differently, so a different cap may change last bits.
+    static let threadCap: Int? = {
+        guard let n = ProcessInfo.processInfo.environment["MSCN_THREADS"].flatMap({ Int($0) }) else { return nil }
+        openblas_set_num_threads(Int32(max(1, n)))
+        return n
+    }()
 
     /// Sets the number of OpenBLAS threads (skinny products can be faster on one).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }

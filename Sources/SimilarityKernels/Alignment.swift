@@ -76,7 +76,6 @@ final class BackwardScratch {
     let x: FloatBuffer, dx: FloatBuffer, dxg: FloatBuffer, dP: FloatBuffer, dGram: FloatBuffer
     let dS: FloatBuffer, dSNext: FloatBuffer, dH: FloatBuffer, dM: FloatBuffer, dQ: FloatBuffer, dK: FloatBuffer
     let dv: FloatBuffer
-    let dE: FloatBuffer
 
     init(_ c: GroupCapacity, regions R: Int, dim d: Int, simDim s: Int) {
         x = FloatBuffer(unzeroed: c.words * d); dx = FloatBuffer(unzeroed: c.words * d); dxg = FloatBuffer(unzeroed: c.pairs * d)
@@ -85,7 +84,6 @@ final class BackwardScratch {
         dS = FloatBuffer(unzeroed: n); dSNext = FloatBuffer(unzeroed: n); dH = FloatBuffer(unzeroed: n); dM = FloatBuffer(unzeroed: n)
         dQ = FloatBuffer(unzeroed: n); dK = FloatBuffer(unzeroed: n)
         dv = FloatBuffer(unzeroed: s)
-        dE = FloatBuffer(unzeroed: c.words + 1)
     }
 }
 

@@ -61,7 +61,11 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
     var dS = sc.dS.p         // gradient of this round's input, being built
     dNext.update(from: dOut, count: n * s)
     let dH = sc.dH.p, dM = sc.dM.p, dQ = sc.dQ.p, dK = sc.dK.p
-    let table = NodeRowTable(layout.maxLength(g) + 1)
+    let maxL1 = layout.maxLength(g) + 1
+    let table = NodeRowTable(maxL1)
+    // One pair's edge gradients [A, L1] and the row pointers of its queries and message gradients.
+    let dEdge = FloatBuffer(unzeroed: maxL1 * maxL1), column = FloatBuffer(unzeroed: maxL1)
+    let qRows = NodeRowTable(maxL1)
     for step in stride(from: steps - 1, through: 0, by: -1) {
         let last = step == steps - 1
         let S = st.nodes[step].p, Q = st.q[step].p, K = st.k[step].p, E = st.e[step].p, M = st.m[step].p
@@ -83,21 +87,29 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
                 table.s[b] = S + r * s
                 table.k[b] = K + r * s
             }
-            for a in 0..<(last ? 1 : L1) {
+            let A = last ? 1 : L1
+            for a in 0..<A {
                 let qRow = last ? j : nodeRow(a, words: W, slot: j, localWord: lw)
-                let dma = dM + qRow * s, ea = e + a * L1
-                // dE_ab = dM_a · S_b, the message term of dS, then the softmax backward in place.
-                let dEs = sc.dE.p
-                unsafeDotRows(dma, table.s, L1, dEs, s)
+                qRows.s[a] = dM + qRow * s
+                qRows.k[a] = Q + qRow * s
+            }
+            // Per query row a: dE_ab = dM_a · S_b, then the softmax backward; dQ_a = Σ_b dE_ab K_b.
+            for a in 0..<A {
+                let ea = e + a * L1, dEs = dEdge.p + a * L1
+                unsafeDotRows(qRows.s[a], table.s, L1, dEs, s)
                 var dotED: Float = 0
-                for b in 0..<L1 {
-                    dotED += dEs[b] * ea[b]
-                    unsafeAxpy(ea[b], dma, dS + nodeRow(b, words: W, slot: j, localWord: lw) * s, s)
-                }
+                for b in 0..<L1 { dotED += dEs[b] * ea[b] }
                 for b in 0..<L1 { dEs[b] = ea[b] * (dEs[b] - dotED) }
-                let qa = Q + qRow * s
-                unsafeCombineRows(dEs, table.k, L1, into: dQ + qRow * s, s)
-                for b in 0..<L1 { unsafeAxpy(dEs[b], qa, dK + nodeRow(b, words: W, slot: j, localWord: lw) * s, s) }
+                unsafeCombineRows(dEs, table.k, L1, into: dQ + (qRows.k[a] - Q), s)
+            }
+            // Per node b, summed over a in order (each row loaded and stored once per four a):
+            // the message term dS_b += Σ_a E_ab dM_a and the key term dK_b += Σ_a dE_ab Q_a.
+            for b in 0..<L1 {
+                let r = nodeRow(b, words: W, slot: j, localWord: lw) * s
+                for a in 0..<A { column.p[a] = e[a * L1 + b] }
+                unsafeCombineRows(column.p, qRows.s, A, into: dS + r, s)
+                for a in 0..<A { column.p[a] = dEdge.p[a * L1 + b] }
+                unsafeCombineRows(column.p, qRows.k, A, into: dK + r, s)
             }
         }
         let qSrc = last ? S + W * s : S

@@ -32,7 +32,7 @@ extension SimilarityKernel {
             dxhat = groups.map { FloatBuffer($0.nodes) }
             let pairSums = UnsafeMutablePointer<Double>.allocate(capacity: max(2 * tape.pairTotal, 1))
             defer { pairSums.deallocate() }
-            parallelWorkers(nw) { w in
+            parallelWorkers(nw, threads: threads) { w in
                 for gi in Self.range(worker: w, of: nw, count: groups.count) {
                     filtrationBackwardGates(groups[gi], layout, packed, states[gi], stats: stats, simDim: s,
                                             dOut: dOut.p, dxhat: dxhat[gi].p, pairSums: pairSums,
@@ -54,7 +54,7 @@ extension SimilarityKernel {
             }
         }
 
-        parallelWorkers(nw) { w in
+        parallelWorkers(nw, threads: threads) { w in
             let sc = scratch[w]
             for gi in Self.range(worker: w, of: nw, count: groups.count) {
                 let g = groups[gi], st = states[gi]

@@ -55,6 +55,9 @@ public final class SimilarityKernel {
     public let module: SimilarityModule
     /// Worker threads (fixed, so the summation order is the same on every machine).
     public var workers: Int = 2
+    /// Threads that run the workers at once (1 runs them in turn); results do not depend on it.
+    /// Defaults to `MSCN_THREADS` when set, else to `workers`.
+    public var threads: Int = environmentThreads ?? 2
     /// Upper bound on a group's word rows in all-pairs mode (bounds per-group buffers).
     public var maxGroupWords: Int = 1024
     /// Activations of released tapes are kept up to this many bytes for later forwards
@@ -115,7 +118,7 @@ public final class SimilarityKernel {
         }
         let module = self.module, pool = self.pool
         let key = StatePool.Key(regions: x.regions, dim: dim, simDim: s, module: module)
-        parallelWorkers(nw) { w in
+        parallelWorkers(nw, threads: threads) { w in
             let scratch = FloatBuffer(cap.words * dim, zeroed: false)
             let shared = retain ? nil : pool.take(cap, key)
             defer { if let shared { pool.give([shared], key) } }
@@ -153,7 +156,7 @@ public final class SimilarityKernel {
             bn.runningVar[0] = Float(rv)
             params.safBN = bn
             filtration = stats
-            parallelWorkers(nw) { w in
+            parallelWorkers(nw, threads: threads) { w in
                 for gi in Self.range(worker: w, of: nw, count: groups.count) {
                     filtrationFinish(groups[gi], layout, packed, states[gi], stats: stats, simDim: s)
                     Self.scatter(groups[gi], layout, states[gi], out, s)

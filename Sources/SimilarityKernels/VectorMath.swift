@@ -130,6 +130,16 @@ func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
         else if beta != 1 { for r in 0..<m { unsafeScale(beta, c + r * ldc, n) } }
         return
     }
+    // OpenBLAS applies beta = 0 with one memset per output row (≈ 5% of a training step's
+    // instructions on these skinny outputs); one contiguous fill and beta = 1 do the same.
+    // Not for untransposed products: OpenBLAS sends small ones with beta = 0 to a direct
+    // AVX-512 kernel whose results do not depend on the output's width, which keeps scores
+    // independent of the evaluation's shard sizes; its blocked path would not.
+    var beta = beta
+    if beta == 0 && (transA || transB) {
+        if ldc == n { c.update(repeating: 0, count: m * n) } else { for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) } }
+        beta = 1
+    }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
@@ -151,10 +161,20 @@ func unsafeSoftmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
     for i in 0..<n { x[i] *= inv }
 }
 
+/// `MSCN_THREADS` (when set): how many threads compute at once, e.g. 1 when two training
+/// processes share two cores. Execution only: no result depends on it.
+let environmentThreads: Int? = ProcessInfo.processInfo.environment["MSCN_THREADS"].flatMap { Int($0) }.map { max(1, $0) }
+
 /// Runs `body(worker)` for `workers` fixed workers with OpenBLAS held to one thread meanwhile,
 /// so the split (and hence every summation order) does not depend on the machine's core count.
-func parallelWorkers(_ workers: Int, _ body: (Int) -> Void) {
+/// `threads` is only how many run at once: 1 runs the workers one after the other, with
+/// identical results (each worker owns its accumulators).
+func parallelWorkers(_ workers: Int, threads: Int, _ body: (Int) -> Void) {
     if workers <= 1 { body(0); return }
+    if threads <= 1 {
+        for w in 0..<workers { body(w) }
+        return
+    }
     let saved = openblas_get_num_threads()
     openblas_set_num_threads(1)
     DispatchQueue.concurrentPerform(iterations: workers, execute: body)

@@ -25,6 +25,14 @@ enum EngineBench {
         return 5 * 2 * Double(n * n * n) / t / 1e9
     }
 
+    /// Starts a new peak-memory window: writing 5 to clear_refs resets VmHWM to the current
+    /// resident size (Linux), so the next `peakGB()` is the peak of one phase.
+    static func resetPeak() {
+        guard let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return }
+        h.write(Data("5".utf8))
+        try? h.close()
+    }
+
     /// Peak resident memory of this process (VmHWM), in GB.
     static func peakGB() -> Double {
         guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
@@ -81,28 +89,35 @@ enum EngineBench {
             // The machine is shared: sgemm is re-measured right before each timing, so each ratio
             // compares against the throughput available at that moment.
             let peakW = sgemmGFLOPS()
+            resetPeak()
             let tw = seconds { model.warmupStep(warm, lr: 2e-4) }
+            let memW = peakGB()
             let peakS = sgemmGFLOPS()
+            resetPeak()
             let ts = seconds { _ = model.trainStep(b64, meta: meta, lr: 2e-4, metaLR: 1.7e-5) }
+            let memS = peakGB()
             // fwd+bwd ≈ 3× forward: pseudo and main steps (all pairs), the meta step (diagonal),
             // two forwards of the central difference (backward stops at the meta net).
             let fwd = pairFLOPs(c, bi: 64, bc: 64, length: length) + encoderFLOPs(c, b: 64, length: length)
             let stepFLOPs = 3 * fwd * 2 + 3 * (pairFLOPs(c, bi: 1, bc: 64, length: length) + encoderFLOPs(c, b: 64, length: length)) + 2 * fwd
             let warmFLOPs = 3 * (pairFLOPs(c, bi: warmBatch, bc: warmBatch, length: length) + encoderFLOPs(c, b: warmBatch, length: length))
             print("\(label): warm-up step (batch \(warmBatch)) \(String(format: "%.2f", tw)) s, \(String(format: "%.0f", warmFLOPs / tw / 1e9)) GFLOP/s "
-                  + "(\(String(format: "%.0f", 100 * warmFLOPs / tw / 1e9 / peakW))% of sgemm \(String(format: "%.0f", peakW)) just before)")
+                  + "(\(String(format: "%.0f", 100 * warmFLOPs / tw / 1e9 / peakW))% of sgemm \(String(format: "%.0f", peakW)) just before), "
+                  + "peak RSS \(String(format: "%.2f", memW)) GB")
             print("\(label): training step (batch 64, meta + main) \(String(format: "%.2f", ts)) s, "
-                  + "\(String(format: "%.0f", stepFLOPs / ts / 1e9)) GFLOP/s (\(String(format: "%.0f", 100 * stepFLOPs / ts / 1e9 / peakS))% of sgemm \(String(format: "%.0f", peakS)) just before)")
+                  + "\(String(format: "%.0f", stepFLOPs / ts / 1e9)) GFLOP/s (\(String(format: "%.0f", 100 * stepFLOPs / ts / 1e9 / peakS))% of sgemm \(String(format: "%.0f", peakS)) just before), "
+                  + "peak RSS \(String(format: "%.2f", memS)) GB")
             // All-pairs scoring: a 100 × 500 shard, extrapolated to 1000 × 5000 (scales with pairs).
             let imgs = batch(c, 100, length: length, seed: 5), caps = batch(c, 500, length: length, seed: 6)
             var v = Tensor(zeros: [0]), e = v
+            resetPeak()
             let encT = seconds { v = model.encodeImages(imgs.images); e = model.encodeCaptions(caps.captions) }
             let scoreT = seconds { _ = model.scores(images: v, captions: e, lengths: caps.captions.lengths) }
             // Encoding grows with items (×10), scoring with pairs (×100).
             print("\(label): scores 100×500: encode \(String(format: "%.2f", encT)) s, score \(String(format: "%.2f", scoreT)) s "
                   + "→ 1000×5000 ≈ \(String(format: "%.0f", encT * 10 + scoreT * 100)) s (extrapolated), "
-                  + "\(String(format: "%.0f", pairFLOPs(c, bi: 100, bc: 500, length: length) / scoreT / 1e9)) GFLOP/s")
-            print("\(label): peak memory so far \(String(format: "%.2f", peakGB())) GB")
+                  + "\(String(format: "%.0f", pairFLOPs(c, bi: 100, bc: 500, length: length) / scoreT / 1e9)) GFLOP/s, "
+                  + "peak RSS \(String(format: "%.2f", peakGB())) GB")
         }
     }
 }

@@ -54,6 +54,29 @@ final class KernelConsistencyTests: XCTestCase {
         }
     }
 
+    /// `threads` (MSCN_THREADS) only decides how many workers run at once: one thread runs the
+    /// same workers in turn, so forward and backward are bit-identical.
+    func testThreadCountDoesNotChangeResults() throws {
+        for module in [SimilarityModule.sgr(steps: 3), .saf] {
+            let p = problem(module, seed: 23)
+            var results: [([Float], [Float], [Float], [Float])] = []
+            for threads in [2, 1] {
+                let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
+                k.threads = threads
+                var params = p.kernelParams()
+                let out = k.forward(p.kernelInputs(), params: &params, pairs: .all, training: true, keepTape: true)
+                let tape = try XCTUnwrap(out.tape)
+                let dOut = (0..<out.simVectors.count).map { Float(($0 * 7) % 13) / 13 - 0.5 }
+                let g = k.backward(tape, params: params, dSimVectors: dOut)
+                results.append((out.simVectors, g.inputs.images, g.inputs.captions, g.params.tranLoc.weight))
+            }
+            XCTAssertEqual(results[0].0, results[1].0, "\(module) forward")
+            XCTAssertEqual(results[0].1, results[1].1, "\(module) image gradients")
+            XCTAssertEqual(results[0].2, results[1].2, "\(module) caption gradients")
+            XCTAssertEqual(results[0].3, results[1].3, "\(module) weight gradients")
+        }
+    }
+
     /// A kernel reuses the activations of released tapes; stale contents must never leak in.
     func testReusedBuffersGiveTheSameResultsAsFreshOnes() throws {
         for module in [SimilarityModule.sgr(steps: 3), .saf] {
