@@ -28,6 +28,8 @@ p.add_argument("--features")
 p.add_argument("--tokens")
 p.add_argument("--offsets")
 p.add_argument("--expect")
+p.add_argument("--first-images", type=int, default=0, help="score only the first N images and their captions")
+p.add_argument("--captions-per-image", type=int, default=5)
 p.add_argument("--tolerance", type=float, default=1e-5)
 a = p.parse_args()
 
@@ -49,13 +51,19 @@ if a.dump:
 else:
     images = np.load(a.features)
     tokens, offsets = np.load(a.tokens), np.load(a.offsets)
+    expected = np.load(a.expect)
+    n = a.first_images or len(images)
+    m = n * a.captions_per_image
+    images, offsets, expected = images[:n], offsets[:m + 1], expected[:n, :m]
     lengths = np.diff(offsets)
-    # The reference's collate sorts by length; its scores do not depend on the order.
     captions = np.zeros((len(lengths), int(lengths.max())), dtype=np.int64)
     for j in range(len(lengths)):
         captions[j, :lengths[j]] = tokens[offsets[j]:offsets[j + 1]]
-    expected = np.load(a.expect)
-got = np.mean([scores(n, m, images, captions, lengths) for n, m in models], axis=0)
+# The official text encoder packs captions sorted by decreasing length (pack_padded_sequence's
+# default), as the reference's collate sorts them; score in that order and put columns back.
+order = np.argsort(-lengths, kind="stable")
+got = np.empty_like(expected)
+got[:, order] = np.mean([scores(n_, m_, images, captions[order], lengths[order]) for n_, m_ in models], axis=0)
 diff = float(np.abs(got - expected).max())
 print(f"{len(models)} net(s), scores {got.shape}: max |official - expected| = {diff:.3e} (tolerance {a.tolerance:g})")
 sys.exit(0 if diff <= a.tolerance else 1)
