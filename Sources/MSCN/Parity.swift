@@ -74,11 +74,13 @@ public enum Parity {
 
     /// Runs every check the dump has data for.
     public static func run(_ dump: ReferenceDump, similarity makeSimilarity: (ModelConfig) -> SimilarityBackend = SimilarityBackends.standard,
-                           finiteDifferenceScale: Float = MetaStep.defaultScale) throws -> [ParityRow] {
+                           finiteDifferenceScale: Float = MetaStep.defaultScale,
+                           metaGradient: MetaGradientMethod = .exact) throws -> [ParityRow] {
         var rows: [ParityRow] = []
         let similarity = makeSimilarity(try dump.config())
         let model = try dump.model(similarity: similarity)
         model.finiteDifferenceScale = finiteDifferenceScale
+        model.metaGradientMethod = metaGradient
         let c = model.config
         let training = dump.mode == "train"
         let batch = try dump.batch(c, images: "input/images", captions: "input/captions", lengths: "input/lengths")
@@ -127,6 +129,7 @@ public enum Parity {
         // One training step from the state after the forwards.
         let stepModel = try dump.model(similarity: similarity)
         stepModel.finiteDifferenceScale = finiteDifferenceScale
+        stepModel.metaGradientMethod = metaGradient
         stepModel.net = try dump.parameters(stepModel.net, prefix: "step/net_state_before/")
         stepModel.buffers = try dump.buffers(c, prefix: "step/net_state_before/")
         let metaBatch = try MetaBatch(pairs: dump.batch(c, images: "step/meta_images", captions: "step/meta_captions",

@@ -1,0 +1,80 @@
+import Engine
+import Foundation
+
+/// How the meta-gradient's second-order term `∇φ⟨∇θ L_train(θ, φ), u⟩` is computed.
+public enum MetaGradientMethod: String, CaseIterable, Codable, Sendable {
+    /// Forward-over-reverse, exact (the reference's autograd with create_graph gives the same).
+    case exact
+    /// Central difference of first-order gradients along u (`MetaStep.defaultScale`).
+    case finiteDifference = "finite-difference"
+}
+
+/// The exact second-order term.
+///
+/// φ (the meta net) only sees θ through the similarity vectors: `L_train(θ, φ) = F(sv(θ), φ)`
+/// with `F = loss ∘ sigmoid ∘ Linear ∘ ReLU ∘ Linear`. Hence
+/// `⟨∇θ L, u⟩ = ⟨∇_sv F(sv, φ), ṡv⟩` where `ṡv = J_sv(θ)·u` does not depend on φ, and
+/// `∇φ⟨∇θ L, u⟩ = ∇φ (d/dt) F(sv + t·ṡv, φ)|₀`:
+/// 1. ṡv: one forward of the main net in tangent mode (θ̇ = u) — forward mode through the
+///    encoders, self-attention and the op-by-op similarity module (`ReferenceSimilarity`),
+///    with the look-ahead's dropout masks and batch statistics (training mode, buffers untouched).
+/// 2. `Ṡ = σ'(z)·w₂ᵀ(1[h > 0] ⊙ W₁ṡv)`, the scores' tangent, recorded as ops of φ on a small tape.
+/// 3. The training loss is piecewise linear in the scores and its margin uses the detached
+///    diagonal, so `d/dt loss = ⟨G, Ṡ⟩` with `G = ∂loss/∂S` constant (the hardest negatives and
+///    active hinges of the look-ahead forward: the branch autograd takes); a reverse pass of
+///    `⟨G, Ṡ⟩` gives the term. Kinks (ReLU, hinge) take the unperturbed forward's branch.
+///
+/// The fused kernel has no tangent rule; the tangent forward goes op by op. It costs about
+/// what the finite difference's two first-order passes cost (see mscn-bench `meta-step`).
+extension MetaStep {
+    static func exactSecondOrder(_ m: Model, batch: PairBatch, masks: [[Float]], u: [String: [Float]],
+                                 scores: [Float]) -> [String: [Float]] {
+        // 1. ṡv along θ̇ = u.
+        let g = NetGraph(config: m.config, net: m.net, meta: m.meta, buffers: m.buffers, training: true, updateStats: false,
+                         netGrads: true, metaGrads: false, dropout: DropoutSource(replaying: masks), similarity: ReferenceSimilarity())
+        g.tape.tangentMode = true
+        for (name, v) in g.net { if let un = u[name] { g.tape.setTangent(v, un) } }
+        let img = g.encodeImages(batch.images), cap = g.encodeCaptions(batch.captions)
+        let sv = g.simVectors(images: img, captions: cap, lengths: batch.captions.lengths, pairs: .all)
+        let svValue = g.tape.value(sv), shape = g.tape.shape(sv)
+        let svTangent = g.tape.tangent(of: sv) ?? [Float](repeating: 0, count: svValue.count)
+
+        // 3. G = ∂loss/∂S at the look-ahead's scores.
+        let b = batch.captions.lengths.count
+        let lt = Tape()
+        let s = lt.leaf(scores, shape: [b, b], requiresGrad: true)
+        lt.backward(Losses.train(lt, scores: s, margin: m.config.margin))
+        let dLoss = lt.grad(s)
+
+        // 2. Ṡ(φ) on a tape of φ, then ∇φ⟨G, Ṡ⟩.
+        let t = Tape()
+        var phi: [String: Var] = [:]
+        for n in m.meta.names { if let p = m.meta[n] { phi[n] = t.leaf(p, requiresGrad: true) } }
+        func p(_ n: String) -> Var {
+            guard let v = phi[n] else { preconditionFailure("missing meta parameter \(n)") }
+            return v
+        }
+        let x = t.leaf(svValue, shape: shape, requiresGrad: false), dx = t.leaf(svTangent, shape: shape, requiresGrad: false)
+        let h = t.linear(x, p("first_hidden_layer.fc.weight"), p("first_hidden_layer.fc.bias"))
+        let active = t.value(h).map { $0 > 0 ? Float(1) : 0 }
+        let z = t.linear(t.relu(h), p("output_layer.weight"), p("output_layer.bias"))
+        let dz = t.linear(t.mask(t.linear(dx, p("first_hidden_layer.fc.weight"), nil), active), p("output_layer.weight"), nil)
+        let dScores = t.sigmoidTangent(z, dz)
+        t.backward(dScores, seed: dLoss)
+        return phi.mapValues { t.grad($0) }
+    }
+}
+
+extension Tape {
+    /// `σ'(z)·ż = y(1−y)·ż` (y = σ(z)), differentiable in both z and ż.
+    func sigmoidTangent(_ z: Var, _ dz: Var) -> Var {
+        let y = values[z.id].map { 1 / (1 + Foundation.exp(-$0)) }
+        let dzv = values[dz.id]
+        let out = (0..<y.count).map { y[$0] * (1 - y[$0]) * dzv[$0] }
+        return record(out, shape: shape(z), requiresGrad: anyNeedsGrad([z, dz])) { t, g in
+            // d/dz [y(1−y)] = y(1−y)(1−2y)
+            t.accumulate(z, (0..<y.count).map { g[$0] * dzv[$0] * y[$0] * (1 - y[$0]) * (1 - 2 * y[$0]) })
+            t.accumulate(dz, (0..<y.count).map { g[$0] * y[$0] * (1 - y[$0]) })
+        }
+    }
+}
