@@ -78,3 +78,14 @@ extension Tape {
         }
     }
 }
+
+extension Model {
+    /// The meta-gradient of one training step (look-ahead, meta loss, second-order term) without
+    /// applying anything: for benchmarks and for measuring the second-order term's share. Draws
+    /// from the dropout stream like a training step.
+    public func metaGradient(_ batch: PairBatch, meta z: MetaBatch, pseudoLR: Float) -> StepReport {
+        var report = StepReport()
+        _ = MetaStep.metaGradient(self, batch: batch, meta: z, pseudoLR: pseudoLR, report: &report)
+        return report
+    }
+}
