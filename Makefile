@@ -13,7 +13,7 @@ RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set 
 NOISES ?= 0.2 0.5 0.7
 SEEDS ?= 0 1 2
 
-.PHONY: deps build release pipeline baseline sweep test bench
+.PHONY: deps build release pipeline baseline sweep test bench parity-grid
 
 # Installs the system libraries when pkg-config cannot find them (machines run as root).
 deps:
@@ -48,3 +48,16 @@ test: deps
 
 bench: release
 	.build/release/mscn-bench $(BENCH)
+
+# The reference parity grid (issue 11): dumps every configuration of Tests/Reference/parity-grid.txt
+# with the official code (PyTorch in $(REFPY), the code exported at $(MSCN_REF); see
+# Tests/Reference/parity_dump.py) into Data/parity-grid (skipping finished ones), then runs
+# `mscn parity` on each with both similarity backends and prints the meta-gradient error table.
+# PARITY=<regex> restricts it to matching names.
+REFPY ?= /root/refvenv/bin/python
+MSCN_REF ?= /root/mscn_ref
+PARITY ?=
+parity-grid: build
+	REFPY=$(REFPY) MSCN_REF=$(MSCN_REF) Tests/Reference/parity_grid.sh generate Data/parity-grid '$(PARITY)'
+	Tests/Reference/parity_grid.sh check Data/parity-grid .build/debug/mscn '$(PARITY)'
+	Tests/Reference/parity_grid.sh table Data/parity-grid .build/debug/mscn '$(PARITY)'

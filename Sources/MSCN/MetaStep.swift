@@ -26,9 +26,9 @@ public enum MetaStep {
     /// second-order error 5e-5/5e-4 at 3e-5, 3e-6/2e-4 at 1e-5, 1e-5/7e-4 at 3e-6, so 1e-5
     /// sits in the middle of the flat region (`testFiniteDifferenceScaleIsStable`).
     /// At a realistic size (d = 256, batch 64, lr 2e-4, dropout 0.4) the second-order term is
-    /// only ~1% of the meta-gradient and its estimate is not resolved: it shrinks steadily
+    /// only ~1% of the meta-gradient and this estimate is not resolved: it shrinks steadily
     /// from 6e-4 to 5e-6 as the scale grows from 3e-6 to 3e-3 (the full gradient moves by
-    /// < 0.3%). Resolving it there would need exact double backward.
+    /// < 0.3%). The exact method (the default) has no such step.
     public static let defaultScale: Float = 1e-5
 
     static func metaGradient(_ m: Model, batch: PairBatch, meta z: MetaBatch, pseudoLR lr: Float,

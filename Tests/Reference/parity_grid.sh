@@ -6,6 +6,10 @@
 #                                           (skips finished ones; PATTERN = grep -E on names)
 #   parity_grid.sh check OUT MSCN [PATTERN] run `MSCN parity` on every dump with both similarity
 #                                           backends; prints one line per run, exits 1 on any failure
+#   parity_grid.sh table OUT MSCN [PATTERN] Markdown table of the meta-gradient's errors per train
+#                                           dump (against the float64 truth), finite difference
+#                                           vs exact: max abs / max rel over meta_grad_full tensors,
+#                                           and the second-order part's relative error
 #
 # Needs a Python with torch and numpy (REFPY, default /root/refvenv/bin/python) and the official
 # code exported at $MSCN_REF (see ../shared/reference/README.md). The dumps are not in git.
@@ -45,6 +49,24 @@ check)
   done < <(configs "${4:-}")
   echo "$fails failing runs"
   [[ $fails -eq 0 ]]
+  ;;
+table)
+  mscn=${3:?path to the mscn executable}
+  echo "| dump | full max abs (FD) | full max rel (FD) | 2nd-order rel (FD) | full max abs (exact) | full max rel (exact) | 2nd-order rel (exact) | reference float32: 2nd-order rel |"
+  echo "|---|---|---|---|---|---|---|---|"
+  while read -r name _; do
+    row="| $name"
+    ref=""
+    for m in finite-difference exact; do
+      log=$("$mscn" parity "$out/$name/train" --meta-grad "$m" 2>/dev/null || true)
+      row+=$(awk -F'\t' '
+        index($1, "step/meta_grad_full/") == 1 { if ($2 + 0 > a) a = $2 + 0; if ($3 + 0 > r) r = $3 + 0 }
+        index($1, "step/meta_grad (full") == 1 { s = $3 + 0 }
+        END { printf " | %.2e | %.2e | %.2e", a, r, s }' <<<"$log")
+      ref=$(awk -F'\t' 'index($1, "step/meta_grad (full") == 1 { split($6, x, " "); print x[2] }' <<<"$log")
+    done
+    echo "$row | ${ref:-n/a} |"
+  done < <(configs "${4:-}")
   ;;
 *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac
