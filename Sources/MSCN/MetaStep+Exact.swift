@@ -24,8 +24,9 @@ public enum MetaGradientMethod: String, CaseIterable, Codable, Sendable {
 ///    active hinges of the look-ahead forward: the branch autograd takes); a reverse pass of
 ///    `⟨G, Ṡ⟩` gives the term. Kinks (ReLU, hinge) take the unperturbed forward's branch.
 ///
-/// The fused kernel has no tangent rule; the tangent forward goes op by op. It costs about
-/// what the finite difference's two first-order passes cost (see mscn-bench `meta-step`).
+/// The fused kernel has no tangent rule; the tangent forward of the similarity module goes op
+/// by op (`ReferenceSimilarity.pairBlock`), one caption at a time (see mscn-bench `meta-step`
+/// for its cost against the central difference's two first-order passes).
 extension MetaStep {
     static func exactSecondOrder(_ m: Model, batch: PairBatch, masks: [[Float]], u: [String: [Float]],
                                  scores: [Float]) -> [String: [Float]] {
@@ -35,9 +36,9 @@ extension MetaStep {
         g.tape.tangentMode = true
         for (name, v) in g.net { if let un = u[name] { g.tape.setTangent(v, un) } }
         let img = g.encodeImages(batch.images), cap = g.encodeCaptions(batch.captions)
-        let sv = g.simVectors(images: img, captions: cap, lengths: batch.captions.lengths, pairs: .all)
-        let svValue = g.tape.value(sv), shape = g.tape.shape(sv)
-        let svTangent = g.tape.tangent(of: sv) ?? [Float](repeating: 0, count: svValue.count)
+        let lengths = batch.captions.lengths
+        let (svValue, svTangent) = similarityTangents(g, images: img, captions: cap, lengths: lengths, config: m.config)
+        let shape = [svValue.count / m.config.simDim, m.config.simDim]
 
         // 3. G = ∂loss/∂S at the look-ahead's scores.
         let b = batch.captions.lengths.count
@@ -62,6 +63,53 @@ extension MetaStep {
         let dScores = t.sigmoidTangent(z, dz)
         t.backward(dScores, seed: dLoss)
         return phi.mapValues { t.grad($0) }
+    }
+}
+
+extension MetaStep {
+    /// Similarity vectors `[Bi·Bc, s]` (pair i·Bc + j) and their tangents, one caption at a time
+    /// on a scratch tape (as `ReferenceSimilarity`'s inference), so memory holds one caption's
+    /// activations instead of the batch's: the encoders' outputs and the similarity parameters
+    /// enter as leaves carrying their tangents from `g`.
+    static func similarityTangents(_ g: NetGraph, images: Var, captions: Var, lengths: [Int], config c: ModelConfig) -> ([Float], [Float]) {
+        let t = g.tape
+        let vg = g.visualGlobal(images), tg = g.textGlobal(captions, lengths: lengths)
+        let bi = t.shape(images)[0], bc = lengths.count, s = c.simDim, d = c.embedDim
+        var value = [Float](repeating: 0, count: bi * bc * s), tangent = value
+        func rows(_ v: Var, _ start: Int, _ count: Int) -> ([Float], [Float]?) {
+            let per = t.value(v).count / max(t.shape(v)[0], 1)
+            let r = (start * per)..<((start + count) * per)
+            return (Array(t.value(v)[r]), t.tangent(of: v).map { Array($0[r]) })
+        }
+        var safBN = g.buffers["sim_enc.SAF_module.bn"]
+        for j in 0..<bc {
+            let u = Tape()
+            u.tangentMode = true
+            func leaf(_ x: ([Float], [Float]?), _ shape: [Int]) -> Var {
+                let v = u.leaf(x.0, shape: shape, requiresGrad: true)
+                if let tx = x.1 { u.setTangent(v, tx) }
+                return v
+            }
+            let imgs = leaf((t.value(images), t.tangent(of: images)), t.shape(images))
+            let glo = leaf((t.value(vg), t.tangent(of: vg)), t.shape(vg))
+            let capRow = rows(captions, j, 1)
+            let cap = leaf((Array(capRow.0[0..<(lengths[j] * d)]), capRow.1.map { Array($0[0..<(lengths[j] * d)]) }), [lengths[j], d])
+            let capGlo = leaf(rows(tg, j, 1), [1, d])
+            var q: [String: Var] = [:]
+            for (name, v) in g.net where name.hasPrefix("sim_enc.sim_tran") || name.hasPrefix("sim_enc.SGR") || name.hasPrefix("sim_enc.SAF") {
+                q[name] = leaf((t.value(v), t.tangent(of: v)), t.shape(v))
+            }
+            let block = ReferenceSimilarity().pairBlock(u, imgs: imgs, imgGlo: glo, cap: cap, capGlo: capGlo, k: bi, n: lengths[j], p: q, c: c,
+                                                        safBN: &safBN, training: true, updateStats: false)
+            let bv = u.value(block), bt = u.tangent(of: block)
+            for i in 0..<bi {
+                for x in 0..<s {
+                    value[(i * bc + j) * s + x] = bv[i * s + x]
+                    tangent[(i * bc + j) * s + x] = bt?[i * s + x] ?? 0
+                }
+            }
+        }
+        return (value, tangent)
     }
 }
 
