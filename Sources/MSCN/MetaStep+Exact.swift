@@ -17,7 +17,8 @@ public enum MetaGradientMethod: String, CaseIterable, Codable, Sendable {
 /// `∇φ⟨∇θ L, u⟩ = ∇φ (d/dt) F(sv + t·ṡv, φ)|₀`:
 /// 1. ṡv: one forward of the main net in tangent mode (θ̇ = u) — forward mode through the
 ///    encoders, self-attention and the op-by-op similarity module (`ReferenceSimilarity`),
-///    with the look-ahead's dropout masks and batch statistics (training mode, buffers untouched).
+///    with the look-ahead's dropout masks and batch statistics (training mode, buffers untouched),
+///    for the pairs the loss touches (G below is zero elsewhere).
 /// 2. `Ṡ = σ'(z)·w₂ᵀ(1[h > 0] ⊙ W₁ṡv)`, the scores' tangent, recorded as ops of φ on a small tape.
 /// 3. The training loss is piecewise linear in the scores and its margin uses the detached
 ///    diagonal, so `d/dt loss = ⟨G, Ṡ⟩` with `G = ∂loss/∂S` constant (the hardest negatives and
@@ -30,22 +31,31 @@ public enum MetaGradientMethod: String, CaseIterable, Codable, Sendable {
 extension MetaStep {
     static func exactSecondOrder(_ m: Model, batch: PairBatch, masks: [[Float]], u: [String: [Float]],
                                  scores: [Float]) -> [String: [Float]] {
-        // 1. ṡv along θ̇ = u.
-        let g = NetGraph(config: m.config, net: m.net, meta: m.meta, buffers: m.buffers, training: true, updateStats: false,
-                         netGrads: true, metaGrads: false, dropout: DropoutSource(replaying: masks), similarity: ReferenceSimilarity())
-        g.tape.tangentMode = true
-        for (name, v) in g.net { if let un = u[name] { g.tape.setTangent(v, un) } }
-        let img = g.encodeImages(batch.images), cap = g.encodeCaptions(batch.captions)
-        let lengths = batch.captions.lengths
-        let (svValue, svTangent) = similarityTangents(g, images: img, captions: cap, lengths: lengths, config: m.config)
-        let shape = [svValue.count / m.config.simDim, m.config.simDim]
-
-        // 3. G = ∂loss/∂S at the look-ahead's scores.
+        // 3 first: G = ∂loss/∂S at the look-ahead's scores. The hardest-negative loss touches at
+        // most 3B of the B² pairs (each row's and column's hardest negative, the diagonal), and
+        // only those need a tangent.
         let b = batch.captions.lengths.count
         let lt = Tape()
         let s = lt.leaf(scores, shape: [b, b], requiresGrad: true)
         lt.backward(Losses.train(lt, scores: s, margin: m.config.margin))
         let dLoss = lt.grad(s)
+        var images = [[Int]](repeating: [], count: b)   // per caption j, the images i with G[i][j] ≠ 0
+        for i in 0..<b { for j in 0..<b where dLoss[i * b + j] != 0 { images[j].append(i) } }
+        // SAF's batch norm takes its statistics over all images of a caption: keep them all.
+        if m.config.variant == .saf { for j in 0..<b where !images[j].isEmpty { images[j] = Array(0..<b) } }
+
+        // 1. ṡv along θ̇ = u for those pairs.
+        let g = NetGraph(config: m.config, net: m.net, meta: m.meta, buffers: m.buffers, training: true, updateStats: false,
+                         netGrads: true, metaGrads: false, dropout: DropoutSource(replaying: masks), similarity: ReferenceSimilarity())
+        g.tape.tangentMode = true
+        for (name, v) in g.net { if let un = u[name] { g.tape.setTangent(v, un) } }
+        let img = g.encodeImages(batch.images), cap = g.encodeCaptions(batch.captions)
+        let (svValue, svTangent) = similarityTangents(g, images: img, captions: cap, lengths: batch.captions.lengths,
+                                                      pairs: images, config: m.config)
+        var seed: [Float] = []
+        for j in 0..<b { for i in images[j] { seed.append(dLoss[i * b + j]) } }
+        guard !seed.isEmpty else { return m.meta.names.reduce(into: [:]) { $0[$1] = [Float](repeating: 0, count: m.meta[$1]?.count ?? 0) } }
+        let shape = [seed.count, m.config.simDim]
 
         // 2. Ṡ(φ) on a tape of φ, then ∇φ⟨G, Ṡ⟩.
         let t = Tape()
@@ -61,28 +71,33 @@ extension MetaStep {
         let z = t.linear(t.relu(h), p("output_layer.weight"), p("output_layer.bias"))
         let dz = t.linear(t.mask(t.linear(dx, p("first_hidden_layer.fc.weight"), nil), active), p("output_layer.weight"), nil)
         let dScores = t.sigmoidTangent(z, dz)
-        t.backward(dScores, seed: dLoss)
+        t.backward(dScores, seed: seed)
         return phi.mapValues { t.grad($0) }
     }
-}
 
-extension MetaStep {
-    /// Similarity vectors `[Bi·Bc, s]` (pair i·Bc + j) and their tangents, one caption at a time
-    /// on a scratch tape (as `ReferenceSimilarity`'s inference), so memory holds one caption's
-    /// activations instead of the batch's: the encoders' outputs and the similarity parameters
-    /// enter as leaves carrying their tangents from `g`.
-    static func similarityTangents(_ g: NetGraph, images: Var, captions: Var, lengths: [Int], config c: ModelConfig) -> ([Float], [Float]) {
+    /// Similarity vectors and their tangents of the pairs (`pairs[j]` = the images of caption
+    /// j), caption-major, one caption at a time on a scratch tape (as `ReferenceSimilarity`'s
+    /// inference), so memory holds one caption's activations instead of the batch's: the
+    /// encoders' outputs and the similarity parameters enter as leaves carrying their tangents
+    /// from `g`.
+    static func similarityTangents(_ g: NetGraph, images: Var, captions: Var, lengths: [Int], pairs: [[Int]],
+                                   config c: ModelConfig) -> ([Float], [Float]) {
         let t = g.tape
         let vg = g.visualGlobal(images), tg = g.textGlobal(captions, lengths: lengths)
-        let bi = t.shape(images)[0], bc = lengths.count, s = c.simDim, d = c.embedDim
-        var value = [Float](repeating: 0, count: bi * bc * s), tangent = value
-        func rows(_ v: Var, _ start: Int, _ count: Int) -> ([Float], [Float]?) {
+        let d = c.embedDim
+        var value: [Float] = [], tangent: [Float] = []
+        func rows(_ v: Var, _ which: [Int]) -> ([Float], [Float]?) {
             let per = t.value(v).count / max(t.shape(v)[0], 1)
-            let r = (start * per)..<((start + count) * per)
-            return (Array(t.value(v)[r]), t.tangent(of: v).map { Array($0[r]) })
+            let x = t.value(v), tx = t.tangent(of: v)
+            var a: [Float] = [], ta: [Float]? = tx == nil ? nil : []
+            for r in which {
+                a += x[(r * per)..<((r + 1) * per)]
+                if let tx { ta? += tx[(r * per)..<((r + 1) * per)] }
+            }
+            return (a, ta)
         }
         var safBN = g.buffers["sim_enc.SAF_module.bn"]
-        for j in 0..<bc {
+        for (j, chosen) in pairs.enumerated() where !chosen.isEmpty {
             let u = Tape()
             u.tangentMode = true
             func leaf(_ x: ([Float], [Float]?), _ shape: [Int]) -> Var {
@@ -90,24 +105,20 @@ extension MetaStep {
                 if let tx = x.1 { u.setTangent(v, tx) }
                 return v
             }
-            let imgs = leaf((t.value(images), t.tangent(of: images)), t.shape(images))
-            let glo = leaf((t.value(vg), t.tangent(of: vg)), t.shape(vg))
-            let capRow = rows(captions, j, 1)
-            let cap = leaf((Array(capRow.0[0..<(lengths[j] * d)]), capRow.1.map { Array($0[0..<(lengths[j] * d)]) }), [lengths[j], d])
-            let capGlo = leaf(rows(tg, j, 1), [1, d])
+            let k = chosen.count, n = lengths[j]
+            let imgs = leaf(rows(images, chosen), [k] + t.shape(images).dropFirst())
+            let glo = leaf(rows(vg, chosen), [k, d])
+            let capRow = rows(captions, [j])
+            let cap = leaf((Array(capRow.0[0..<(n * d)]), capRow.1.map { Array($0[0..<(n * d)]) }), [n, d])
+            let capGlo = leaf(rows(tg, [j]), [1, d])
             var q: [String: Var] = [:]
             for (name, v) in g.net where name.hasPrefix("sim_enc.sim_tran") || name.hasPrefix("sim_enc.SGR") || name.hasPrefix("sim_enc.SAF") {
                 q[name] = leaf((t.value(v), t.tangent(of: v)), t.shape(v))
             }
-            let block = ReferenceSimilarity().pairBlock(u, imgs: imgs, imgGlo: glo, cap: cap, capGlo: capGlo, k: bi, n: lengths[j], p: q, c: c,
+            let block = ReferenceSimilarity().pairBlock(u, imgs: imgs, imgGlo: glo, cap: cap, capGlo: capGlo, k: k, n: n, p: q, c: c,
                                                         safBN: &safBN, training: true, updateStats: false)
-            let bv = u.value(block), bt = u.tangent(of: block)
-            for i in 0..<bi {
-                for x in 0..<s {
-                    value[(i * bc + j) * s + x] = bv[i * s + x]
-                    tangent[(i * bc + j) * s + x] = bt?[i * s + x] ?? 0
-                }
-            }
+            value += u.value(block)
+            tangent += u.tangent(of: block) ?? [Float](repeating: 0, count: u.value(block).count)
         }
         return (value, tangent)
     }
