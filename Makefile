@@ -5,15 +5,26 @@ DATA ?= builtin
 LAYOUT ?= images
 EPOCHS ?=
 SEED ?= 0
+META_RULE ?=
+FOLDS ?=
+SETS ?=
 JOBS ?= 2
 APT_PACKAGES := pkg-config libopenblas-dev libzstd-dev libjpeg-dev
+# Where stages run: local, or slurm (one sbatch job per stage; SLURM_ARGS like
+# "--slurm-partition cpu --slurm-time 4:00:00 --retries 2").
+EXECUTOR ?= local
+SLURM_ARGS ?=
+EXEC_ARGS = --executor $(EXECUTOR) $(SLURM_ARGS)
 
-RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set seed=$(SEED) $(if $(EPOCHS),--set epochs=$(EPOCHS))
+# META_RULE (flickr, coco, given) and FOLDS (test images per fold; 1000 by default with coco)
+# override the pipeline's defaults when set; SETS passes further "--set name=value" words.
+RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set seed=$(SEED) $(if $(EPOCHS),--set epochs=$(EPOCHS)) \
+  $(if $(META_RULE),--set meta_rule=$(META_RULE)) $(if $(FOLDS),--set folds=$(FOLDS)) $(SETS)
 
 NOISES ?= 0.2 0.5 0.7
 SEEDS ?= 0 1 2
 
-.PHONY: deps build release pipeline baseline sweep test bench parity-grid
+.PHONY: deps build release pipeline baseline sweep test test-slurm bench parity-grid
 
 # Installs the system libraries when pkg-config cannot find them (machines run as root).
 deps:
@@ -30,21 +41,35 @@ release: deps
 
 # The whole MSCN experiment; prints the test metrics, leaves Data/runs/latest/.
 pipeline: release
-	.build/release/mscn run Pipelines/mscn.yaml $(RUN_SETS) -j $(JOBS)
+	.build/release/mscn run Pipelines/mscn.yaml $(RUN_SETS) -j $(JOBS) $(EXEC_ARGS)
 
 # The uncorrected baseline with the same data, noise and warm-up.
 baseline: release
-	.build/release/mscn run Pipelines/baseline.yaml $(RUN_SETS) -j $(JOBS)
+	.build/release/mscn run Pipelines/baseline.yaml $(RUN_SETS) -j $(JOBS) $(EXEC_ARGS)
 
 # Every NOISES × SEEDS combination for MSCN and the baseline, sharing cached stages; writes a
 # results table (CSV, Markdown) and an HTML report under Data/sweeps/.
 sweep: release
 	.build/release/mscn sweep Pipelines/mscn.yaml --grid "noise=$(NOISES)" --grid "seed=$(SEEDS)" \
-	  --set data=$(DATA) --set layout=$(LAYOUT) $(if $(EPOCHS),--set epochs=$(EPOCHS)) -j $(JOBS)
+	  --set data=$(DATA) --set layout=$(LAYOUT) $(if $(EPOCHS),--set epochs=$(EPOCHS)) -j $(JOBS) $(EXEC_ARGS)
 
 test: deps
 	swift build --build-tests
 	swift test --skip-build
+
+# The SLURM tests against a real one-node cluster on localhost (Tests/Slurm/cluster.sh), started
+# for the tests and stopped afterwards even when they fail. `make test` skips them.
+SLURM_APT_PACKAGES := slurm-wlm munge
+test-slurm: deps
+	@if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then \
+	  echo "installing $(SLURM_APT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SLURM_APT_PACKAGES); \
+	fi
+	swift build --build-tests
+	@dir="$$(mktemp -d /tmp/mscn-slurm-XXXXXX)" && rmdir "$$dir" && \
+	trap 'Tests/Slurm/cluster.sh stop "$$dir"' EXIT && \
+	Tests/Slurm/cluster.sh start "$$dir" && \
+	SLURM_CONF="$$dir/slurm.conf" MSCN_SLURM_TESTS=1 swift test --skip-build --filter SlurmTests
 
 bench: release
 	.build/release/mscn-bench $(BENCH)

@@ -74,6 +74,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorFileTests", dependencies: ["TensorFile", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
+        // Against a real SLURM cluster: skipped unless MSCN_SLURM_TESTS=1 (`make test-slurm`).
+        .testTarget(name: "SlurmTests", dependencies: ["Pipeline", "TestSupport"]),
         .testTarget(name: "DataStageTests", dependencies: [
             "Captions", "Imaging", "BuiltinDataset", "Artefacts", "TensorFile", "TestSupport",
         ], exclude: ["Golden"]),
@@ -83,7 +85,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "MSCNRandom", "TestSupport"]),
         .testTarget(name: "SimilarityKernelTests", dependencies: ["SimilarityKernels", "TensorFile", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "StageTests", dependencies: ["Artefacts", "TensorFile", "TestSupport"]),
+        .testTarget(name: "StageTests", dependencies: ["Artefacts", "TensorFile", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "ReportingTests", dependencies: [
             "Reporting", "TensorFile", "Purification", "Retrieval", "Artefacts", "TestSupport",
         ]),

@@ -7,6 +7,8 @@ public struct Assessment: Sendable {
     public var state: State
     /// For a stale stage: what differs from the stage's most recent cached record.
     public var reasons: [String]
+    /// The stage key, when the inputs are settled enough to know it.
+    public var key: String? = nil
 }
 
 extension Runner {
@@ -38,7 +40,7 @@ extension Runner {
                     result.append(Assessment(stage: stage.name, state: .fresh, reasons: []))
                 } else {
                     notFresh.insert(stage.name)
-                    result.append(Assessment(stage: stage.name, state: .stale, reasons: why(p)))
+                    result.append(Assessment(stage: stage.name, state: .stale, reasons: why(p), key: p.key))
                 }
             } catch {
                 notFresh.insert(stage.name)

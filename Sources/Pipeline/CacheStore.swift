@@ -53,6 +53,8 @@ public struct IndexEntry: Codable, Sendable {
     public var stdout: String?
     public var seconds: Double
     public var finished: String
+    /// The cluster job that computed it (absent for local stages and older entries).
+    public var job: String?
 }
 
 /// The cache folder:
@@ -62,6 +64,7 @@ public struct IndexEntry: Codable, Sendable {
 /// - `stages/<stage>.json`: the latest entry per stage name (for `explain`);
 /// - `tmp/<pid>-…/`: staging folders; `logs/`: logs of running or failed stages;
 /// - `locks/<key>.lock`: held while a key runs, so concurrent runs do not duplicate work;
+/// - `jobs/<key>.json`: the cluster job computing a key, while it runs (for `status`);
 /// - `statcache.json`: file digests by stat fingerprint.
 public final class CacheStore {
     public let root: String
@@ -69,7 +72,7 @@ public final class CacheStore {
 
     public init(root: String) throws {
         self.root = root
-        for sub in ["objects", "index", "stages", "tmp", "logs", "locks"] {
+        for sub in ["objects", "index", "stages", "tmp", "logs", "locks", "jobs"] {
             do {
                 try FileManager.default.createDirectory(atPath: "\(root)/\(sub)", withIntermediateDirectories: true)
             } catch { throw PipelineError("\(root)/\(sub): cannot create cache folder") }
@@ -193,6 +196,28 @@ public final class CacheStore {
             guard let pid = Int32(n.prefix(while: { $0 != "-" })), pid != getpid() else { continue }
             if kill(pid, 0) != 0 && errno == ESRCH { try? removeTree("\(root)/tmp/\(n)") }
         }
+    }
+
+    static let identityFile = ".mscn-cache-id"
+
+    /// A random name of this cache folder, made once: a cluster job compares it with what it
+    /// sees at the same path, which tells a shared cache from a node's own folder of that name.
+    func identity() throws -> String {
+        let path = "\(root)/\(Self.identityFile)"
+        if let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }),
+           !text.isEmpty { return text.trimmingCharacters(in: .whitespacesAndNewlines) }
+        // Written under a temporary name and linked into place: link fails when another runner
+        // won the race, and nobody ever reads a half-written identity.
+        let tmp = "\(root)/tmp/.identity-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try AtomicFile.write(Data((UUID().uuidString + "\n").utf8), to: tmp)
+        defer { unlink(tmp) }
+        if link(tmp, path) != 0 && errno != EEXIST {
+            throw PipelineError("\(path): cannot create (\(String(cString: strerror(errno))))")
+        }
+        guard let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }), !text.isEmpty else {
+            throw PipelineError("\(path): cannot read the cache identity")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Blocks until this process holds the lock for `key`; the kernel drops it if we die.

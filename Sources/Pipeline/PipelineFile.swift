@@ -27,6 +27,8 @@
 ///     outputs: {best: file}
 ///     stdout: echo                  # tee stdout to the terminal (also replayed when cached);
 ///                                   # default `log`: stdout and stderr go to the stage log only
+///     resources: {cpus: 2, mem: 8G, time: "2:00:00"}   # on a cluster executor (StageResources)
+/// resources: {cpus: 1, time: "1:00:00"}  # optional: every stage's default on a cluster
 /// publish:                          # optional: run-folder entry name → one stage output
 ///   metrics.json: "${evaluate_test.metrics}"
 /// ```
@@ -94,6 +96,8 @@ public struct StageSpec: Sendable {
     public var outputs: [(name: String, kind: OutputKind)]
     public var onDemand: Bool
     public var echoStdout: Bool
+    /// Cluster resources of this stage's jobs (fields it leaves open come from the file's default).
+    public var resources: StageResources?
 }
 
 /// A parsed pipeline file.
@@ -103,6 +107,8 @@ public struct PipelineFile: Sendable {
     public var params: [(name: String, value: String)]
     public var stages: [StageSpec]
     public var publish: [(name: String, template: String)]
+    /// The top-level `resources:`: the default of every stage on a cluster executor.
+    public var resources: StageResources?
 
     public static func load(path: String) throws -> PipelineFile {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -121,7 +127,7 @@ public struct PipelineFile: Sendable {
         }
         let p = YAMLReader(source: source)
         guard let top = root?.mapping else { throw PipelineError("\(source): expected a mapping at the top level") }
-        try p.allowKeys(top, ["name", "params", "stages", "publish"], what: "the top level")
+        try p.allowKeys(top, ["name", "params", "stages", "publish", "resources"], what: "the top level")
         guard let nameNode = top["name"], let name = nameNode.scalar?.string,
               name.range(of: #"^[A-Za-z0-9_.-]+$"#, options: .regularExpression) != nil else {
             throw p.error(root, "'name' must be a word of letters, digits, '_', '.', '-'")
@@ -151,7 +157,8 @@ public struct PipelineFile: Sendable {
                 publish.append((key, try p.scalar(v, "publish '\(key)'")))
             }
         }
-        return PipelineFile(name: name, source: source, params: params, stages: stages, publish: publish)
+        let resources = try top["resources"].map { try p.resources($0, "the top-level resources") }
+        return PipelineFile(name: name, source: source, params: params, stages: stages, publish: publish, resources: resources)
     }
 }
 
@@ -182,6 +189,17 @@ private struct YAMLReader {
         }
     }
 
+    func resources(_ node: Node, _ what: String) throws -> StageResources {
+        var pairs: [(String, String)] = []
+        for (k, v) in try mapping(node, what) {
+            let key = try scalar(k, "\(what) key")
+            let value = try scalar(v, "\(what) \(key)")
+            do { try StageResources.check(key, value) } catch { throw self.error(k, "\(what): \(error)") }
+            pairs.append((key, value))
+        }
+        return try StageResources.parse(pairs)
+    }
+
     func allowKeys(_ m: Node.Mapping, _ allowed: Set<String>, what: String) throws {
         for (k, _) in m {
             let key = k.scalar?.string ?? "?"
@@ -196,7 +214,7 @@ private struct YAMLReader {
             throw error(node, "stage name '\(name)' must use only letters, digits, '_', '-'")
         }
         guard let m = node.mapping else { throw error(node, "stage '\(name)' must be a mapping") }
-        try allowKeys(m, ["command", "outputs", "on_demand", "foreach", "name", "stdout"], what: "stage '\(name)'")
+        try allowKeys(m, ["command", "outputs", "on_demand", "foreach", "name", "stdout", "resources"], what: "stage '\(name)'")
         var spec = StageSpec(family: name, line: node.mark?.line ?? 0, commandWords: [], outputs: [],
                              onDemand: false, echoStdout: false)
         guard let cmd = m["command"] else { throw error(node, "stage '\(name)' has no 'command'") }
@@ -219,6 +237,7 @@ private struct YAMLReader {
                 spec.outputs.append((out, kind))
             }
         }
+        if let r = m["resources"] { spec.resources = try resources(r, "stage '\(name)' resources") }
         if let v = m["on_demand"] { spec.onDemand = try bool(v, "stage '\(name)' on_demand") }
         if let v = m["stdout"] {
             switch try scalar(v, "stage '\(name)' stdout") {

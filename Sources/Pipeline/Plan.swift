@@ -11,6 +11,8 @@ public struct StageInstance: Sendable {
     public var usedParams: [String]
     public var onDemand: Bool
     public var echoStdout: Bool
+    /// The stage's resources over the file's default (empty when neither sets any).
+    public var resources: StageResources = StageResources()
 }
 
 /// A pipeline file with parameters applied: every stage instance in dependency order.
@@ -108,7 +110,8 @@ public struct Plan: Sendable {
             }
             unsorted.append(StageInstance(name: name, family: spec.family, words: words, outputs: spec.outputs,
                                           dependencies: deps, usedParams: eval.usedParams.sorted(),
-                                          onDemand: spec.onDemand, echoStdout: spec.echoStdout))
+                                          onDemand: spec.onDemand, echoStdout: spec.echoStdout,
+                                          resources: (spec.resources ?? StageResources()).over(file.resources)))
         }
 
         eval.vars = [:]

@@ -7,10 +7,17 @@ public struct RunOptions: Sendable {
     public var jobs: Int
     public var dryRun: Bool
     public var until: String?
-    public init(jobs: Int = 1, dryRun: Bool = false, until: String? = nil) {
+    /// How often a stage whose job died for a cluster reason (NODE_FAIL, PREEMPTED, BOOT_FAIL)
+    /// is resubmitted; a stage whose command failed is never retried.
+    public var retries: Int
+    /// Shared with other runners (a concurrent sweep): bounds the stages running across all of them.
+    public var slots: JobSlots?
+    public init(jobs: Int = 1, dryRun: Bool = false, until: String? = nil, retries: Int = 0, slots: JobSlots? = nil) {
         self.jobs = max(1, jobs)
         self.dryRun = dryRun
         self.until = until
+        self.retries = max(0, retries)
+        self.slots = slots
     }
 }
 
@@ -44,6 +51,8 @@ public final class Runner {
     public var progressInterval: Double = 10
     /// Standard output of `echo` stages.
     public var echo: (Data) -> Void = { FileHandle.standardOutput.write($0) }
+    /// Where stages run: child processes here (the default) or cluster jobs.
+    public var executor: StageExecutor = LocalExecutor()
 
     public init(plan: Plan, dataRoot: String, toolDirectory: String?) throws {
         self.plan = plan
@@ -115,10 +124,12 @@ public final class Runner {
                             running += 1
                             let logPath = "\(store.root)/logs/\(stage.name).\(getpid()).\(UUID().uuidString.prefix(8)).log"
                             logs[stage.name] = (logPath, Date(), "")
-                            DispatchQueue.global().async {
-                                let outcome = self.execute(p, logPath: logPath)
+                            // A thread, not a dispatch queue: it blocks for the whole stage, and a
+                            // sweep keeps many of them waiting at once.
+                            Thread {
+                                let outcome = self.execute(p, logPath: logPath, options: options)
                                 events.post((stage.name, outcome))
-                            }
+                            }.start()
                         } else {
                             continue
                         }
@@ -191,7 +202,7 @@ public final class Runner {
         }
     }
 
-    private func execute(_ p: PreparedStage, logPath: String) -> Outcome {
+    private func execute(_ p: PreparedStage, logPath: String, options: RunOptions) -> Outcome {
         let name = p.stage.name
         let lockFD: Int32
         do { lockFD = try store.lock(key: p.key) } catch { return .failed("\(error)", nil) }
@@ -200,25 +211,44 @@ public final class Runner {
             say("  cached  \(name) (finished by another run)")
             return .cachedByOther(e)
         }
+        // Taken after the key lock: a runner waiting for another's stage holds no slot.
+        options.slots?.acquire()
+        defer { options.slots?.release() }
         let staging: String
         // Absolute, so a stage that changes folder still writes where the runner looks.
         do { staging = StageKeyer.absolute(try store.makeStaging(for: name)) } catch { return .failed("\(error)", nil) }
         defer { try? store.removeTree(staging) }
         let stdoutPath = p.stage.echoStdout ? logPath + ".stdout" : nil
-        say("  start   \(name)")
+        var launch = StageLaunch(
+            stage: name, executable: p.executable, arguments: p.arguments(staging: staging), staging: staging,
+            logPath: logPath, stdoutPath: stdoutPath,
+            echo: p.stage.echoStdout ? { [weak self] d in
+                guard let self else { return }
+                self.outputLock.lock(); self.echo(d); self.outputLock.unlock()
+            } : nil,
+            resources: p.stage.resources, workingDirectory: FileManager.default.currentDirectoryPath)
+        let jobRecord = store.jobRecordPath(key: p.key)
+        launch.started = { [weak self] job in
+            self?.store.recordJob(at: jobRecord, stage: name, job: job, executor: self?.executor.name ?? "?")
+            self?.say("  submit  \(name) → \(self?.executor.name == "slurm" ? "SLURM job " : "job ")\(job)")
+        }
+        defer { unlink(jobRecord) }
+        if executor is LocalExecutor { say("  start   \(name)") }
         let began = Date()
-        let exit: ProcessExit
-        do {
-            exit = try StageProcess.run(executable: p.executable, argv: p.arguments(staging: staging), logPath: logPath,
-                                        stdoutPath: stdoutPath, echo: p.stage.echoStdout ? { [weak self] d in
-                                            guard let self else { return }
-                                            self.outputLock.lock(); self.echo(d); self.outputLock.unlock()
-                                        } : nil)
-        } catch {
-            return fail(name, "\(error)", log: logPath)
+        var end: StageEnd
+        var attempt = 0
+        while true {
+            do { end = try executor.run(launch) } catch { return fail(name, "\(error)", log: logPath) }
+            guard !end.succeeded, end.clusterFault, attempt < options.retries else { break }
+            attempt += 1
+            say("  retry   \(name): \(end.description); resubmitting (\(attempt) of \(options.retries))")
+            do {
+                try store.removeTree(staging)
+                guard mkdir(staging, 0o755) == 0 else { throw PipelineError("\(staging): cannot create staging folder") }
+            } catch { return fail(name, "\(error)", log: logPath) }
         }
         let seconds = Date().timeIntervalSince(began)
-        guard exit.succeeded else { return fail(name, "stage \(name) failed (\(exit.description))", log: logPath) }
+        guard end.succeeded else { return fail(name, "stage \(name) failed (\(end.description))", log: logPath) }
         var outputs: [String: OutputRecord] = [:]
         do {
             for (o, kind) in p.stage.outputs {
@@ -236,7 +266,7 @@ public final class Runner {
         let logDigest = store.storeLog(logPath, name: "log")
         let entry = IndexEntry(key: p.key, stage: name, record: p.record, outputs: outputs, log: logDigest,
                                stdout: stdoutDigest, seconds: seconds,
-                               finished: ISO8601DateFormatter().string(from: Date()))
+                               finished: ISO8601DateFormatter().string(from: Date()), job: end.job)
         do { try store.publish(entry) } catch { return fail(name, "\(error)", log: nil) }
         say("  done    \(name) (\(String(format: "%.1fs", seconds)))")
         return .ran(entry, seconds)

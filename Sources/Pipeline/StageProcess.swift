@@ -4,12 +4,12 @@ import Glibc
 #endif
 
 /// How a stage process ended.
-enum ProcessExit: Equatable {
+public enum ProcessExit: Equatable, Sendable {
     case code(Int32)
     case signal(Int32)
 
-    var succeeded: Bool { self == .code(0) }
-    var description: String {
+    public var succeeded: Bool { self == .code(0) }
+    public var description: String {
         switch self {
         case .code(let c): return "exit status \(c)"
         case .signal(let s): return "killed by signal \(s)"
@@ -136,12 +136,14 @@ enum StageProcess {
 }
 
 /// Termination requests that reach only the runner (SIGTERM from `kill`, SIGHUP when the terminal
-/// closes) are passed on to the running stages before the runner exits, so no stage keeps
-/// computing unobserved; their staging folders are swept by the next run.
+/// closes; with cluster jobs also Ctrl-C's SIGINT, which reaches no node) are passed on before the
+/// runner exits: local stages get SIGTERM, cluster jobs are cancelled, so no stage keeps computing
+/// unobserved; their staging folders are swept by the next run.
 public enum StageSignals {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
     private static let lock = NSLock()
     nonisolated(unsafe) private static var stopping = false
+    nonisolated(unsafe) private static var executors: [StageExecutor] = []
 
     /// True once a termination signal arrived: the run's own failure report must not race the
     /// signal's exit status, so callers park until the handler exits.
@@ -156,16 +158,30 @@ public enum StageSignals {
         while true { sleep(60) }
     }
 
-    public static func forwardTermination() {
-        for sig in [SIGTERM, SIGHUP] {
+    /// Adds an executor whose work a termination signal cancels.
+    public static func watch(_ executor: StageExecutor) {
+        lock.lock()
+        executors.append(executor)
+        lock.unlock()
+    }
+
+    /// `interrupt`: handle SIGINT too (stages are cluster jobs, which a terminal's Ctrl-C
+    /// does not reach); otherwise SIGINT keeps its default and reaches local stages directly.
+    public static func forwardTermination(interrupt: Bool = false) {
+        for sig in [SIGTERM, SIGHUP] + (interrupt ? [SIGINT] : []) {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
                 lock.lock()
+                let first = !stopping
                 stopping = true
+                let all = executors
                 lock.unlock()
+                guard first else { return }
                 StageProcess.signalAll(SIGTERM)
-                FileHandle.standardError.write(Data("mscn run: stopped by signal \(sig); running stages were terminated\n".utf8))
+                for e in all where !(e is LocalExecutor) { e.cancelAll() }
+                let what = all.contains { !($0 is LocalExecutor) } ? "its cluster jobs were cancelled" : "running stages were terminated"
+                FileHandle.standardError.write(Data("mscn: stopped by signal \(sig); \(what)\n".utf8))
                 exit(128 + sig)
             }
             source.resume()

@@ -61,14 +61,20 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Run only this stage (or every round of a foreach stage) and what it needs.", valueName: "stage"))
     var until: String?
 
+    @OptionGroup var execution: ExecutorOptions
+
     func validate() throws {
         if jobs < 1 { throw ValidationError("-j must be at least 1") }
     }
 
     func run() throws {
         Stage.run("mscn run") {
-            StageSignals.forwardTermination()
-            let result = Result { try options.makeRunner().run(RunOptions(jobs: jobs, dryRun: dryRun, until: until)) }
+            StageSignals.forwardTermination(interrupt: execution.executor == .slurm)
+            let result = Result {
+                let runner = try options.makeRunner()
+                if !dryRun { runner.executor = try execution.makeExecutor(store: runner.store) }
+                return try runner.run(RunOptions(jobs: jobs, dryRun: dryRun, until: until, retries: execution.retries))
+            }
             if StageSignals.isTerminating { StageSignals.parkUntilExit() }
             let summary = try result.get()
             guard let first = summary.failed.first else { return }
@@ -90,10 +96,15 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         Stage.run("mscn status") {
-            let all = try options.makeRunner().assess()
+            let runner = try options.makeRunner()
+            let all = try runner.assess()
             let stale = all.filter { $0.state != .fresh }
+            let jobs = runner.store.jobRecords()
             for a in stale {
-                print("\(a.state == .error ? "error" : "stale")  \(a.stage): \(a.reasons.joined(separator: "; "))")
+                // A stage some runner has handed to the cluster: say which job, so users can look it up.
+                let flight = (jobs[a.stage] ?? []).filter { $0.key == a.key }.map { "\($0.executor == "slurm" ? "SLURM job" : "job") \($0.job) since \($0.submitted) (runner pid \($0.pid) on \($0.host))" }
+                print("\(a.state == .error ? "error" : "stale")  \(a.stage): \(a.reasons.joined(separator: "; "))"
+                      + (flight.isEmpty ? "" : "; in flight as \(flight.joined(separator: ", "))"))
             }
             print(stale.isEmpty ? "everything is up to date (\(all.count) stages)"
                   : "\(stale.count) of \(all.count) stages stale")

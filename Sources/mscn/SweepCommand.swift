@@ -31,8 +31,9 @@ struct SweepCommand: ParsableCommand {
     var noBaseline = false
     @Option(help: ArgumentHelp("The grid axis averaged over (mean ± std); 'none' for none.", valueName: "name"))
     var replicate: String = "seed"
-    @Option(name: .short, help: ArgumentHelp("Run up to N independent stages at once.", valueName: "N"))
+    @Option(name: .short, help: ArgumentHelp("Run up to N stages at once across the whole sweep; with N > 1 every grid point runs concurrently (shared stages run once).", valueName: "N"))
     var jobs: Int = 1
+    @OptionGroup var execution: ExecutorOptions
     @Option(help: ArgumentHelp("Data folder that holds cache/ and runs/.", valueName: "dir"))
     var cache: String = "Data"
     @Option(help: ArgumentHelp("Folder for results.csv, results.md, report.html (default <cache>/sweeps/<name>).", valueName: "dir"))
@@ -71,7 +72,10 @@ struct SweepCommand: ParsableCommand {
 
             var runs: [SweepRun] = [], notes: [String] = []
             let points = g.points
-            let started = Date()
+            StageSignals.forwardTermination(interrupt: execution.executor == .slurm)
+            // One executor for the whole sweep: a termination signal cancels every grid point's jobs.
+            let executor = try execution.makeExecutor(store: try CacheStore(root: cache + "/cache"))
+            var tasks: [(point: Int, method: String, label: String, plan: Result<Plan, Error>)] = []
             for (i, point) in points.enumerated() {
                 for m in methods {
                     let declared = Set(m.file.params.map(\.name))
@@ -79,27 +83,60 @@ struct SweepCommand: ParsableCommand {
                     let dropped = (fixed + point).filter { !declared.contains($0.name) }.map(\.name)
                     if !dropped.isEmpty { Stage.note("\(m.name): ignores \(dropped.joined(separator: ", ")) (not a parameter of \(m.file.source))") }
                     let label = point.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
-                    Stage.note("[\(i + 1)/\(points.count)] \(m.name) \(label)" + Self.eta(started, done: i, total: points.count))
-                    var run = SweepRun(method: m.name, grid: Dictionary(point, uniquingKeysWith: { $1 }), metrics: nil)
-                    do {
-                        let runner = try Runner(plan: try Plan(file: m.file, overrides: sets), dataRoot: cache,
-                                                toolDirectory: PipelineOptions.toolDirectory())
-                        let summary = try runner.run(RunOptions(jobs: jobs))
-                        if let f = summary.failed.first {
-                            notes.append("\(m.name) \(label): failed: \(f.message)")
-                        } else if let folder = summary.runFolder {
-                            let record = RunRecord.load(folder)
-                            run.folder = folder
-                            run.metrics = record.metrics
-                            if record.metrics == nil { notes.append("\(m.name) \(label): no metrics.json in \(folder)") }
-                            notes += record.problems.map { "\(m.name) \(label): \($0)" }
-                        }
-                    } catch {
-                        notes.append("\(m.name) \(label): \(error)")
-                    }
-                    runs.append(run)
+                    tasks.append((i, m.name, label, Result { try Plan(file: m.file, overrides: sets) }))
                 }
             }
+            let started = Date()
+            let slots = JobSlots(jobs)
+            func makeRunner(_ t: (point: Int, method: String, label: String, plan: Result<Plan, Error>), prefix: Bool) throws -> Runner {
+                let runner = try Runner(plan: try t.plan.get(), dataRoot: cache, toolDirectory: PipelineOptions.toolDirectory())
+                runner.executor = executor
+                if prefix {
+                    let tag = "[\(t.method) \(t.label)]"
+                    runner.report = { FileHandle.standardError.write(Data(($0.split(separator: "\n", omittingEmptySubsequences: false).map { "\(tag) \($0)" }.joined(separator: "\n") + "\n").utf8)) }
+                }
+                return runner
+            }
+            var results: [Result<RunSummary, Error>] = []
+            let options = RunOptions(jobs: jobs, retries: execution.retries, slots: slots)
+            if jobs == 1 {
+                for t in tasks {
+                    Stage.note("[\(t.point + 1)/\(points.count)] \(t.method) \(t.label)" + Self.eta(started, done: t.point, total: points.count))
+                    results.append(Result { try makeRunner(t, prefix: false).run(options) })
+                }
+            } else {
+                // Every grid point at once; the shared slots keep at most `jobs` stages running.
+                Stage.note("\(tasks.count) runs at once, at most \(jobs) stages in flight (\(executor.name) executor)")
+                var runners: [Runner] = [], made: [Int: Error] = [:]
+                for (k, t) in tasks.enumerated() {
+                    do { runners.append(try makeRunner(t, prefix: true)) } catch { made[k] = error }
+                }
+                var concurrent = ConcurrentRuns.run(runners, options: options).makeIterator()
+                for k in tasks.indices {
+                    results.append(made[k].map { .failure($0) } ?? concurrent.next() ?? .failure(PipelineError("no result")))
+                }
+            }
+            if StageSignals.isTerminating { StageSignals.parkUntilExit() }
+            for (t, result) in zip(tasks, results) {
+                var run = SweepRun(method: t.method, grid: Dictionary(points[t.point], uniquingKeysWith: { $1 }), metrics: nil)
+                do {
+                    let summary = try result.get()
+                    if let f = summary.failed.first {
+                        notes.append("\(t.method) \(t.label): failed: \(f.message)")
+                    } else if let folder = summary.runFolder {
+                        let record = RunRecord.load(folder)
+                        run.folder = folder
+                        run.metrics = record.metrics
+                        if record.metrics == nil { notes.append("\(t.method) \(t.label): no metrics.json in \(folder)") }
+                        notes += record.problems.map { "\(t.method) \(t.label): \($0)" }
+                    }
+                } catch {
+                    notes.append("\(t.method) \(t.label): \(error)")
+                }
+                runs.append(run)
+            }
+            Stage.note(String(format: "sweep: %d runs in %.1f s, at most %d stages in flight at once", tasks.count,
+                              Date().timeIntervalSince(started), slots.peak))
 
             let table = SweepTable(grid: g, replicate: replicate == "none" ? nil : replicate, methods: methods.map(\.name), runs: runs)
             let title = "Sweep of \(methods[0].file.name): " + g.axes.map { "\($0.name) ∈ {\($0.values.joined(separator: ", "))}" }.joined(separator: ", ")

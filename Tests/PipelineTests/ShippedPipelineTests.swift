@@ -1,0 +1,45 @@
+import Pipeline
+import TestSupport
+import XCTest
+
+/// The shipped pipelines plan as the layouts need: the data's own meta split only with
+/// meta_rule=given, the COCO fold metric with meta_rule=coco.
+final class ShippedPipelineTests: XCTestCase {
+    func plan(_ name: String, _ overrides: [(String, String)]) throws -> Plan {
+        let path = TestPaths.packageRoot.appendingPathComponent("Pipelines/\(name)").path
+        return try Plan(file: try PipelineFile.load(path: path), overrides: [("data", "/data/x"), ("layout", "precomp")] + overrides)
+    }
+
+    func stage(_ plan: Plan, _ name: String) throws -> StageInstance {
+        try XCTUnwrap(plan.stages.first { $0.name == name }, name)
+    }
+
+    func testMetaFeaturesOnlyForTheGivenRule() throws {
+        for file in ["mscn.yaml", "baseline.yaml"] {
+            let given = try plan(file, [("meta_rule", "given")])
+            let warmup = try stage(given, "warmup_a")
+            XCTAssertTrue(warmup.words.contains([.text("--meta-features")]), file)
+            XCTAssertTrue(warmup.words.contains([.ref(stage: "features_meta", output: "features")]), file)
+            XCTAssertTrue(try given.needed().map { given.stages[$0].name }.contains("features_meta"), file)
+
+            let flickr = try plan(file, [])
+            XCTAssertFalse(try stage(flickr, "warmup_a").words.contains([.text("--meta-features")]), file)
+            XCTAssertFalse(try flickr.needed().map { flickr.stages[$0].name }.contains("features_meta"), file)
+            XCTAssertEqual(try stage(flickr, "warmup_a").words, try stage(try plan(file, [("meta_rule", "coco")]), "warmup_a").words,
+                           "\(file): the rule reaches training only through the meta split")
+        }
+    }
+
+    func testCOCORuleEvaluatesFoldsOfAThousandByDefault() throws {
+        for file in ["mscn.yaml", "baseline.yaml"] {
+            func folds(_ overrides: [(String, String)]) throws -> [Piece]? {
+                let words = try stage(try plan(file, overrides), "evaluate_test").words
+                guard let i = words.firstIndex(of: [.text("--folds")]), i + 1 < words.count else { return nil }
+                return words[i + 1]
+            }
+            XCTAssertEqual(try folds([("meta_rule", "coco")]), [.text("1000")], file)
+            XCTAssertEqual(try folds([("meta_rule", "coco"), ("folds", "100")]), [.text("100")], file)
+            XCTAssertEqual(try folds([]), [.text("0")], file)
+        }
+    }
+}
