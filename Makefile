@@ -24,7 +24,7 @@ RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set 
 NOISES ?= 0.2 0.5 0.7
 SEEDS ?= 0 1 2
 
-.PHONY: deps build release pipeline baseline sweep test test-slurm bench bench-compare
+.PHONY: deps build release pipeline baseline sweep test test-slurm bench bench-compare parity-grid
 
 # Installs the system libraries when pkg-config cannot find them (machines run as root).
 deps:
@@ -81,3 +81,15 @@ REF_PY ?=
 COMPARE ?=
 bench-compare: release
 	MSCN_REF_PY=$(REF_PY) $(if $(COMPARE),MSCN_COMPARE=$(COMPARE)) .build/release/mscn-bench compare
+# The reference parity grid (issue 11): dumps every configuration of Tests/Reference/parity-grid.txt
+# with the official code (REF_PY: a Python with torch; MSCN_REF: the official code's folder; see
+# Tests/Reference/parity_dump.py) into Data/parity-grid (skipping finished ones), then runs
+# `mscn parity` on each with both similarity backends and prints the meta-gradient error table.
+# PARITY=<regex> restricts it to matching names.
+MSCN_REF ?= $(HOME)/mscn_ref
+PARITY ?=
+parity-grid: build
+	@test -n "$(REF_PY)" || { echo 'make parity-grid needs REF_PY=/path/to/venv/bin/python (with torch)'; exit 2; }
+	REFPY=$(REF_PY) MSCN_REF=$(MSCN_REF) Tests/Reference/parity_grid.sh generate Data/parity-grid '$(PARITY)'
+	Tests/Reference/parity_grid.sh check Data/parity-grid .build/debug/mscn '$(PARITY)'
+	Tests/Reference/parity_grid.sh table Data/parity-grid .build/debug/mscn '$(PARITY)'

@@ -59,7 +59,8 @@ extension Tape {
             xhat[k] = (xv[k] - mean[ch]) * invStd[ch]
             y[k] = gv[ch] * xhat[k] + bv[ch]
         } } }
-        return record(y, shape: s, requiresGrad: anyNeedsGrad([x, weight, bias])) { t, g in
+        return record(y, shape: s, requiresGrad: anyNeedsGrad([x, weight, bias]),
+                      tangent: { $0.tangentBatchNorm(x, weight: weight, bias: bias, xhat: xhat, invStd: invStd, n: n, c: c, l: l, training: training) }) { t, g in
             let gv = t.values[weight.id]
             var dgamma = [Double](repeating: 0, count: c), dbeta = [Double](repeating: 0, count: c)
             for i in 0..<n { for ch in 0..<c { for j in 0..<l {

@@ -27,7 +27,8 @@ extension Tape {
         let (outB, cacheB) = gruDirection(x, lengths, bw, reverse: true, batch: batch, steps: steps, w: w, h: h, keepCache: keep)
         var y = outF
         for i in y.indices { y[i] = (outF[i] + outB[i]) / 2 }
-        return record(y, shape: [batch, steps, h], requiresGrad: anyNeedsGrad(inputs)) { t, g in
+        return record(y, shape: [batch, steps, h], requiresGrad: anyNeedsGrad(inputs),
+                      tangent: { $0.biGRUTangent(x, lengths, fw, bw, cacheF, cacheB, batch: batch, steps: steps, w: w, h: h) }) { t, g in
             let half = g.map { $0 / 2 }
             t.gruDirectionBackward(half, x, lengths, fw, cacheF, reverse: false, batch: batch, steps: steps, w: w, h: h)
             t.gruDirectionBackward(half, x, lengths, bw, cacheB, reverse: true, batch: batch, steps: steps, w: w, h: h)

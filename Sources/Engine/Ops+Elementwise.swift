@@ -5,7 +5,8 @@ extension Tape {
     func unary(_ x: Var, _ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Var {
         let xv = values[x.id]
         let y = xv.map(f)
-        return record(y, shape: shape(x), requiresGrad: needsGrad(x)) { t, g in
+        return record(y, shape: shape(x), requiresGrad: needsGrad(x),
+                      tangent: { $0.tangentElementwise(x, y, df) }) { t, g in
             let xv = t.values[x.id]
             var dx = g
             for i in dx.indices { dx[i] *= df(xv[i], y[i]) }
@@ -15,7 +16,8 @@ extension Tape {
 
     public func sigmoid(_ x: Var) -> Var {
         let y = values[x.id].map { 1 / (1 + Foundation.exp(-$0)) }
-        return record(y, shape: shape(x), requiresGrad: needsGrad(x)) { t, g in
+        return record(y, shape: shape(x), requiresGrad: needsGrad(x),
+                      tangent: { $0.tangentElementwise(x, y) { _, y in (1 - y) * y } }) { t, g in
             // torch's order, g·(1−y)·y: a gradient that cancels across pairs is sensitive to it.
             var dx = g
             for i in dx.indices { dx[i] = dx[i] * (1 - y[i]) * y[i] }
@@ -37,7 +39,8 @@ extension Tape {
         precondition(m.count == xv.count, "mask size")
         var y = xv
         for i in y.indices { y[i] *= m[i] }
-        return record(y, shape: shape(x), requiresGrad: needsGrad(x)) { t, g in
+        return record(y, shape: shape(x), requiresGrad: needsGrad(x),
+                      tangent: { $0.tangentOfLinear([x]) { s, v in s.mask(v[0], m) } }) { t, g in
             var dx = g
             for i in dx.indices { dx[i] *= m[i] }
             t.accumulate(x, dx)
@@ -50,7 +53,8 @@ extension Tape {
         var y = values[a.id]
         let bv = values[b.id]
         for i in y.indices { y[i] += bv[i] }
-        return record(y, shape: shape(a), requiresGrad: anyNeedsGrad([a, b])) { t, g in
+        return record(y, shape: shape(a), requiresGrad: anyNeedsGrad([a, b]),
+                      tangent: { $0.tangentOfLinear([a, b]) { s, v in s.add(v[0], v[1]) } }) { t, g in
             t.accumulate(a, g)
             t.accumulate(b, g)
         }
@@ -62,7 +66,8 @@ extension Tape {
         precondition(av.count % k == 0, "subBroadcast sizes")
         var y = av
         for i in y.indices { y[i] -= bv[i % k] }
-        return record(y, shape: shape(a), requiresGrad: anyNeedsGrad([a, b])) { t, g in
+        return record(y, shape: shape(a), requiresGrad: anyNeedsGrad([a, b]),
+                      tangent: { $0.tangentOfLinear([a, b]) { s, v in s.subBroadcast(v[0], v[1]) } }) { t, g in
             t.accumulate(a, g)
             if t.needsGrad(b) {
                 var db = [Float](repeating: 0, count: k)
@@ -79,7 +84,8 @@ extension Tape {
         precondition(av.count == n * m * k, "mulBroadcastMiddle sizes \(shape(a)) \(shape(b))")
         var y = av
         for i in 0..<n { for j in 0..<m { for c in 0..<k { y[(i * m + j) * k + c] *= bv[i * k + c] } } }
-        return record(y, shape: shape(a), requiresGrad: anyNeedsGrad([a, b])) { t, g in
+        return record(y, shape: shape(a), requiresGrad: anyNeedsGrad([a, b]),
+                      tangent: { $0.tangentOfBilinear(a, b) { s, p, q in s.mulBroadcastMiddle(p, q, middle: m) } }) { t, g in
             let av = t.values[a.id], bv = t.values[b.id]
             if t.needsGrad(a) {
                 var da = g

@@ -12,7 +12,8 @@ extension Tape {
             }
         }
         let inputs = [x, w] + (b.map { [$0] } ?? [])
-        return record(y, shape: Array(xs.dropLast()) + [outF], requiresGrad: anyNeedsGrad(inputs)) { t, g in
+        return record(y, shape: Array(xs.dropLast()) + [outF], requiresGrad: anyNeedsGrad(inputs),
+                      tangent: { $0.tangentLinearOp(x, w, b) }) { t, g in
             if t.needsGrad(x) {
                 t.accumulate(x, BLAS.matmul(g, t.values[w.id], m: rows, n: inF, k: outF))
             }
@@ -44,7 +45,8 @@ extension Tape {
                           m: p, n: r, k: q, transB: transB)
             }
         } } }
-        return record(y, shape: [n, p, r], requiresGrad: anyNeedsGrad([a, b])) { t, g in
+        return record(y, shape: [n, p, r], requiresGrad: anyNeedsGrad([a, b]),
+                      tangent: { $0.tangentOfBilinear(a, b) { s, p, q in s.bmm(p, q, transB: transB) } }) { t, g in
             let av = t.values[a.id], bv = t.values[b.id]
             if t.needsGrad(a) {
                 var da = [Float](repeating: 0, count: n * p * q)

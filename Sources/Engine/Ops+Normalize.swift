@@ -27,7 +27,8 @@ extension Tape {
             let d = s + eps
             for c in 0..<n { y[r * n + c] = xv[r * n + c] / d }
         }
-        return record(y, shape: shape(x), requiresGrad: needsGrad(x)) { t, g in
+        return record(y, shape: shape(x), requiresGrad: needsGrad(x),
+                      tangent: { $0.tangentNormalize(x, norms: norms, eps: eps, l1: l1, n: n) }) { t, g in
             let xv = t.values[x.id]
             var dx = g
             for r in 0..<rows {
@@ -58,7 +59,8 @@ extension Tape {
             for c in 0..<n { let e = Foundation.exp(xv[r * n + c] - m); y[r * n + c] = e; s += e }
             for c in 0..<n { y[r * n + c] /= s }
         }
-        return record(y, shape: shape(x), requiresGrad: needsGrad(x)) { t, g in
+        return record(y, shape: shape(x), requiresGrad: needsGrad(x),
+                      tangent: { $0.tangentSoftmax(x, y: y, n: n) }) { t, g in
             var dx = g
             for r in 0..<rows {
                 var gy: Float = 0

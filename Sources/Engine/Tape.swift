@@ -14,16 +14,22 @@ public final class Tape {
     public private(set) var requiresGrad: [Bool] = []
     var grads: [[Float]?] = []
     var backwards: [(output: Int, run: (Tape, [Float]) -> Void)] = []
+    /// Forward-mode tangents (see `Tape+Tangent.swift`); empty unless `tangentMode` is on.
+    var tangents: [[Float]?] = []
+    /// When on, every op computes its output's tangent from its inputs' as it is recorded.
+    public var tangentMode = false {
+        didSet { if tangentMode && tangents.count < values.count { tangents += Array(repeating: nil, count: values.count - tangents.count) } }
+    }
 
     public init() {}
 
     /// An input or parameter. Parameters (`requiresGrad: true`) collect gradients.
     public func leaf(_ t: Tensor, requiresGrad: Bool) -> Var {
-        record(t.data, shape: t.shape, requiresGrad: requiresGrad)
+        record(t.data, shape: t.shape, requiresGrad: requiresGrad, tangent: Tape.leafTangent)
     }
 
     public func leaf(_ data: [Float], shape: [Int], requiresGrad: Bool) -> Var {
-        record(data, shape: shape, requiresGrad: requiresGrad)
+        record(data, shape: shape, requiresGrad: requiresGrad, tangent: Tape.leafTangent)
     }
 
     public func value(_ v: Var) -> [Float] { values[v.id] }
@@ -42,6 +48,21 @@ public final class Tape {
     @discardableResult
     public func record(_ value: [Float], shape: [Int], requiresGrad: Bool,
                        backward: ((Tape, [Float]) -> Void)? = nil) -> Var {
+        record(value, shape: shape, requiresGrad: requiresGrad, tangentRule: nil, backward: backward)
+    }
+
+    /// Records an op that also has a forward-mode rule: `tangent` returns the output's tangent
+    /// from the inputs' (`tangent(of:)`), nil when none of them has one. It runs only in
+    /// `tangentMode`, where an op on a differentiable path without a rule is a programming error.
+    @discardableResult
+    public func record(_ value: [Float], shape: [Int], requiresGrad: Bool,
+                       tangent: @escaping (Tape) -> [Float]?,
+                       backward: ((Tape, [Float]) -> Void)? = nil) -> Var {
+        record(value, shape: shape, requiresGrad: requiresGrad, tangentRule: tangent, backward: backward)
+    }
+
+    func record(_ value: [Float], shape: [Int], requiresGrad: Bool, tangentRule tangent: ((Tape) -> [Float]?)?,
+                backward: ((Tape, [Float]) -> Void)?) -> Var {
         precondition(shape.reduce(1, *) == value.count, "op value of \(value.count) does not fit \(shape)")
         let id = values.count
         values.append(value)
@@ -49,6 +70,7 @@ public final class Tape {
         self.requiresGrad.append(requiresGrad)
         grads.append(nil)
         if requiresGrad, let backward { backwards.append((id, backward)) }
+        if tangentMode { recordTangent(id, requiresGrad: requiresGrad, rule: tangent) }
         return Var(id: id)
     }
 

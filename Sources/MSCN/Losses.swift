@@ -22,13 +22,16 @@ public enum Losses {
         for i in 0..<b { var r: Float = 0; for j in 0..<b { r += cc[i * b + j] }; loss += r / Float(b) }
         for j in 0..<b { var r: Float = 0; for i in 0..<b { r += ci[i * b + j] }; loss += r / Float(b) }
         return t.record([loss], shape: [], requiresGrad: t.needsGrad(scores)) { t, g in
-            var ds = [Float](repeating: 0, count: b * b)
-            let k = g[0] / Float(b)
+            // Summed in Double: a diagonal entry collects up to 2(B−1) terms of g/B, and the
+            // meta-net bias gradients are cancelling sums of these (float32 accumulation here
+            // put them 3× further from the float64 truth than the reference's own float32).
+            var ds = [Double](repeating: 0, count: b * b)
+            let k = Double(g[0]) / Double(b)
             for i in 0..<b { for j in 0..<b where i != j {
                 if cc[i * b + j] > 0 { ds[i * b + j] += k; ds[i * b + i] -= k }
                 if ci[i * b + j] > 0 { ds[i * b + j] += k; ds[j * b + j] -= k }
             } }
-            t.accumulate(scores, ds)
+            t.accumulate(scores, ds.map { Float($0) })
         }
     }
 

@@ -20,6 +20,8 @@ public final class Model {
     /// Finite-difference step of the meta-gradient's second-order term, relative to ‖θ‖/‖u‖
     /// (see `MetaStep`).
     public var finiteDifferenceScale: Float = MetaStep.defaultScale
+    /// How the meta-gradient's second-order term is computed (exact by default).
+    public var metaGradientMethod: MetaGradientMethod = .exact
 
     /// A freshly initialised net; `seed` fixes every initial value and the dropout stream.
     public init(config: ModelConfig, seed: UInt64, similarity: SimilarityBackend? = nil) {

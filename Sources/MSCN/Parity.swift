@@ -15,12 +15,25 @@ public struct ParityRow: Sendable {
         /// max |ours − ref| ≤ 2·lr: a weight after an Adam step whose reference gradient is
         /// rounding noise; Adam's first step is ±lr·sign(noise), so only the bound is meaningful.
         case adamNoiseBound = "abs~"
+        /// max_i |ours − ref| / tol_i ≤ 1 after a first Adam step, tol_i = stateTolerance plus
+        /// what the gradient tolerance allows that step to move (`Parity+Adam.swift`).
+        case adamStep = "absAdam"
+        /// ‖ours − truth‖ / ‖truth‖ ≤ tolerance against the float64 rerun of the reference
+        /// (`f64/…` tensors, see `Parity+Truth.swift`).
+        case relativeToTruth = "rel64"
+        /// The tensor misses `rel64` but its error is within float32's rounding floor of the
+        /// whole gradient (a gradient zero by symmetry, or nearly): ‖ours − truth‖ / ‖whole
+        /// truth gradient‖ ≤ `zeroGradientFraction`.
+        case zeroByTruth = "zero64"
     }
     public var name: String
     public var maxAbs: Double
     public var relative: Double
     public var tolerance: Double
     public var kind: Kind
+    /// For the truth kinds: the reference's own float32 error against its float64 truth
+    /// (same measure as `relative`).
+    public var referenceError: Double?
     public var ok: Bool {
         ((kind == .absolute || kind == .adamNoiseBound) ? maxAbs : relative) <= tolerance && maxAbs.isFinite
     }
@@ -74,11 +87,13 @@ public enum Parity {
 
     /// Runs every check the dump has data for.
     public static func run(_ dump: ReferenceDump, similarity makeSimilarity: (ModelConfig) -> SimilarityBackend = SimilarityBackends.standard,
-                           finiteDifferenceScale: Float = MetaStep.defaultScale) throws -> [ParityRow] {
+                           finiteDifferenceScale: Float = MetaStep.defaultScale,
+                           metaGradient: MetaGradientMethod = .exact) throws -> [ParityRow] {
         var rows: [ParityRow] = []
         let similarity = makeSimilarity(try dump.config())
         let model = try dump.model(similarity: similarity)
         model.finiteDifferenceScale = finiteDifferenceScale
+        model.metaGradientMethod = metaGradient
         let c = model.config
         let training = dump.mode == "train"
         let batch = try dump.batch(c, images: "input/images", captions: "input/captions", lengths: "input/lengths")
@@ -90,8 +105,13 @@ public enum Parity {
             guard dump.has(name) else { return }
             rows.append(compare(name, ours, try dump.tensor(name).data, tol, kind))
         }
-        func checkGrad(_ name: String, _ ours: [Float], _ floor: Double) throws {
+        func checkGrad(_ name: String, _ ours: [Float], _ floor: Double, truthWhole: Double? = nil, sumOfMagnitudes: Double? = nil) throws {
             guard dump.has(name) else { return }
+            if let truthWhole, let row = try compareToTruth(dump, name, ours, gradientTolerance, whole: truthWhole,
+                                                            sumOfMagnitudes: sumOfMagnitudes) {
+                rows.append(row)
+                return
+            }
             rows.append(compare(name, ours, try dump.tensor(name).data, gradientTolerance, .relative, floor: floor))
         }
         try check("out/img_emb", g.tape.value(v), tol: embeddingTolerance, .absolute)
@@ -116,8 +136,12 @@ public enum Parity {
             let ng = g.netGrads(), mg = g.metaGrads()
             let names = model.net.names.map { "\(lossName)/net/\($0)" } + model.meta.names.map { "\(lossName)/meta/\($0)" }
             let floor = try noiseFloor(dump, names)
-            for n in model.net.names { try checkGrad("\(lossName)/net/\(n)", ng[n] ?? [], floor) }
-            for n in model.meta.names { try checkGrad("\(lossName)/meta/\(n)", mg[n] ?? [], floor) }
+            let whole = try truthNorm(dump, names)
+            for n in model.net.names { try checkGrad("\(lossName)/net/\(n)", ng[n] ?? [], floor, truthWhole: whole) }
+            let magnitudes = metaBiasMagnitudes(model.meta, scores: simsV, batch: b, warmup: lossName == "grad_warmup", margin: c.margin)
+            for n in model.meta.names {
+                try checkGrad("\(lossName)/meta/\(n)", mg[n] ?? [], floor, truthWhole: whole, sumOfMagnitudes: magnitudes[n])
+            }
         }
         for (n, buf) in g.buffers.sorted(by: { $0.key < $1.key }) {
             try checkBuffers(&rows, dump, "after_forward/net/\(n)", buf)
@@ -127,6 +151,7 @@ public enum Parity {
         // One training step from the state after the forwards.
         let stepModel = try dump.model(similarity: similarity)
         stepModel.finiteDifferenceScale = finiteDifferenceScale
+        stepModel.metaGradientMethod = metaGradient
         stepModel.net = try dump.parameters(stepModel.net, prefix: "step/net_state_before/")
         stepModel.buffers = try dump.buffers(c, prefix: "step/net_state_before/")
         let metaBatch = try MetaBatch(pairs: dump.batch(c, images: "step/meta_images", captions: "step/meta_captions",
@@ -142,25 +167,39 @@ public enum Parity {
         try check("step/meta_out", report.metaOut, tol: embeddingTolerance, .absolute)
         try check("step/meta_loss", [report.metaLoss], tol: lossTolerance, .relative)
         var oursSecond: [Float] = [], refSecond: [Float] = []
+        let directWhole = try truthNorm(dump, model.meta.names.map { "step/meta_grad_direct/\($0)" })
+        let fullWhole = try truthNorm(dump, model.meta.names.map { "step/meta_grad_full/\($0)" })
         for n in model.meta.names {
-            try check("step/meta_grad_direct/\(n)", report.metaGradDirect[n] ?? [], tol: gradientTolerance, .relative)
-            try check("step/meta_grad_full/\(n)", report.metaGradFull[n] ?? [], tol: metaGradientTolerance, .relative)
+            for (kind, ours, tol, whole) in [("direct", report.metaGradDirect[n], gradientTolerance, directWhole),
+                                             ("full", report.metaGradFull[n], metaGradientTolerance, fullWhole)] {
+                let name = "step/meta_grad_\(kind)/\(n)"
+                if let whole, dump.has(name), let row = try compareToTruth(dump, name, ours ?? [], tol, whole: whole) {
+                    rows.append(row)
+                } else {
+                    try check(name, ours ?? [], tol: tol, .relative)
+                }
+            }
             let f = report.metaGradFull[n] ?? [], d = report.metaGradDirect[n] ?? []
             oursSecond += zip(f, d).map { $0 - $1 }
             let rf = try dump.tensor("step/meta_grad_full/\(n)").data, rd = try dump.tensor("step/meta_grad_direct/\(n)").data
             refSecond += zip(rf, rd).map { $0 - $1 }
         }
-        rows.append(compare("step/meta_grad (full − direct)", oursSecond, refSecond, secondOrderTolerance, .relative))
+        if let row = try compareSecondOrderToTruth(dump, model.meta.names, oursSecond, refSecond) {
+            rows.append(row)
+        } else {
+            rows.append(compare("step/meta_grad (full − direct)", oursSecond, refSecond, secondOrderTolerance, .relative))
+        }
         for n in model.meta.names {
             try check("step/meta_param_after/\(n)", report.metaAfter[n]?.data ?? [], tol: stateTolerance, .absolute)
         }
         try check("step/main_loss", [report.mainLoss], tol: lossTolerance, .relative)
-        let mainFloor = try noiseFloor(dump, model.net.names.map { "step/main_grad/\($0)" })
+        let mainNames = model.net.names.map { "step/main_grad/\($0)" }
+        let mainFloor = try noiseFloor(dump, mainNames)
+        let mainWhole = try truthNorm(dump, mainNames)
         var noiseParams = Set<String>()
         for n in model.net.names {
-            try checkGrad("step/main_grad/\(n)", report.mainGrad[n] ?? [], mainFloor)
-            if dump.has("step/main_grad/\(n)"),
-               try dump.tensor("step/main_grad/\(n)").norm < mainFloor / noiseFloorFraction * zeroGradientFraction {
+            try checkGrad("step/main_grad/\(n)", report.mainGrad[n] ?? [], mainFloor, truthWhole: mainWhole)
+            if try isZeroGradient(dump, "step/main_grad/\(n)", floor: mainFloor, truthWhole: mainWhole) {
                 noiseParams.insert(n)
             }
         }
@@ -168,8 +207,11 @@ public enum Parity {
         for n in model.net.names {
             if noiseParams.contains(n) {
                 try check("step/net_state_after/\(n)", stepModel.net[n]?.data ?? [], tol: 2 * mainLR, .adamNoiseBound)
-            } else {
-                try check("step/net_state_after/\(n)", stepModel.net[n]?.data ?? [], tol: stateTolerance, .absolute)
+            } else if dump.has("step/net_state_after/\(n)"), dump.has("step/main_grad/\(n)") {
+                rows.append(compareAdamStep("step/net_state_after/\(n)", stepModel.net[n]?.data ?? [],
+                                            try dump.tensor("step/net_state_after/\(n)").data,
+                                            gradient: try dump.tensor("step/main_grad/\(n)").data,
+                                            clipScale: try clipScale(dump, mainNames), lr: mainLR))
             }
         }
         for (n, buf) in stepModel.buffers.sorted(by: { $0.key < $1.key }) {
@@ -197,7 +239,8 @@ public enum Parity {
     public static func table(_ rows: [ParityRow]) -> String {
         var s = "tensor\tmax_abs\trel\ttol\tok\n"
         for r in rows {
-            s += "\(r.name)\t\(String(format: "%.3e", r.maxAbs))\t\(String(format: "%.3e", r.relative))\t\(r.kind.rawValue) \(String(format: "%.0e", r.tolerance))\t\(r.ok ? "ok" : "FAIL")\n"
+            let ref = r.referenceError.map { "\tref32 \(String(format: "%.3e", $0))" } ?? ""
+            s += "\(r.name)\t\(String(format: "%.3e", r.maxAbs))\t\(String(format: "%.3e", r.relative))\t\(r.kind.rawValue) \(String(format: "%.1e", r.tolerance))\t\(r.ok ? "ok" : "FAIL")\(ref)\n"
         }
         return s
     }

@@ -12,6 +12,6 @@ enum Benchmarks {
     static var all: [Benchmark] {
         [RunnerBench.noOpRerun] + RetrievalBenchmarks.all + [FeaturesBench.benchmark] + EngineBench.all
             + TensorFileBench.benchmarks + SimilarityBench.all + BuiltinBench.all
-            + CompareBench.all
+            + CompareBench.all + MetaStepBench.all
     }
 }

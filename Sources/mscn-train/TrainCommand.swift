@@ -8,6 +8,8 @@ import StageKit
 import TensorFile
 import Training
 
+extension MetaGradientMethod: ExpressibleByArgument {}
+
 /// `mscn-train`: warm-up of one net, or one MSCN epoch of one net on the captions a purification
 /// mask keeps. Reads artefacts, writes the next checkpoint and a per-step log.
 struct TrainCommand: ParsableCommand {
@@ -55,6 +57,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("warmup-epochs"), help: "Warm-up epochs.") var warmupEpochs: Int = 5
     @Option(name: .customLong("meta-interval"), help: "Meta step every N steps.") var metaInterval: Int = 1
 
+    @Option(name: .customLong("meta-grad"),
+            help: "The meta-gradient's second-order term: exact (forward-over-reverse, as the reference's autograd) or finite-difference (central difference along u).")
+    var metaGrad: MetaGradientMethod = .exact
     @Flag(name: .customLong("clip-pseudo-step"), help: "Correct quirk 1: clip the look-ahead gradient.") var clipPseudoStep = false
     @Flag(name: .customLong("adam-pseudo-step"), help: "Correct quirk 2: precondition the look-ahead with Adam.") var adamPseudoStep = false
     @Flag(name: .customLong("freeze-gru-lookahead"), help: "Quirk 8 option: keep the GRU fixed in the look-ahead (PyTorch 1.7).") var freezeGRU = false
@@ -129,6 +134,7 @@ struct TrainCommand: ParsableCommand {
                 model = try Checkpoint.load(initial).model
                 try ModelChecks.compatible(model.config, with: data, path: initial)
                 if round == 1 { model.resetOptimizers() }
+                model.metaGradientMethod = metaGrad
                 var keep: [UInt8]? = nil
                 if let mask {
                     let k = try TensorFileReader(path: mask).read(Schema.keep).uint8s()

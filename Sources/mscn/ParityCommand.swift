@@ -20,6 +20,9 @@ struct ParityCommand: ParsableCommand {
     @Option(help: "Finite-difference step of the meta-gradient's second-order term, relative to ‖θ‖/‖u‖.")
     var fdScale: Float = MetaStep.defaultScale
 
+    @Option(help: "The meta-gradient's second-order term: 'exact' (forward-over-reverse) or 'finite-difference'.")
+    var metaGrad: String = MetaGradientMethod.exact.rawValue
+
     @Option(help: "Similarity implementation: 'standard' (the models' default) or 'reference' (op by op).")
     var similarity: String = "standard"
 
@@ -28,6 +31,7 @@ struct ParityCommand: ParsableCommand {
 
     func validate() throws {
         guard ["standard", "reference"].contains(similarity) else { throw ValidationError("--similarity must be standard or reference") }
+        guard MetaGradientMethod(rawValue: metaGrad) != nil else { throw ValidationError("--meta-grad must be exact or finite-difference") }
         guard fdScale > 0 else { throw ValidationError("--fd-scale must be positive") }
     }
 
@@ -37,7 +41,8 @@ struct ParityCommand: ParsableCommand {
             let reference = similarity == "reference"
             let rows = try Parity.run(ReferenceDump(directory: directory),
                                       similarity: { reference ? ReferenceSimilarity() : SimilarityBackends.standard($0) },
-                                      finiteDifferenceScale: fdScale)
+                                      finiteDifferenceScale: fdScale,
+                                      metaGradient: MetaGradientMethod(rawValue: metaGrad) ?? .exact)
             print(Parity.table(rows), terminator: "")
             failed = rows.filter { !$0.ok }.count
             if let saveCheckpoint {

@@ -25,22 +25,52 @@ final class MetaGradientTests: XCTestCase {
         check(dropout: 0.4, wordDim: 16)
     }
 
-    func check(dropout: Float, wordDim: Int? = nil) {
+    /// The central-difference path (`--meta-grad finite-difference`) stays correct.
+    func testFiniteDifferenceMetaGradientMatchesDirectionalDerivatives() {
+        check(dropout: 0, method: .finiteDifference)
+    }
+
+    /// Quirk 1 corrected: the look-ahead's clip factor depends on φ too; the exact term
+    /// differentiates through it (u → c·(u − ĝ⟨ĝ, u⟩)). The clip threshold is below the
+    /// pseudo gradient's norm (asserted), so the clip is active.
+    func testClippedLookaheadIsDifferentiatedThroughTheClip() {
+        check(dropout: 0, clip: 0.2)
+    }
+
+    /// Quirk 8 option: a frozen GRU carries no path in the look-ahead.
+    func testFrozenGRULookahead() {
+        check(dropout: 0, freezeGRU: true)
+    }
+
+    func check(dropout: Float, wordDim: Int? = nil, method: MetaGradientMethod = .exact, clip: Float? = nil, freezeGRU: Bool = false) {
         for variant in [SimilarityVariant.sgr, .saf] {
             var c = Tiny.config(variant)
             c.dropout = dropout
             if let wordDim { c.wordDim = wordDim }
+            if let clip { c.meta.clipPseudoGradient = true; c.gradClip = clip }
+            c.meta.freezeGRUInLookahead = freezeGRU
             let seed: UInt64 = 21
             let batch = Tiny.batch(5, seed: 31), meta = Tiny.meta(4, seed: 32)
             let lr: Float = 2
             func step(_ phi: NamedTensors?) -> StepReport {
                 let m = Model(config: c, seed: seed)
+                m.metaGradientMethod = method
                 if let phi { m.meta = phi }
                 var r = StepReport()
                 m.trainStep(batch, meta: meta, lr: 0, metaLR: 0, pseudoLR: lr, report: &r)
                 return r
             }
             let base = step(nil)
+            if let clip {
+                let m = Model(config: c, seed: seed)
+                var d2 = 0.0
+                for n in m.net.names {
+                    guard let a = m.net[n]?.data, let b = base.pseudoParams[n]?.data else { continue }
+                    for (x, y) in zip(a, b) { d2 += Double(x - y) * Double(x - y) }
+                }
+                // ‖θ − θ'‖ = lr·min(‖g‖, clip): equal to lr·clip means the clip acted.
+                XCTAssertEqual(d2.squareRoot(), Double(lr * clip), accuracy: 1e-3 * Double(lr * clip), "\(variant): the clip is not active")
+            }
             let phi0 = Model(config: c, seed: seed).meta
             var g = SeededGenerator(seed: 5, stream: "directions")
             var second = 0.0, full = 0.0

@@ -59,11 +59,15 @@ final class TrainPurifyEvaluateTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("rsum") || r.stdout.contains("rSum"), "prints a readable table")
         XCTAssertEqual(try TensorFileReader(path: e.path("scores.tzst")).info("scores").shape, [6, 30])
 
-        // Shard sizes change nothing.
+        // Shard sizes change nothing but rounding: a caption shard is padded to its own longest
+        // caption and the products change shape with the shard, which may move a score by an ulp
+        // (seen with the weights of the exact meta-gradient: 0.521185 vs 0.5211849).
         try TinyExperiment.run("mscn-evaluate", ["--ckpt-a", e.path("wa.tzst"), "--ckpt-b", e.path("rb.tzst"),
                                                  "--features", e.features("test"), "--corpus", e.corpus,
                                                  "--out", e.path("metrics2.json"), "--scores", e.path("scores2.tzst")])
-        XCTAssertEqual(try tensor(e.path("scores.tzst"), "scores"), try tensor(e.path("scores2.tzst"), "scores"))
+        let sharded = try tensor(e.path("scores.tzst"), "scores"), whole = try tensor(e.path("scores2.tzst"), "scores")
+        XCTAssertEqual(sharded.count, whole.count)
+        for (a, b) in zip(sharded, whole) { XCTAssertEqual(a, b, accuracy: 1e-6) }
     }
 
     func testMaskOfWrongLengthIsRefused() throws {

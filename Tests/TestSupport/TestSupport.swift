@@ -13,6 +13,12 @@ public enum TestPaths {
         packageRoot.appendingPathComponent("Tests/ModelTests/Golden/mscn-parity")
     }
 
+    /// Regression dumps from the parity grid (with float64 truth). Provenance:
+    /// `Tests/ModelTests/Golden/parity-grid/README.md`.
+    public static var parityGridGolden: URL {
+        packageRoot.appendingPathComponent("Tests/ModelTests/Golden/parity-grid")
+    }
+
     /// The reference Beta-mixture purification case. Provenance: `Tests/DataPrepTests/Golden/bmm/README.md`.
     public static var bmmGolden: URL {
         packageRoot.appendingPathComponent("Tests/DataPrepTests/Golden/bmm")
