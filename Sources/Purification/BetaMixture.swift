@@ -74,6 +74,8 @@ public struct PurificationFit: Sendable {
     public var cleanPosterior: [Double]
     /// `cleanPosterior > keepThreshold`.
     public var keep: [Bool]
+    /// Why EM stopped before its rule said so (a degenerate step), or nil.
+    public var stopped: String? = nil
 
     public init(initial: BetaMixture, iterations: [EMIteration], final: BetaMixture, cleanPosterior: [Double], keep: [Bool]) {
         self.initial = initial
@@ -98,8 +100,8 @@ public enum Purifier {
     /// E-step (`LL_k`) until `LL_k − LL_{k−1} ≤ tolerance` or `maxMSteps` M-steps. The posterior
     /// and the keep mask use the last M-step's mixture. All arithmetic is in Double.
     ///
-    /// Throws on empty inputs, non-finite scores, or a degenerate fit (zero variance, a component
-    /// that loses all its weight).
+    /// Throws on empty inputs, non-finite scores, or a degenerate fit (zero variance). A component
+    /// that loses all its weight stops EM early (`stopped` says so) instead of failing.
     public static func fit(trainScores: [Double], metaClean: [Double], metaNoisy: [Double],
                            options: BetaMixtureOptions = BetaMixtureOptions()) throws -> PurificationFit {
         let x = try clamped(trainScores, "training scores", options)
@@ -112,7 +114,19 @@ public enum Purifier {
         guard ll.isFinite else { throw PurificationError("initial E-step: log-likelihood is \(ll)") }
         var iterations = [EMIteration(ll: ll, weights: mixture.weights, params: [mixture.noisy, mixture.clean])]
         var mSteps = 0
+        var stopped: String? = nil
         while mSteps < options.maxMSteps {
+            // When the scores carry no information (a net whose scores all saturate), one
+            // component's responsibilities can underflow to zero everywhere; its Beta has no
+            // weighted moments. The reference's EM has no rule for this (its fit turns into NaN);
+            // EM stops here and keeps the mixture it has, so the posteriors stay the ones of the
+            // last valid E-step, and the report says so.
+            let sn = resp.noisy.reduce(0, +), sc = resp.clean.reduce(0, +)
+            guard sn > 0, sc > 0 else {
+                stopped = "EM step \(mSteps + 1): a component lost all its weight (noisy \(sn), clean \(sc)); " +
+                    "EM stopped with the mixture of the step before"
+                break
+            }
             mixture = try maximisation(resp, x, step: mSteps + 1)
             mSteps += 1
             let previous = ll
@@ -122,8 +136,10 @@ public enum Purifier {
             if ll - previous <= options.tolerance { break }
         }
         let posterior = resp.clean
-        return PurificationFit(initial: initial, iterations: iterations, final: mixture, cleanPosterior: posterior,
-                               keep: posterior.map { $0 > options.keepThreshold })
+        var fit = PurificationFit(initial: initial, iterations: iterations, final: mixture, cleanPosterior: posterior,
+                                  keep: posterior.map { $0 > options.keepThreshold })
+        fit.stopped = stopped
+        return fit
     }
 
     /// The same fit from Float scores (as the model produces them), widened to Double first.

@@ -3,7 +3,7 @@
 ///
 /// JSON keys: `initial`, `iterations`, `final`, `captions`, `kept`, `kept_fraction`, and when
 /// labels were given `clean_captions`, `precision`, `recall`, `accuracy` (fractions in [0, 1];
-/// precision is absent when nothing was kept).
+/// precision is absent when nothing was kept), and `em_stopped` when EM stopped on a degenerate step.
 public struct PurificationReport: Codable, Equatable, Sendable {
     public var initial: BetaMixture
     public var iterations: [EMIteration]
@@ -18,12 +18,15 @@ public struct PurificationReport: Codable, Equatable, Sendable {
     public var recall: Double?
     /// Captions whose keep decision equals their clean label / all captions.
     public var accuracy: Double?
+    /// Set when EM stopped early on a degenerate step (see `PurificationFit.stopped`).
+    public var emStopped: String?
 
     enum CodingKeys: String, CodingKey {
         case initial, iterations, final, captions, kept
         case keptFraction = "kept_fraction"
         case cleanCaptions = "clean_captions"
         case precision, recall, accuracy
+        case emStopped = "em_stopped"
     }
 
     /// Summarises `fit`; `cleanLabels` (1 = clean, one per training caption) adds the quality figures.
@@ -34,6 +37,7 @@ public struct PurificationReport: Codable, Equatable, Sendable {
         captions = fit.keep.count
         kept = fit.keep.lazy.filter { $0 }.count
         keptFraction = fit.keptFraction
+        emStopped = fit.stopped
         guard let labels = cleanLabels else { return }
         guard labels.count == fit.keep.count else {
             throw PurificationError("\(labels.count) clean labels for \(fit.keep.count) scored captions")

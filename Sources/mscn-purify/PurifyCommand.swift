@@ -72,6 +72,9 @@ struct PurifyCommand: ParsableCommand {
                 score[j] = min(max(trainScores[k], Float(options.clamp)), Float(1 - options.clamp))
             }
             let summary = try PurificationReport(fit: fit, cleanLabels: base.map { data.noisy.clean[$0] })
+            if let stopped = fit.stopped {
+                FileHandle.standardError.write(Data("mscn-purify: warning: net \(net) round \(round): \(stopped)\n".utf8))
+            }
             try TensorFiles.write(out, [
                 StoredTensor(name: Schema.pClean, shape: [m], floats: pClean),
                 StoredTensor(name: Schema.keep, shape: [m], uint8s: keep),

@@ -30,7 +30,7 @@ final class PurificationTests: XCTestCase {
         let good = [0.1, 0.3, 0.5, 0.8]
         XCTAssertThrowsError(try Purifier.fit(trainScores: [], metaClean: good, metaNoisy: good))
         XCTAssertThrowsError(try Purifier.fit(trainScores: good, metaClean: [], metaNoisy: good))
-        XCTAssertThrowsError(try Purifier.fit(trainScores: good, metaClean: good, metaNoisy: [0.4, 0.4, 0.4]), "zero variance")
+        XCTAssertThrowsError(try Purifier.fit(trainScores: good, metaClean: good, metaNoisy: [0.5, 0.5, 0.5]), "zero variance")
         XCTAssertThrowsError(try Purifier.fit(trainScores: good, metaClean: good, metaNoisy: [.nan, 0.2]))
         XCTAssertThrowsError(try BetaParameters.fitMoments([0.2, 0.4], weights: [0, 0]), "zero total weight")
         XCTAssertThrowsError(try BetaParameters.fitMoments([0.2, 0.4], weights: [1]), "length mismatch")
@@ -58,6 +58,26 @@ final class PurificationTests: XCTestCase {
         let longer = try Purifier.fit(trainScores: train, metaClean: [0.6, 0.8, 0.9], metaNoisy: [0.1, 0.3, 0.2], options: options)
         XCTAssertEqual(longer.iterations.count, 5, "capped at maxMSteps")
         XCTAssertEqual(longer.final.noisy, longer.iterations.last?.params[0])
+    }
+
+    func testComponentLosingAllWeightStopsEMWithTheMixtureItHas() throws {
+        // Training scores far below a sharp clean Beta: the clean responsibilities underflow to
+        // exactly 0, so an M-step would have no weighted moments for the clean component.
+        let train = [Double](repeating: 0.002, count: 50) + [0.003, 0.004]
+        let fit = try Purifier.fit(trainScores: train, metaClean: [0.99, 0.991, 0.989, 0.9905],
+                                   metaNoisy: [0.01, 0.2, 0.1, 0.05])
+        let stopped = try XCTUnwrap(fit.stopped, "EM must say that it stopped early")
+        XCTAssertTrue(stopped.contains("lost all its weight"), stopped)
+        XCTAssertEqual(fit.iterations.count, 1, "only the initial E-step")
+        XCTAssertEqual(fit.final, fit.initial)
+        XCTAssertEqual(fit.keep.filter { $0 }.count, 0, "nothing is clean under the kept mixture")
+        let report = try PurificationReport(fit: fit, cleanLabels: [UInt8](repeating: 1, count: train.count))
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: try JSONEncoder().encode(report)) as? [String: Any])
+        XCTAssertEqual(obj["em_stopped"] as? String, stopped)
+
+        let ordinary = try Purifier.fit(trainScores: [0.1, 0.2, 0.8, 0.9, 0.85, 0.15],
+                                        metaClean: [0.6, 0.8, 0.9], metaNoisy: [0.1, 0.3, 0.2])
+        XCTAssertNil(ordinary.stopped)
     }
 
     func testReportCountsAndJSON() throws {
