@@ -60,11 +60,4 @@ public struct WarmupRegime: Codable, Equatable, Sendable {
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         try e.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
-
-    public static func load(_ path: String) throws -> WarmupRegime {
-        guard let data = FileManager.default.contents(atPath: path) else { throw MetaSetError("\(path): cannot read") }
-        do { return try JSONDecoder().decode(WarmupRegime.self, from: data) } catch {
-            throw MetaSetError("\(path): not a warm-up regime file (\(error))")
-        }
-    }
 }

@@ -103,6 +103,21 @@ struct TrainCommand: ParsableCommand {
         return o
     }
 
+    /// A new net from the size options; each net has its own initial weights and dropout stream.
+    func freshModel(_ data: TrainingData, net: String) -> Model {
+        var config = ModelConfig(imageDim: data.features.dim, embedDim: embedSize, wordDim: wordDim, simDim: simDim,
+                                 vocabSize: data.vocabularySize, variant: module == .sgr ? .sgr : .saf, metaHidden: metaHidden,
+                                 regions: data.features.regions)
+        config.dropout = dropout
+        config.margin = margin
+        config.gradClip = gradClip
+        config.meta.clipPseudoGradient = clipPseudoStep
+        config.meta.adamPseudoStep = adamPseudoStep
+        config.meta.freezeGRUInLookahead = freezeGRU
+        var netSeed = SeededGenerator(seed: seed, stream: "model-\(net)")
+        return Model(config: config, seed: netSeed.next())
+    }
+
     /// A warm-up checkpoint to continue, and how many warm-up epochs it holds.
     static func loadPartialWarmup(_ path: String) throws -> (Model, Int) {
         let metadata = try TensorFileReader(path: path).metadata
@@ -129,10 +144,10 @@ struct TrainCommand: ParsableCommand {
             case .warmup:
                 let done: Int
                 if let initial {
-                    let (loaded, metadata) = try Self.loadPartialWarmup(initial)
+                    let (loaded, epochs) = try Self.loadPartialWarmup(initial)
                     model = loaded
                     try ModelChecks.compatible(model.config, with: data, path: initial)
-                    done = metadata
+                    done = epochs
                     if let previousLog {
                         guard let text = try? String(contentsOfFile: previousLog, encoding: .utf8) else {
                             throw StageError("cannot read the previous warm-up log", path: previousLog)
@@ -142,19 +157,8 @@ struct TrainCommand: ParsableCommand {
                         lines += old.dropFirst()
                     }
                 } else {
-                var config = ModelConfig(imageDim: data.features.dim, embedDim: embedSize, wordDim: wordDim, simDim: simDim,
-                                         vocabSize: data.vocabularySize, variant: module == .sgr ? .sgr : .saf, metaHidden: metaHidden,
-                                         regions: data.features.regions)
-                config.dropout = dropout
-                config.margin = margin
-                config.gradClip = gradClip
-                config.meta.clipPseudoGradient = clipPseudoStep
-                config.meta.adamPseudoStep = adamPseudoStep
-                config.meta.freezeGRUInLookahead = freezeGRU
-                // Each net starts from its own initial weights and dropout stream.
-                var netSeed = SeededGenerator(seed: seed, stream: "model-\(net)")
-                model = Model(config: config, seed: netSeed.next())
-                done = 0
+                    model = freshModel(data, net: net)
+                    done = 0
                 }
                 let until = untilEpoch ?? warmupEpochs
                 guard done < until || (done == 0 && until == 0) else {
