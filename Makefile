@@ -21,10 +21,10 @@ EXEC_ARGS = --executor $(EXECUTOR) $(SLURM_ARGS)
 RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set seed=$(SEED) $(if $(EPOCHS),--set epochs=$(EPOCHS)) \
   $(if $(META_RULE),--set meta_rule=$(META_RULE)) $(if $(FOLDS),--set folds=$(FOLDS)) $(SETS)
 
-NOISES ?= 0.2 0.5 0.7
+NOISES ?= 0.0 0.2 0.5 0.7
 SEEDS ?= 0 1 2
 
-.PHONY: deps build release pipeline baseline sweep test test-slurm bench bench-compare parity-grid
+.PHONY: deps build release pipeline baseline standard oracle sweep test test-slurm bench bench-compare parity-grid
 
 # Installs the system libraries when pkg-config cannot find them (machines run as root).
 deps:
@@ -43,11 +43,20 @@ release: deps
 pipeline: release
 	.build/release/mscn run Pipelines/mscn.yaml $(RUN_SETS) -j $(JOBS) $(EXEC_ARGS)
 
-# The uncorrected baseline with the same data, noise and warm-up.
+# The robust-loss baseline (warm-up loss throughout) with the same data, noise and warm-up.
 baseline: release
 	.build/release/mscn run Pipelines/baseline.yaml $(RUN_SETS) -j $(JOBS) $(EXEC_ARGS)
 
-# Every NOISES × SEEDS combination for MSCN and the baseline, sharing cached stages; writes a
+# The paper's comparison rows: standard training on all noisy pairs (SGRAF), and on the clean
+# pairs only (SGR-C, an oracle).
+standard: release
+	.build/release/mscn run Pipelines/standard.yaml $(RUN_SETS) -j $(JOBS) $(EXEC_ARGS)
+
+oracle: release
+	.build/release/mscn run Pipelines/oracle.yaml $(RUN_SETS) -j $(JOBS) $(EXEC_ARGS)
+
+# Every NOISES × SEEDS combination for MSCN, standard, oracle and the robust-loss baseline, sharing
+# cached stages; writes a
 # results table (CSV, Markdown) and an HTML report under Data/sweeps/.
 sweep: release
 	.build/release/mscn sweep Pipelines/mscn.yaml --grid "noise=$(NOISES)" --grid "seed=$(SEEDS)" \

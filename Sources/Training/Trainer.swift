@@ -13,6 +13,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var metaInterval = 1
     /// SPEC quirk 9: compare the caption index with the image index when drawing meta negatives.
     public var referenceNegativeCheck = true
+    /// Train on the captions whose noisy image is their own only (the oracle row; warm-up and
+    /// standard epochs). Needs synthetic noise, whose clean labels are known.
+    public var cleanOnly = false
     public init() {}
 }
 
@@ -45,10 +48,19 @@ public struct Trainer {
         self.net = net
     }
 
-    /// `warmupEpochs` epochs of the warm-up loss on the noisy training set.
-    public func warmup(_ model: Model, onStep: (StepLogLine) -> Void) {
-        let captions = data.baseCaptions
-        for epoch in 0..<options.warmupEpochs {
+    /// The captions warm-up, baseline and standard epochs train on: every training caption, or
+    /// with `cleanOnly` those the noise left on their own image.
+    public var trainingCaptions: [Int] {
+        options.cleanOnly ? data.baseCaptions.filter { data.noisy.clean[$0] != 0 } : data.baseCaptions
+    }
+
+    /// `warmupEpochs` epochs of the warm-up loss on the noisy training set (or its clean part).
+    /// `epochs` (default all) selects a part, so a warm-up can run as one stage per epoch: each
+    /// epoch draws its own batch stream and the model carries the dropout stream and Adam moments,
+    /// so epochs 0..<k then k..<n give bit-identical weights to 0..<n in one go.
+    public func warmup(_ model: Model, epochs: Range<Int>? = nil, onStep: (StepLogLine) -> Void) {
+        let captions = trainingCaptions
+        for epoch in epochs ?? 0..<options.warmupEpochs {
             let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
             var g = SeededGenerator(seed: seed, stream: "batches-warmup-\(net)-\(epoch)")
             let batches = BatchPlan.epoch(captions: captions, imageOf: data.imageOf, batchSize: options.warmupBatchSize, generator: &g)
@@ -68,6 +80,20 @@ public struct Trainer {
         let batches = BatchPlan.epoch(captions: data.baseCaptions, imageOf: data.imageOf, batchSize: options.batchSize, generator: &g)
         for (i, b) in batches.enumerated() {
             let loss = model.baselineStep(data.pairBatch(b), lr: lr)
+            onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: nil, lr: lr))
+        }
+    }
+
+    /// One epoch (`round` ≥ 1) of standard training: the hardest-negative loss with the fixed
+    /// margin on `trainingCaptions` with their noisy images, θ and φ together, no meta step and
+    /// no purification (the paper's SGRAF row, or with `cleanOnly` its SGR-C oracle row).
+    public func standardRound(_ model: Model, round: Int, onStep: (StepLogLine) -> Void) {
+        let epoch = options.warmupEpochs + round - 1
+        let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
+        var g = SeededGenerator(seed: seed, stream: "batches-standard-\(net)-\(round)")
+        let batches = BatchPlan.epoch(captions: trainingCaptions, imageOf: data.imageOf, batchSize: options.batchSize, generator: &g)
+        for (i, b) in batches.enumerated() {
+            let loss = model.standardStep(data.pairBatch(b), lr: lr)
             onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: nil, lr: lr))
         }
     }

@@ -18,8 +18,17 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train one MSCN net: the warm-up, or one round (epoch) with the meta step.",
         discussion: """
         --mode baseline continues --initial for one epoch of the warm-up loss on every training caption, \
-        without meta net updates or purification (the uncorrected baseline). --mode warmup creates a net from --seed and the size options and runs --warmup-epochs epochs of \
-        the warm-up loss. --mode round loads --init (the net's previous checkpoint), trains one epoch on \
+        without meta net updates or purification (the robust-loss baseline). --mode standard continues \
+        --initial for one epoch of the standard SGRAF loss (hardest negatives, fixed --margin) on every \
+        training caption, the scorer head trained with the net, no meta step and no purification (the \
+        paper's SGRAF row; with --clean-only, its SGR-C oracle row). --mode warmup creates a net from --seed \
+        and the size options and runs --warmup-epochs epochs of the warm-up loss (or up to --until-epoch; \
+        with --initial it continues a partial warm-up from the epoch that checkpoint reached, and \
+        --previous-log prepends that part's log, so a warm-up can run as one cached stage per epoch \
+        with bit-identical results), then scores every \
+        training caption with its noisy image (eval mode) and prints the AUC of clean vs noisy pairs \
+        (the regime check; also in the checkpoint's metadata and in --regime). --clean-only (warmup, \
+        standard) trains on the captions the noise map labels clean only. --mode round loads --init (the net's previous checkpoint), trains one epoch on \
         the captions --mask keeps (purified by the other net), with the meta step every --meta-interval \
         steps, and writes --out. Round 1 starts fresh Adam states (the reference re-creates them after \
         the warm-up); later rounds continue them. Learning rates decay ×0.1 every --lr-decay-every \
@@ -27,17 +36,21 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    enum Mode: String, ExpressibleByArgument, CaseIterable { case warmup, round, baseline }
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case warmup, round, baseline, standard }
     enum Module: String, ExpressibleByArgument, CaseIterable { case sgr, saf }
 
-    @Option(help: "warmup, round or baseline.") var mode: Mode
+    @Option(help: "warmup, round, baseline or standard.") var mode: Mode
     @Option(help: "Net name, A or B (names its random streams).") var net: String = "A"
     @OptionGroup var inputs: TrainingInputOptions
-    @Option(help: "Previous checkpoint of this net (round mode).") var initial: String?
+    @Option(help: "Previous checkpoint of this net (round, baseline, standard; warmup: a partial warm-up to continue).") var initial: String?
+    @Option(name: .customLong("until-epoch"), help: "Warm-up: stop after this many warm-up epochs in all (default --warmup-epochs).") var untilEpoch: Int?
+    @Option(name: .customLong("previous-log"), help: "Warm-up with --initial: that part's log, prepended to --log.") var previousLog: String?
     @Option(help: "Purification mask from the other net (round mode; default keeps every caption).") var mask: String?
     @Option(help: "Round (epoch after warm-up), from 1 (round mode).") var round: Int = 1
     @Option(help: "Output checkpoint.") var out: String
     @Option(help: "Per-step log (TSV: step, epoch, loss, meta_loss, lr).") var log: String?
+    @Option(help: "Warm-up regime check (JSON: clean-vs-noisy AUC of the warm-up net's scores; warmup mode).") var regime: String?
+    @Flag(name: .customLong("clean-only"), help: "Train on the captions the noise map labels clean only (warmup, standard: the oracle).") var cleanOnly = false
     @Option(help: "Seed (initial weights, dropout, batches, meta negatives).") var seed: UInt64 = 0
 
     @Option(help: "Similarity module: sgr or saf.") var module: Module = .sgr
@@ -67,8 +80,13 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if mode != .warmup && initial == nil { throw ValidationError("--mode \(mode.rawValue) needs --initial (the previous checkpoint)") }
-        if mode == .baseline && mask != nil { throw ValidationError("--mode baseline trains on every caption: no --mask") }
-        if mode == .warmup && (initial != nil || mask != nil) { throw ValidationError("--mode warmup takes neither --initial nor --mask") }
+        if (mode == .baseline || mode == .standard) && mask != nil { throw ValidationError("--mode \(mode.rawValue) trains without purification: no --mask") }
+        if cleanOnly && !(mode == .warmup || mode == .standard) { throw ValidationError("--clean-only applies to --mode warmup and standard") }
+        if regime != nil && mode != .warmup { throw ValidationError("--regime is written by --mode warmup only") }
+        if mode == .warmup && mask != nil { throw ValidationError("--mode warmup takes no --mask") }
+        if mode != .warmup && (untilEpoch != nil || previousLog != nil) { throw ValidationError("--until-epoch and --previous-log belong to --mode warmup") }
+        if previousLog != nil && initial == nil { throw ValidationError("--previous-log continues the log of --initial: give both") }
+        if let u = untilEpoch, !(1...max(warmupEpochs, 1)).contains(u) { throw ValidationError("--until-epoch must be in 1...--warmup-epochs (\(warmupEpochs))") }
         guard round >= 1 else { throw ValidationError("--round starts at 1") }
         guard batchSize >= 2, warmupBatchSize >= 2 else { throw ValidationError("batch sizes must be at least 2 (batch norm)") }
         guard lr > 0, metaLR >= 0, metaInterval >= 1, warmupEpochs >= 0 else {
@@ -86,7 +104,32 @@ struct TrainCommand: ParsableCommand {
         o.warmupEpochs = warmupEpochs
         o.metaInterval = metaInterval
         o.referenceNegativeCheck = !exactNegativeCheck
+        o.cleanOnly = cleanOnly
         return o
+    }
+
+    /// A new net from the size options; each net has its own initial weights and dropout stream.
+    func freshModel(_ data: TrainingData, net: String) -> Model {
+        var config = ModelConfig(imageDim: data.features.dim, embedDim: embedSize, wordDim: wordDim, simDim: simDim,
+                                 vocabSize: data.vocabularySize, variant: module == .sgr ? .sgr : .saf, metaHidden: metaHidden,
+                                 regions: data.features.regions)
+        config.dropout = dropout
+        config.margin = margin
+        config.gradClip = gradClip
+        config.meta.clipPseudoGradient = clipPseudoStep
+        config.meta.adamPseudoStep = adamPseudoStep
+        config.meta.freezeGRUInLookahead = freezeGRU
+        var netSeed = SeededGenerator(seed: seed, stream: "model-\(net)")
+        return Model(config: config, seed: netSeed.next())
+    }
+
+    /// A warm-up checkpoint to continue, and how many warm-up epochs it holds.
+    static func loadPartialWarmup(_ path: String) throws -> (Model, Int) {
+        let metadata = try TensorFileReader(path: path).metadata
+        guard metadata["mode"] == "warmup", let done = metadata["warmup_epochs_done"].flatMap(Int.init) else {
+            throw StageError("not a partial warm-up checkpoint (no mode=warmup with warmup_epochs_done)", path: path)
+        }
+        return (try Checkpoint.load(path).model, done)
     }
 
     func run() throws {
@@ -96,28 +139,49 @@ struct TrainCommand: ParsableCommand {
                                              metaFeatures: inputs.metaFeatures)
             let net = self.net.uppercased()
             let trainer = Trainer(data: data, options: options, seed: seed, net: net)
+            if cleanOnly && trainer.trainingCaptions.count < 2 {
+                throw StageError("--clean-only: the noise map labels \(trainer.trainingCaptions.count) training captions clean, too few to train", path: inputs.noise)
+            }
             var lines: [String] = [StepLogLine.header]
+            var extra: [String: String] = [:]
             let model: Model
             switch mode {
             case .warmup:
-                var config = ModelConfig(imageDim: data.features.dim, embedDim: embedSize, wordDim: wordDim, simDim: simDim,
-                                         vocabSize: data.vocabularySize, variant: module == .sgr ? .sgr : .saf, metaHidden: metaHidden,
-                                         regions: data.features.regions)
-                config.dropout = dropout
-                config.margin = margin
-                config.gradClip = gradClip
-                config.meta.clipPseudoGradient = clipPseudoStep
-                config.meta.adamPseudoStep = adamPseudoStep
-                config.meta.freezeGRUInLookahead = freezeGRU
-                // Each net starts from its own initial weights and dropout stream.
-                var netSeed = SeededGenerator(seed: seed, stream: "model-\(net)")
-                model = Model(config: config, seed: netSeed.next())
-                let perEpoch = BatchPlan.count(data.baseCaptions.count, batchSize: warmupBatchSize)
-                let progress = StageKit.Progress("warm-up \(net)", total: perEpoch * warmupEpochs)
-                trainer.warmup(model) { line in
-                    lines.append(line.tsv)
-                    progress.update(lines.count - 1, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
+                let done: Int
+                if let initial {
+                    let (loaded, epochs) = try Self.loadPartialWarmup(initial)
+                    model = loaded
+                    try ModelChecks.compatible(model.config, with: data, path: initial)
+                    done = epochs
+                    if let previousLog {
+                        guard let text = try? String(contentsOfFile: previousLog, encoding: .utf8) else {
+                            throw StageError("cannot read the previous warm-up log", path: previousLog)
+                        }
+                        let old = text.split(separator: "\n").map(String.init)
+                        guard old.first == StepLogLine.header else { throw StageError("not a training log (no header)", path: previousLog) }
+                        lines += old.dropFirst()
+                    }
+                } else {
+                    model = freshModel(data, net: net)
+                    done = 0
                 }
+                let until = untilEpoch ?? warmupEpochs
+                guard done < until || (done == 0 && until == 0) else {
+                    throw StageError("the warm-up already ran \(done) epochs; --until-epoch \(until) has nothing to add", path: initial)
+                }
+                extra["warmup_epochs_done"] = String(until)
+                let perEpoch = BatchPlan.count(trainer.trainingCaptions.count, batchSize: warmupBatchSize)
+                let progress = StageKit.Progress("warm-up \(net)", total: perEpoch * (until - done))
+                let before = lines.count
+                trainer.warmup(model, epochs: done..<until) { line in
+                    lines.append(line.tsv)
+                    progress.update(lines.count - before, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
+                }
+                let scoring = StageKit.Progress("regime check \(net)", total: data.baseCaptions.count)
+                let check = try WarmupRegime.measure(model, data: data, net: net) { done, _ in scoring.update(done) }
+                print(check.summary)
+                extra["warmup_auc"] = check.auc.map { String($0) } ?? "n/a"
+                if let regime { try check.write(to: regime) }
             case .baseline:
                 guard let initial else { throw StageError("--mode baseline needs --initial") }
                 model = try Checkpoint.load(initial).model
@@ -126,6 +190,17 @@ struct TrainCommand: ParsableCommand {
                 let progress = StageKit.Progress("baseline round \(round) net \(net)",
                                                  total: BatchPlan.count(data.baseCaptions.count, batchSize: batchSize))
                 trainer.baselineRound(model, round: round) { line in
+                    lines.append(line.tsv)
+                    progress.update(lines.count - 1, detail: String(format: "loss %.4f", line.loss))
+                }
+            case .standard:
+                guard let initial else { throw StageError("--mode standard needs --initial") }
+                model = try Checkpoint.load(initial).model
+                try ModelChecks.compatible(model.config, with: data, path: initial)
+                if round == 1 { model.resetOptimizers() }
+                let progress = StageKit.Progress("standard round \(round) net \(net)",
+                                                 total: BatchPlan.count(trainer.trainingCaptions.count, batchSize: batchSize))
+                trainer.standardRound(model, round: round) { line in
                     lines.append(line.tsv)
                     progress.update(lines.count - 1, detail: String(format: "loss %.4f", line.loss))
                 }
@@ -152,8 +227,8 @@ struct TrainCommand: ParsableCommand {
             }
             try Checkpoint.save(model, to: out, metadata: [
                 "stage": "mscn-train", "mode": mode.rawValue, "net": net, "round": mode == .warmup ? "0" : String(round),
-                "seed": String(seed),
-            ])
+                "seed": String(seed), "clean_only": String(cleanOnly),
+            ].merging(extra) { $1 })
             if let log {
                 try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log), options: .atomic)
             }

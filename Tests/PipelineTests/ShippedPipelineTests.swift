@@ -15,23 +15,35 @@ final class ShippedPipelineTests: XCTestCase {
     }
 
     func testMetaFeaturesOnlyForTheGivenRule() throws {
-        for file in ["mscn.yaml", "baseline.yaml"] {
+        for file in ["mscn.yaml", "baseline.yaml", "standard.yaml", "oracle.yaml"] {
             let given = try plan(file, [("meta_rule", "given")])
-            let warmup = try stage(given, "warmup_a")
+            let warmup = try stage(given, "warmup_a@1")
             XCTAssertTrue(warmup.words.contains([.text("--meta-features")]), file)
             XCTAssertTrue(warmup.words.contains([.ref(stage: "features_meta", output: "features")]), file)
             XCTAssertTrue(try given.needed().map { given.stages[$0].name }.contains("features_meta"), file)
 
             let flickr = try plan(file, [])
-            XCTAssertFalse(try stage(flickr, "warmup_a").words.contains([.text("--meta-features")]), file)
+            XCTAssertFalse(try stage(flickr, "warmup_a@1").words.contains([.text("--meta-features")]), file)
             XCTAssertFalse(try flickr.needed().map { flickr.stages[$0].name }.contains("features_meta"), file)
-            XCTAssertEqual(try stage(flickr, "warmup_a").words, try stage(try plan(file, [("meta_rule", "coco")]), "warmup_a").words,
+            XCTAssertEqual(try stage(flickr, "warmup_a@1").words, try stage(try plan(file, [("meta_rule", "coco")]), "warmup_a@1").words,
                            "\(file): the rule reaches training only through the meta split")
         }
     }
 
+    /// The comparison rows reuse MSCN's cached warm-ups (the oracle's are its own: clean pairs only).
+    func testStandardAndBaselineShareMSCNsWarmups() throws {
+        let mscn = try plan("mscn.yaml", [])
+        for file in ["baseline.yaml", "standard.yaml"] {
+            let other = try plan(file, [])
+            for name in ["warmup_a@1", "warmup_b@1"] {
+                XCTAssertEqual(try stage(other, name).words, try stage(mscn, name).words, "\(file) \(name)")
+            }
+        }
+        XCTAssertNotEqual(try stage(try plan("oracle.yaml", []), "warmup_a@1").words, try stage(mscn, "warmup_a@1").words)
+    }
+
     func testCOCORuleEvaluatesFoldsOfAThousandByDefault() throws {
-        for file in ["mscn.yaml", "baseline.yaml"] {
+        for file in ["mscn.yaml", "baseline.yaml", "standard.yaml", "oracle.yaml"] {
             func folds(_ overrides: [(String, String)]) throws -> [Piece]? {
                 let words = try stage(try plan(file, overrides), "evaluate_test").words
                 guard let i = words.firstIndex(of: [.text("--folds")]), i + 1 < words.count else { return nil }
