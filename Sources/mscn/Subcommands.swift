@@ -12,6 +12,7 @@ extension MSCNTool {
             ReportCommand.self,
             RunsCommand.self, DiffCommand.self,
             SweepCommand.self,
+            ExportCommand.self,
         ]
     }
 }
