@@ -15,7 +15,7 @@ public struct DatasetGenerator {
     public var quality = 90
     public static let captionsPerImage = 5
 
-    public init(train: Int = 1000, dev: Int = 200, test: Int = 200, size: Int = 64, seed: UInt64 = 0) {
+    public init(train: Int = 3000, dev: Int = 200, test: Int = 200, size: Int = 64, seed: UInt64 = 0) {
         counts = [("train", train), ("dev", dev), ("test", test)]
         self.size = size
         self.seed = seed

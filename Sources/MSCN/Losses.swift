@@ -44,8 +44,19 @@ public enum Losses {
     /// Training loss: hardest negatives with the self-adaptive margin per caption column.
     public static func train(_ t: Tape, scores: Var, margin: Float) -> Var {
         let b = t.shape(scores)[0]
+        return hardest(t, scores: scores, margins: adaptiveMargins(t.value(scores), b, margin: margin))
+    }
+
+    /// The standard VSE++/SGRAF loss: hardest negatives with one fixed margin (no adaptation);
+    /// what the comparison rows (standard, oracle) train with after their warm-up.
+    public static func hardestNegative(_ t: Tape, scores: Var, margin: Float) -> Var {
+        hardest(t, scores: scores, margins: [Float](repeating: margin, count: t.shape(scores)[0]))
+    }
+
+    /// `Σ_i max_j cost_c + Σ_j max_i cost_i` with margin `margins[j]` per caption column.
+    static func hardest(_ t: Tape, scores: Var, margins m: [Float]) -> Var {
+        let b = t.shape(scores)[0]
         let s = t.value(scores)
-        let m = adaptiveMargins(s, b, margin: margin)
         let (cc, ci) = costs(s, b, margin: m)
         var loss: Float = 0
         var argC = [Int](repeating: 0, count: b), argI = [Int](repeating: 0, count: b)

@@ -71,9 +71,23 @@ public final class Model {
     @discardableResult
     public func warmupStep(_ batch: PairBatch, lr: Float) -> Float {
         precondition(batch.images.count >= 2, "warmupStep: a batch needs at least 2 pairs (drop a final batch of 1)")
+        return jointStep(batch, lr: lr, objective: .warmup)
+    }
+
+    /// One step of the standard backbone training (the paper's SGRAF and SGR-C rows): hardest
+    /// negatives with the fixed margin, no meta step. The scorer head φ is part of this net's
+    /// similarity, so it is trained by the same loss, as in the warm-up.
+    @discardableResult
+    public func standardStep(_ batch: PairBatch, lr: Float) -> Float {
+        precondition(batch.images.count >= 2, "standardStep: a batch needs at least 2 pairs (drop a final batch of 1)")
+        return jointStep(batch, lr: lr, objective: .hardestFixed)
+    }
+
+    /// `objective` into θ and φ together, each clipped on its own, Adam on both at `lr`.
+    func jointStep(_ batch: PairBatch, lr: Float, objective: MainLoss) -> Float {
         let d = freshDropout()
         let g = graph(training: true, updateStats: true, netGrads: true, metaGrads: true, dropout: d)
-        let loss = g.tape.sum(Losses.warmup(g.tape, scores: allScores(g, batch), margin: config.margin))
+        let loss = g.tape.sum(objective.loss(g.tape, scores: allScores(g, batch), margin: config.margin))
         commit(d)
         g.tape.backward(loss)
         buffers = g.buffers
@@ -124,8 +138,18 @@ public final class Model {
     enum MainLoss {
         /// Max violation with the self-adaptive margin (MSCN rounds).
         case train
-        /// Sum of means (the uncorrected baseline after its warm-up).
+        /// Sum of means (the warm-up, and the uncorrected baseline after it).
         case warmup
+        /// Max violation with the fixed margin (standard training).
+        case hardestFixed
+
+        func loss(_ t: Tape, scores: Var, margin: Float) -> Var {
+            switch self {
+            case .train: return Losses.train(t, scores: scores, margin: margin)
+            case .warmup: return Losses.warmup(t, scores: scores, margin: margin)
+            case .hardestFixed: return Losses.hardestNegative(t, scores: scores, margin: margin)
+            }
+        }
     }
 
     /// `objective` with φ frozen, then clip and Adam on θ. Returns the loss and the
@@ -134,9 +158,7 @@ public final class Model {
         let d = freshDropout()
         let g = graph(training: true, updateStats: true, netGrads: true, metaGrads: false, dropout: d)
         let scores = allScores(g, batch)
-        let terms = objective == .train ? Losses.train(g.tape, scores: scores, margin: config.margin)
-                                        : Losses.warmup(g.tape, scores: scores, margin: config.margin)
-        let loss = g.tape.sum(terms)
+        let loss = g.tape.sum(objective.loss(g.tape, scores: scores, margin: config.margin))
         commit(d)
         g.tape.backward(loss)
         buffers = g.buffers

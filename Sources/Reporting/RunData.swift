@@ -17,14 +17,50 @@ public struct RoundPurification: Sendable {
     }
 }
 
+/// `regime.json` of a warm-up (`mscn-train --mode warmup --regime`): how well the warm-up net's
+/// scores separate the clean training pairs from the noisy ones.
+public struct WarmupCheck: Decodable, Equatable, Sendable {
+    public var net: String
+    /// nil when one class is empty (no noise).
+    public var auc: Double?
+    public var captions: Int
+    public var cleanCaptions: Int
+
+    enum CodingKeys: String, CodingKey {
+        case net, auc, captions
+        case cleanCaptions = "clean_captions"
+    }
+
+    public static func load(_ path: String) throws -> WarmupCheck {
+        try InputFile.decode(WarmupCheck.self, path, what: "warm-up regime check")
+    }
+}
+
 /// `best.json` written by `mscn select-best`.
 public struct BestRound: Codable, Equatable, Sendable {
     public var bestRound: Int
     public var bestRsum: Double
     public var rsumPerRound: [Double]
+    /// Round of `rsumPerRound[0]`: 0 when the warm-up pair was a candidate (absent in older notes: 1).
+    public var firstRound: Int
 
     enum CodingKeys: String, CodingKey {
-        case bestRound = "best_round", bestRsum = "best_rsum", rsumPerRound = "rsum_per_round"
+        case bestRound = "best_round", bestRsum = "best_rsum", rsumPerRound = "rsum_per_round", firstRound = "first_round"
+    }
+
+    public init(bestRound: Int, bestRsum: Double, rsumPerRound: [Double], firstRound: Int = 1) {
+        self.bestRound = bestRound
+        self.bestRsum = bestRsum
+        self.rsumPerRound = rsumPerRound
+        self.firstRound = firstRound
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        bestRound = try c.decode(Int.self, forKey: .bestRound)
+        bestRsum = try c.decode(Double.self, forKey: .bestRsum)
+        rsumPerRound = try c.decode([Double].self, forKey: .rsumPerRound)
+        firstRound = try c.decodeIfPresent(Int.self, forKey: .firstRound) ?? 1
     }
 
     public static func load(_ path: String) throws -> BestRound {

@@ -14,6 +14,10 @@ public struct RunRecord: Sendable {
     public var outputs: [String: String]
     /// Files that exist but could not be read (a listing shows them instead of stopping).
     public var problems: [String]
+    /// Figures beside the test metrics, when the run has them: `auc_a`, `auc_b` (warm-up regime
+    /// checks, `warmup_<net>/regime`), `precision_a/b`, `recall_a/b` (the last round's
+    /// purification, `purify_<net>@<last>/report`).
+    public var extras: [String: Double] = [:]
 
     /// Reads `folder`; missing files leave fields empty, unreadable ones are noted in `problems`.
     public static func load(_ folder: String) -> RunRecord {
@@ -31,6 +35,16 @@ public struct RunRecord: Sendable {
         r.params = read("params.json", RunParameters.load)
         r.metrics = read("metrics.json", RetrievalMetrics.load)
         r.best = read("best.json", BestRound.load)
+        for net in ["a", "b"] {
+            if let c = read("warmup_\(net)/regime", WarmupCheck.load), let auc = c.auc { r.extras["auc_\(net)"] = auc }
+            let rounds = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).compactMap { name -> Int? in
+                name.hasPrefix("purify_\(net)@") ? Int(name.dropFirst("purify_\(net)@".count)) : nil
+            }
+            if let last = rounds.max(), let p = read("purify_\(net)@\(last)/report", RoundPurification.load) {
+                r.extras["precision_\(net)"] = p.report.precision
+                r.extras["recall_\(net)"] = p.report.recall
+            }
+        }
         for stage in ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).sorted() {
             var isDir: ObjCBool = false
             let dir = folder + "/" + stage

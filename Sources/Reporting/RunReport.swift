@@ -16,6 +16,7 @@ public enum RunReport {
         let dev = try inputs.devMetrics.map(RetrievalMetrics.load)
         let best = try inputs.best.map(BestRound.load)
         let test = try inputs.testMetrics.map(RetrievalMetrics.load)
+        let regime = try inputs.regime.map(WarmupCheck.load)
         let purA = try inputs.purifyA.map(RoundPurification.load)
         let purB = try inputs.purifyB.map(RoundPurification.load)
         for (list, net) in [(purA, "A"), (purB, "B")] {
@@ -33,7 +34,7 @@ public enum RunReport {
             }
         }
         var page = HTMLPage(title: inputs.title, subtitle: subtitle.isEmpty ? nil : subtitle)
-        page.section("summary", "Summary", summary(params: params, test: test, best: best, dev: dev))
+        page.section("summary", "Summary", summary(params: params, test: test, best: best, dev: dev) + regimeNote(regime))
         page.section("dev", "Dev rSum per round", devSection(dev, best: best))
         page.section("loss", "Training and meta loss", try lossSection(inputs))
         page.section("purification", "Purification precision and recall", purificationSection(purA, purB))
@@ -57,7 +58,8 @@ public enum RunReport {
             o += HTMLPage.missing("test metrics (no --test-metrics given).")
         }
         if let best {
-            o += "<p>Best round: <b>\(best.bestRound)</b> of \(best.rsumPerRound.count), dev rSum <b>\(Fmt.f(best.bestRsum))</b>.</p>"
+            let which = best.bestRound == 0 ? "0 (the warm-up pair)" : String(best.bestRound)
+            o += "<p>Best round: <b>\(which)</b> of rounds \(best.firstRound)–\(best.firstRound + best.rsumPerRound.count - 1), dev rSum <b>\(Fmt.f(best.bestRsum))</b>.</p>"
         }
         if let params {
             o += "<h3>Parameters</h3>"
@@ -70,6 +72,20 @@ public enum RunReport {
             o += HTMLPage.missing("parameters (no --params or --param given).")
         }
         return o
+    }
+
+    /// The warm-up regime check: purification can only work when the warm-up already ranks clean
+    /// training pairs above noisy ones.
+    static func regimeNote(_ checks: [WarmupCheck]) -> String {
+        guard !checks.isEmpty else { return "" }
+        let rows = checks.map { c -> [String] in
+            [escapeXML(c.net), c.auc.map { Fmt.f($0, 3) } ?? "n/a (no noisy pairs)", String(c.captions), String(c.cleanCaptions)]
+        }
+        return "<h3>Warm-up regime check</h3>"
+            + HTMLPage.table(["net", "clean-vs-noisy AUC", "training pairs", "clean"], rows, id: "regime", numericFrom: 1)
+            + "<p class=\"note\">AUC of the warm-up net's eval-mode scores of every training caption with its noisy image, "
+            + "clean labels from the noise map: 0.5 is chance. Purification fits its Betas to these scores, so a low AUC "
+            + "means the rounds start from near-random masks.</p>"
     }
 
     static func metricsTable(_ rows: [(String, RetrievalMetrics)], id: String, highlight: Int? = nil) -> String {
@@ -89,26 +105,28 @@ public enum RunReport {
         return t
     }
 
-    static func roundTicks(_ n: Int) -> [(Double, String)] {
+    static func roundTicks(_ n: Int, first: Int = 1) -> [(Double, String)] {
         let step = max(1, Int(LinearScale.niceStep(Double(max(n, 1)), 10).rounded(.up)))
-        return stride(from: 1, through: max(n, 1), by: step).map { (Double($0), String($0)) }
+        return stride(from: first, through: max(n, 1) + first - 1, by: step).map { (Double($0), String($0)) }
     }
 
     static func devSection(_ dev: [RetrievalMetrics], best: BestRound?) -> String {
         guard !dev.isEmpty else { return HTMLPage.missing("dev metrics (no --dev-metrics given).") }
+        let first = best?.firstRound ?? 1
         var chart = Chart(id: "dev-rsum", title: "Dev rSum per round (A+B ensemble)", xLabel: "round", yLabel: "rSum (sum of six R@K, %)",
                           series: [Series(label: "dev rSum", color: Palette.blue,
-                                          points: dev.enumerated().map { (Double($0.offset + 1), $0.element.rsum) }, marker: .circle)])
+                                          points: dev.enumerated().map { (Double($0.offset + first), $0.element.rsum) }, marker: .circle)])
         chart.series[0].valueLabels = dev.count <= 12
-        chart.xTicks = roundTicks(dev.count)
-        if let b = best, b.bestRound >= 1, b.bestRound <= dev.count {
+        chart.xTicks = roundTicks(dev.count, first: first)
+        if let b = best, b.bestRound >= first, b.bestRound < dev.count + first {
             chart.rules = [VerticalRule(x: Double(b.bestRound), label: "best round", labelAtBottom: true)]
         }
-        let caption = "One point per round; hover a point for its value." + (best.map { " Dashed line: best round \($0.bestRound)." } ?? "")
+        let caption = "One point per round\(first == 0 ? " (round 0: the warm-up pair)" : ""); hover a point for its value."
+            + (best.map { " Dashed line: best round \($0.bestRound)." } ?? "")
         var o = HTMLPage.figure(chart.svg(), caption: caption)
         o += "<details\(dev.count <= 10 ? " open" : "")><summary>Dev metrics of every round (R@K in %, ranks 1-based)</summary>"
-        o += metricsTable(dev.enumerated().map { ("round \($0.offset + 1)", $0.element) }, id: "dev-metrics",
-                          highlight: best.map { $0.bestRound - 1 })
+        o += metricsTable(dev.enumerated().map { ($0.offset + first == 0 ? "warm-up (round 0)" : "round \($0.offset + first)", $0.element) },
+                          id: "dev-metrics", highlight: best.map { $0.bestRound - first })
         o += "</details>"
         return o
     }

@@ -22,6 +22,8 @@ public struct RunReportInputs: Sendable {
     /// `noise.tzst` (clean labels) and optionally `meta.tzst` (to drop meta captions from them).
     public var noise: String?
     public var meta: String?
+    /// `regime.json` of each warm-up (clean-vs-noisy AUC of the warm-up net's scores).
+    public var regime: [String] = []
     /// `log.tsv` of each training stage of net A / B (warm-up first, then rounds).
     public var trainLogsA: [String] = []
     public var trainLogsB: [String] = []

@@ -13,6 +13,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var metaInterval = 1
     /// SPEC quirk 9: compare the caption index with the image index when drawing meta negatives.
     public var referenceNegativeCheck = true
+    /// Train on the captions whose noisy image is their own only (the oracle row; warm-up and
+    /// standard epochs). Needs synthetic noise, whose clean labels are known.
+    public var cleanOnly = false
     public init() {}
 }
 
@@ -45,9 +48,15 @@ public struct Trainer {
         self.net = net
     }
 
-    /// `warmupEpochs` epochs of the warm-up loss on the noisy training set.
+    /// The captions warm-up, baseline and standard epochs train on: every training caption, or
+    /// with `cleanOnly` those the noise left on their own image.
+    public var trainingCaptions: [Int] {
+        options.cleanOnly ? data.baseCaptions.filter { data.noisy.clean[$0] != 0 } : data.baseCaptions
+    }
+
+    /// `warmupEpochs` epochs of the warm-up loss on the noisy training set (or its clean part).
     public func warmup(_ model: Model, onStep: (StepLogLine) -> Void) {
-        let captions = data.baseCaptions
+        let captions = trainingCaptions
         for epoch in 0..<options.warmupEpochs {
             let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
             var g = SeededGenerator(seed: seed, stream: "batches-warmup-\(net)-\(epoch)")
@@ -68,6 +77,20 @@ public struct Trainer {
         let batches = BatchPlan.epoch(captions: data.baseCaptions, imageOf: data.imageOf, batchSize: options.batchSize, generator: &g)
         for (i, b) in batches.enumerated() {
             let loss = model.baselineStep(data.pairBatch(b), lr: lr)
+            onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: nil, lr: lr))
+        }
+    }
+
+    /// One epoch (`round` ≥ 1) of standard training: the hardest-negative loss with the fixed
+    /// margin on `trainingCaptions` with their noisy images, θ and φ together, no meta step and
+    /// no purification (the paper's SGRAF row, or with `cleanOnly` its SGR-C oracle row).
+    public func standardRound(_ model: Model, round: Int, onStep: (StepLogLine) -> Void) {
+        let epoch = options.warmupEpochs + round - 1
+        let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
+        var g = SeededGenerator(seed: seed, stream: "batches-standard-\(net)-\(round)")
+        let batches = BatchPlan.epoch(captions: trainingCaptions, imageOf: data.imageOf, batchSize: options.batchSize, generator: &g)
+        for (i, b) in batches.enumerated() {
+            let loss = model.standardStep(data.pairBatch(b), lr: lr)
             onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: nil, lr: lr))
         }
     }

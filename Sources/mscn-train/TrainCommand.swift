@@ -16,8 +16,14 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train one MSCN net: the warm-up, or one round (epoch) with the meta step.",
         discussion: """
         --mode baseline continues --initial for one epoch of the warm-up loss on every training caption, \
-        without meta net updates or purification (the uncorrected baseline). --mode warmup creates a net from --seed and the size options and runs --warmup-epochs epochs of \
-        the warm-up loss. --mode round loads --init (the net's previous checkpoint), trains one epoch on \
+        without meta net updates or purification (the robust-loss baseline). --mode standard continues \
+        --initial for one epoch of the standard SGRAF loss (hardest negatives, fixed --margin) on every \
+        training caption, the scorer head trained with the net, no meta step and no purification (the \
+        paper's SGRAF row; with --clean-only, its SGR-C oracle row). --mode warmup creates a net from --seed \
+        and the size options and runs --warmup-epochs epochs of the warm-up loss, then scores every \
+        training caption with its noisy image (eval mode) and prints the AUC of clean vs noisy pairs \
+        (the regime check; also in the checkpoint's metadata and in --regime). --clean-only (warmup, \
+        standard) trains on the captions the noise map labels clean only. --mode round loads --init (the net's previous checkpoint), trains one epoch on \
         the captions --mask keeps (purified by the other net), with the meta step every --meta-interval \
         steps, and writes --out. Round 1 starts fresh Adam states (the reference re-creates them after \
         the warm-up); later rounds continue them. Learning rates decay ×0.1 every --lr-decay-every \
@@ -25,10 +31,10 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    enum Mode: String, ExpressibleByArgument, CaseIterable { case warmup, round, baseline }
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case warmup, round, baseline, standard }
     enum Module: String, ExpressibleByArgument, CaseIterable { case sgr, saf }
 
-    @Option(help: "warmup, round or baseline.") var mode: Mode
+    @Option(help: "warmup, round, baseline or standard.") var mode: Mode
     @Option(help: "Net name, A or B (names its random streams).") var net: String = "A"
     @OptionGroup var inputs: TrainingInputOptions
     @Option(help: "Previous checkpoint of this net (round mode).") var initial: String?
@@ -36,6 +42,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Round (epoch after warm-up), from 1 (round mode).") var round: Int = 1
     @Option(help: "Output checkpoint.") var out: String
     @Option(help: "Per-step log (TSV: step, epoch, loss, meta_loss, lr).") var log: String?
+    @Option(help: "Warm-up regime check (JSON: clean-vs-noisy AUC of the warm-up net's scores; warmup mode).") var regime: String?
+    @Flag(name: .customLong("clean-only"), help: "Train on the captions the noise map labels clean only (warmup, standard: the oracle).") var cleanOnly = false
     @Option(help: "Seed (initial weights, dropout, batches, meta negatives).") var seed: UInt64 = 0
 
     @Option(help: "Similarity module: sgr or saf.") var module: Module = .sgr
@@ -62,7 +70,9 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if mode != .warmup && initial == nil { throw ValidationError("--mode \(mode.rawValue) needs --initial (the previous checkpoint)") }
-        if mode == .baseline && mask != nil { throw ValidationError("--mode baseline trains on every caption: no --mask") }
+        if (mode == .baseline || mode == .standard) && mask != nil { throw ValidationError("--mode \(mode.rawValue) trains without purification: no --mask") }
+        if cleanOnly && !(mode == .warmup || mode == .standard) { throw ValidationError("--clean-only applies to --mode warmup and standard") }
+        if regime != nil && mode != .warmup { throw ValidationError("--regime is written by --mode warmup only") }
         if mode == .warmup && (initial != nil || mask != nil) { throw ValidationError("--mode warmup takes neither --initial nor --mask") }
         guard round >= 1 else { throw ValidationError("--round starts at 1") }
         guard batchSize >= 2, warmupBatchSize >= 2 else { throw ValidationError("batch sizes must be at least 2 (batch norm)") }
@@ -81,6 +91,7 @@ struct TrainCommand: ParsableCommand {
         o.warmupEpochs = warmupEpochs
         o.metaInterval = metaInterval
         o.referenceNegativeCheck = !exactNegativeCheck
+        o.cleanOnly = cleanOnly
         return o
     }
 
@@ -91,7 +102,11 @@ struct TrainCommand: ParsableCommand {
                                              metaFeatures: inputs.metaFeatures)
             let net = self.net.uppercased()
             let trainer = Trainer(data: data, options: options, seed: seed, net: net)
+            if cleanOnly && trainer.trainingCaptions.count < 2 {
+                throw StageError("--clean-only: the noise map labels \(trainer.trainingCaptions.count) training captions clean, too few to train", path: inputs.noise)
+            }
             var lines: [String] = [StepLogLine.header]
+            var extra: [String: String] = [:]
             let model: Model
             switch mode {
             case .warmup:
@@ -107,12 +122,17 @@ struct TrainCommand: ParsableCommand {
                 // Each net starts from its own initial weights and dropout stream.
                 var netSeed = SeededGenerator(seed: seed, stream: "model-\(net)")
                 model = Model(config: config, seed: netSeed.next())
-                let perEpoch = BatchPlan.count(data.baseCaptions.count, batchSize: warmupBatchSize)
+                let perEpoch = BatchPlan.count(trainer.trainingCaptions.count, batchSize: warmupBatchSize)
                 let progress = StageKit.Progress("warm-up \(net)", total: perEpoch * warmupEpochs)
                 trainer.warmup(model) { line in
                     lines.append(line.tsv)
                     progress.update(lines.count - 1, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
                 }
+                let scoring = StageKit.Progress("regime check \(net)", total: data.baseCaptions.count)
+                let check = try WarmupRegime.measure(model, data: data, net: net) { done, _ in scoring.update(done) }
+                print(check.summary)
+                extra["warmup_auc"] = check.auc.map { String($0) } ?? "n/a"
+                if let regime { try check.write(to: regime) }
             case .baseline:
                 guard let initial else { throw StageError("--mode baseline needs --initial") }
                 model = try Checkpoint.load(initial).model
@@ -121,6 +141,17 @@ struct TrainCommand: ParsableCommand {
                 let progress = StageKit.Progress("baseline round \(round) net \(net)",
                                                  total: BatchPlan.count(data.baseCaptions.count, batchSize: batchSize))
                 trainer.baselineRound(model, round: round) { line in
+                    lines.append(line.tsv)
+                    progress.update(lines.count - 1, detail: String(format: "loss %.4f", line.loss))
+                }
+            case .standard:
+                guard let initial else { throw StageError("--mode standard needs --initial") }
+                model = try Checkpoint.load(initial).model
+                try ModelChecks.compatible(model.config, with: data, path: initial)
+                if round == 1 { model.resetOptimizers() }
+                let progress = StageKit.Progress("standard round \(round) net \(net)",
+                                                 total: BatchPlan.count(trainer.trainingCaptions.count, batchSize: batchSize))
+                trainer.standardRound(model, round: round) { line in
                     lines.append(line.tsv)
                     progress.update(lines.count - 1, detail: String(format: "loss %.4f", line.loss))
                 }
@@ -146,8 +177,8 @@ struct TrainCommand: ParsableCommand {
             }
             try Checkpoint.save(model, to: out, metadata: [
                 "stage": "mscn-train", "mode": mode.rawValue, "net": net, "round": mode == .warmup ? "0" : String(round),
-                "seed": String(seed),
-            ])
+                "seed": String(seed), "clean_only": String(cleanOnly),
+            ].merging(extra) { $1 })
             if let log {
                 try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log), options: .atomic)
             }

@@ -15,7 +15,7 @@ struct DatasetCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Generate the built-in dataset (JPEG scenes of coloured shapes, 5 captions each) in the images layout.")
         @Option(help: "Output folder (created if missing).") var out: String
-        @Option(help: "Training images.") var train: Int = 1000
+        @Option(help: "Training images.") var train: Int = 3000
         @Option(help: "Dev images.") var dev: Int = 200
         @Option(help: "Test images.") var test: Int = 200
         @Option(help: "Image side in pixels.") var size: Int = 64

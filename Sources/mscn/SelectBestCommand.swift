@@ -8,7 +8,12 @@ struct SelectBestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "select-best",
         abstract: "Pick the round with the highest dev rSum and copy its checkpoints.",
-        discussion: "The i-th --metrics, --ckpt-a and --ckpt-b belong to the same round. Ties go to the earliest round."
+        discussion: """
+            The i-th --metrics, --ckpt-a and --ckpt-b belong to the same round, the first being round \
+            --first-round. With --first-round 0 the first entry is the warm-up pair, a candidate like any \
+            round (as the reference keeps its warm-up pair unless an epoch beats it on dev). Ties go to the \
+            earliest round.
+            """
     )
 
     @Option(parsing: .upToNextOption, help: "Dev metrics.json of every round, in round order.")
@@ -23,9 +28,12 @@ struct SelectBestCommand: ParsableCommand {
     var outB: String
     @Option(help: "Where to write a JSON note of the choice (round, rsum per round).")
     var out: String
+    @Option(name: .customLong("first-round"), help: "Round of the first entry: 0 when the warm-up pair is a candidate.")
+    var firstRound: Int = 1
 
     func validate() throws {
         guard !metrics.isEmpty else { throw ValidationError("give at least one --metrics file") }
+        guard firstRound == 0 || firstRound == 1 else { throw ValidationError("--first-round is 0 (warm-up included) or 1") }
         guard metrics.count == checkpointsA.count, metrics.count == checkpointsB.count else {
             throw ValidationError("--metrics (\(metrics.count)), --ckpt-a (\(checkpointsA.count)) and --ckpt-b (\(checkpointsB.count)) must have one entry per round")
         }
@@ -38,10 +46,12 @@ struct SelectBestCommand: ParsableCommand {
             for (i, s) in sums.enumerated() where s > sums[best] { best = i }
             try Self.copy(checkpointsA[best], to: outA)
             try Self.copy(checkpointsB[best], to: outB)
-            let note: [String: Any] = ["best_round": best + 1, "best_rsum": sums[best], "rsum_per_round": sums]
+            let note: [String: Any] = ["best_round": best + firstRound, "best_rsum": sums[best], "rsum_per_round": sums,
+                                       "first_round": firstRound]
             let data = try JSONSerialization.data(withJSONObject: note, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: out), options: .atomic)
-            print("best round \(best + 1) of \(sums.count): dev rSum \(String(format: "%.2f", sums[best]))")
+            let which = best + firstRound == 0 ? "the warm-up pair (round 0)" : "round \(best + firstRound)"
+            print("best: \(which) of rounds \(firstRound)...\(firstRound + sums.count - 1): dev rSum \(String(format: "%.2f", sums[best]))")
         }
     }
 

@@ -10,10 +10,12 @@ import StageKit
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
-        abstract: "Run a pipeline (and its baseline) over a parameter grid; tabulate mean ± std per grid point.",
+        abstract: "Run a pipeline (and its comparison rows) over a parameter grid; tabulate mean ± std per grid point.",
         discussion: """
-            Each combination runs like `mscn run PIPELINE --set ...`; stages whose inputs did not \
-            change (ingest, features, each noise map) come from the cache. The --replicate axis \
+            Each combination runs like `mscn run PIPELINE --set ...`, then each comparison pipeline \
+            (--compare; by default Pipelines/standard.yaml, oracle.yaml and baseline.yaml, those that \
+            exist) with the same values; stages whose inputs did not change (ingest, features, each \
+            noise map, shared warm-ups) come from the cache. The --replicate axis \
             (default seed) is averaged: the table has one row per remaining grid point and method. \
             Writes results.csv, results.md and report.html to --out and prints the table.
             """
@@ -25,9 +27,11 @@ struct SweepCommand: ParsableCommand {
     var grid: [String] = []
     @Option(name: .customLong("set"), help: ArgumentHelp("A fixed parameter for every run (repeatable).", valueName: "key=value"))
     var overrides: [String] = []
-    @Option(help: ArgumentHelp("Baseline pipeline run with the same parameters (default: Pipelines/baseline.yaml when it exists).", valueName: "file"))
+    @Option(parsing: .singleValue, help: ArgumentHelp("A comparison pipeline run with the same parameters (repeatable; default: Pipelines/standard.yaml, oracle.yaml, baseline.yaml, those that exist).", valueName: "file"))
+    var compare: [String] = []
+    @Option(help: ArgumentHelp("Same as --compare (kept for older scripts).", valueName: "file"))
     var baseline: String?
-    @Flag(help: "Run no baseline.")
+    @Flag(help: "Run no comparison pipeline.")
     var noBaseline = false
     @Option(help: ArgumentHelp("The grid axis averaged over (mean ± std); 'none' for none.", valueName: "name"))
     var replicate: String = "seed"
@@ -38,7 +42,7 @@ struct SweepCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Folder for results.csv, results.md, report.html (default <cache>/sweeps/<name>).", valueName: "dir"))
     var out: String?
 
-    static let defaultBaseline = "Pipelines/baseline.yaml"
+    static let defaultComparisons = ["Pipelines/standard.yaml", "Pipelines/oracle.yaml", "Pipelines/baseline.yaml"]
 
     func validate() throws {
         if jobs < 1 { throw ValidationError("-j must be at least 1") }
@@ -50,8 +54,9 @@ struct SweepCommand: ParsableCommand {
                 throw ValidationError("'\(o[..<eq])' is both swept (--grid) and fixed (--set)")
             }
         }
-        if let b = baseline, noBaseline { throw ValidationError("--baseline \(b) and --no-baseline contradict each other") }
-        if let b = baseline, !FileManager.default.fileExists(atPath: b) { throw ValidationError("baseline pipeline \(b) does not exist") }
+        let given = compare + (baseline.map { [$0] } ?? [])
+        if let b = given.first, noBaseline { throw ValidationError("--compare/--baseline \(b) and --no-baseline contradict each other") }
+        for b in given where !FileManager.default.fileExists(atPath: b) { throw ValidationError("comparison pipeline \(b) does not exist") }
     }
 
     func run() throws {
@@ -62,10 +67,17 @@ struct SweepCommand: ParsableCommand {
                 return (String(o[..<eq]), String(o[o.index(after: eq)...]))
             }
             var methods = [(name: "MSCN", file: try PipelineFile.load(path: pipeline))]
-            let basePath = noBaseline ? nil : baseline ?? (FileManager.default.fileExists(atPath: Self.defaultBaseline) ? Self.defaultBaseline : nil)
-            if let basePath { methods.append((name: "baseline", file: try PipelineFile.load(path: basePath))) } else {
-                Stage.note("no baseline pipeline (\(Self.defaultBaseline) absent): MSCN only")
+            let given = compare + (baseline.map { [$0] } ?? [])
+            let comparisons = noBaseline ? [] : !given.isEmpty ? given
+                : Self.defaultComparisons.filter { FileManager.default.fileExists(atPath: $0) }
+            for path in comparisons where (path as NSString).standardizingPath != (pipeline as NSString).standardizingPath {
+                let file = try PipelineFile.load(path: path)
+                guard !methods.contains(where: { $0.name == file.name }) else {
+                    throw StageError("two compared pipelines are named '\(file.name)'", path: path)
+                }
+                methods.append((name: file.name, file: file))
             }
+            if methods.count == 1 && !noBaseline { Stage.note("no comparison pipeline (\(Self.defaultComparisons.joined(separator: ", ")) absent): MSCN only") }
             let outDir = out ?? cache + "/sweeps/" + Self.folderName(methods[0].file.name, g)
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
 
@@ -91,6 +103,7 @@ struct SweepCommand: ParsableCommand {
                             let record = RunRecord.load(folder)
                             run.folder = folder
                             run.metrics = record.metrics
+                            run.extras = record.extras
                             if record.metrics == nil { notes.append("\(m.name) \(label): no metrics.json in \(folder)") }
                             notes += record.problems.map { "\(m.name) \(label): \($0)" }
                         }

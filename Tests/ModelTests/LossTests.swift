@@ -102,3 +102,53 @@ final class LossTests: XCTestCase {
         for i in 0..<4 { XCTAssertEqual(t.grad(x)[i], (p[i] - labels[i]) / (p[i] * (1 - p[i])) / 4, accuracy: 1e-5) }
     }
 }
+
+/// The standard (comparison-row) loss: hardest negatives with one fixed margin.
+final class HardestNegativeLossTests: XCTestCase {
+    let b = 4
+    let scores: [Float] = [0.81, 0.40, 0.77, 0.35,
+                           0.52, 0.66, 0.30, 0.71,
+                           0.45, 0.25, 0.90, 0.33,
+                           0.60, 0.33, 0.49, 0.58]
+
+    func value(_ s: [Float]) -> Float {
+        let t = Tape()
+        return t.value(Losses.hardestNegative(t, scores: t.leaf(s, shape: [b, b], requiresGrad: true), margin: 0.2))[0]
+    }
+
+    func testValueUsesTheFixedMarginNotTheAdaptiveOne() {
+        var expected: Float = 0
+        for i in 0..<b {
+            var best: Float = 0
+            for j in 0..<b where j != i { best = max(best, 0.2 + scores[i * b + j] - scores[i * b + i]) }
+            expected += best
+        }
+        for j in 0..<b {
+            var best: Float = 0
+            for i in 0..<b where i != j { best = max(best, 0.2 + scores[i * b + j] - scores[j * b + j]) }
+            expected += best
+        }
+        XCTAssertEqual(value(scores), expected, accuracy: 1e-6)
+        let t = Tape()
+        let adaptive = t.value(Losses.train(t, scores: t.leaf(scores, shape: [b, b], requiresGrad: false), margin: 0.2))[0]
+        XCTAssertGreaterThan(abs(adaptive - expected), 0.05, "the fixture must tell the two losses apart")
+    }
+
+    /// Central differences (h = 1e-3; every active hinge and argmax is ≥ 0.02 from a tie).
+    func testGradientMatchesFiniteDifferences() {
+        let t = Tape()
+        let x = t.leaf(scores, shape: [b, b], requiresGrad: true)
+        t.backward(Losses.hardestNegative(t, scores: x, margin: 0.2))
+        let g = t.grad(x)
+        let h: Float = 1e-3
+        var d2 = 0.0, r2 = 0.0
+        for i in 0..<scores.count {
+            var p = scores, m = scores
+            p[i] += h; m[i] -= h
+            let n = (value(p) - value(m)) / (2 * h)
+            d2 += Double(g[i] - n) * Double(g[i] - n); r2 += Double(n) * Double(n)
+        }
+        XCTAssertGreaterThan(r2, 0)
+        XCTAssertLessThan((d2 / r2).squareRoot(), 2e-3)
+    }
+}

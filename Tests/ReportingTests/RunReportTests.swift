@@ -118,7 +118,7 @@ final class RunReportTests: XCTestCase {
         let params = tableCells(html, id: "params")
         XCTAssertEqual(params.dropFirst().map { $0[0] }, ["epochs", "noise", "seed"])
         XCTAssertTrue(params[2][1].contains("0.5"))
-        XCTAssertTrue(html.contains("Best round: <b>2</b> of 3"))
+        XCTAssertTrue(html.contains("Best round: <b>2</b> of rounds 1–3"), "rounds counted from 1 in a note without first_round")
     }
 
     func testRetrievalExamplesMarkTheCorrectImage() throws {
@@ -309,5 +309,59 @@ final class RunFolderInputsTests: XCTestCase {
         XCTAssertEqual(baseline.trainLogsA, [base + "/plain_a@1/log"])
         XCTAssertTrue(baseline.purifyA.isEmpty && baseline.masksA.isEmpty)
         XCTAssertThrowsError(try partial.fill(fromRunFolder: folder + "/nothing")) { XCTAssertTrue("\($0)".contains("no such run folder")) }
+    }
+}
+
+/// The warm-up regime check and round 0 (the warm-up pair) in the run report, and the sweep's
+/// extra columns.
+final class RegimeReportTests: XCTestCase {
+    func testReportShowsEachWarmupAUCAndRoundZero() throws {
+        var run = try FakeRun()
+        let a = run.path("regime-a.json"), b = run.path("regime-b.json")
+        try Data(#"{"net":"A","auc":0.9123,"captions":200,"clean_captions":60,"mean_score_clean":0.8,"mean_score_noisy":0.3}"#.utf8)
+            .write(to: URL(fileURLWithPath: a))
+        try Data(#"{"net":"B","auc":null,"captions":200,"clean_captions":200,"mean_score_clean":0.8,"mean_score_noisy":null}"#.utf8)
+            .write(to: URL(fileURLWithPath: b))
+        run.inputs.regime = [a, b]
+        // The warm-up pair won the selection: best.json counts rounds from 0.
+        let best = run.path("best0.json")
+        let sums = run.dev.map(\.rsum)
+        try JSONSerialization.data(withJSONObject: ["best_round": 0, "best_rsum": sums[0], "rsum_per_round": sums, "first_round": 0])
+            .write(to: URL(fileURLWithPath: best))
+        run.inputs.best = best
+        let html = try RunReport.render(run.inputs)
+        let rows = tableCells(html, id: "regime")
+        XCTAssertEqual(rows.count, 3)
+        XCTAssertEqual(rows[1].first, "A")
+        XCTAssertEqual(rows[1][1], "0.912")
+        XCTAssertTrue(rows[2][1].hasPrefix("n/a"), "\(rows[2])")
+        XCTAssertTrue(html.contains("0 (the warm-up pair)"))
+        let dev = tableCells(html, id: "dev-metrics")
+        XCTAssertEqual(dev[1].first, "warm-up (round 0)")
+        XCTAssertEqual(dev[2].first, "round 1")
+
+        var bad = run.inputs
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: run.path("regime-bad.json")))
+        bad.regime = [run.path("regime-bad.json")]
+        XCTAssertThrowsError(try RunReport.render(bad)) { XCTAssertTrue("\($0)".contains("regime-bad.json"), "\($0)") }
+    }
+
+    func testSweepTableAveragesAUCAndPurificationOfRunsThatHaveThem() throws {
+        let grid = try SweepGrid(parsing: ["noise=0.7", "seed=0,1"])
+        let m = FakeRunFolders.metrics(method: "MSCN", noise: 0.7, seed: 0)
+        let runs = [
+            SweepRun(method: "MSCN", grid: ["noise": "0.7", "seed": "0"], metrics: m, extras: ["auc_a": 0.9, "precision_a": 0.8]),
+            SweepRun(method: "MSCN", grid: ["noise": "0.7", "seed": "1"], metrics: m, extras: ["auc_a": 0.8, "precision_a": 0.9]),
+            SweepRun(method: "oracle", grid: ["noise": "0.7", "seed": "0"], metrics: m, extras: ["auc_a": 0.7]),
+        ]
+        let t = SweepTable(grid: grid, replicate: "seed", methods: ["MSCN", "oracle"], runs: runs)
+        let mscn = try XCTUnwrap(t.rows.first?.cells["MSCN"])
+        XCTAssertEqual(try XCTUnwrap(mscn.mean["auc_a"]), 0.85, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(mscn.std["auc_a"]), (0.005).squareRoot(), accuracy: 1e-12)
+        XCTAssertNil(t.rows.first?.cells["oracle"]?.mean["precision_a"])
+        let md = t.markdown(title: "t")
+        XCTAssertTrue(md.contains("AUC A") && md.contains("prec A") && md.contains("0.850 ± 0.071"), md)
+        XCTAssertFalse(md.contains("AUC B"), "columns no run has are left out")
+        XCTAssertTrue(t.csv().split(separator: "\n")[0].contains("MSCN_auc_a_mean"))
     }
 }

@@ -1,0 +1,111 @@
+import Artefacts
+import Foundation
+import TensorFile
+import TestSupport
+import XCTest
+
+/// The warm-up regime check, the comparison rows' training mode (`standard`, `--clean-only`) and
+/// the warm-up pair as round 0 of the selection, on the tiny experiment.
+final class ComparisonModeTests: XCTestCase {
+    static var shared: TinyExperiment?
+
+    func experiment() throws -> TinyExperiment {
+        if let e = Self.shared { return e }
+        let e = try TinyExperiment.make()
+        Self.shared = e
+        return e
+    }
+
+    func testWarmupWritesItsRegimeCheck() throws {
+        let e = try experiment()
+        let r = try TinyExperiment.run("mscn-train", ["--mode", "warmup", "--net", "A"] + e.common + TinyExperiment.model
+                                       + ["--out", e.path("wa-regime.tzst"), "--regime", e.path("regime.json")])
+        XCTAssertTrue(r.stdout.contains("clean-vs-noisy AUC"), r.stdout)
+        let j = try json(e.path("regime.json"))
+        let noise = try NoisyMap.load(e.noise)
+        XCTAssertEqual(j["net"] as? String, "A")
+        XCTAssertEqual(j["captions"] as? Int, noise.clean.count, "every training caption is scored")
+        XCTAssertEqual(j["clean_captions"] as? Int, noise.clean.filter { $0 != 0 }.count)
+        let auc = try XCTUnwrap(j["auc"] as? Double)
+        XCTAssertTrue((0...1).contains(auc))
+        let meta = try TensorFileReader(path: e.path("wa-regime.tzst")).metadata
+        XCTAssertEqual(meta["warmup_auc"].flatMap(Double.init) ?? -1, auc, accuracy: 1e-12)
+    }
+
+    /// `--mode standard` trains one epoch over every caption; with `--clean-only` over exactly the
+    /// captions the noise map labels clean (the log's step count tells which), warm-up included.
+    func testStandardModeTrainsOnAllOrOnlyTheCleanCaptions() throws {
+        let e = try experiment()
+        let noise = try NoisyMap.load(e.noise)
+        let all = noise.clean.count, clean = noise.clean.filter { $0 != 0 }.count
+        XCTAssertTrue(clean > 1 && clean < all, "the fixture needs both clean and noisy captions")
+        func steps(_ log: String) throws -> Int {
+            try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count - 1
+        }
+        // Batches of 4, the last batch of 1 dropped (batch norm): ⌊n/4⌋ plus one when n % 4 ≥ 2.
+        func expected(_ n: Int) -> Int { n / 4 + (n % 4 >= 2 ? 1 : 0) }
+        var small = TinyExperiment.model
+        for flag in ["--warmup-batch-size", "--batch-size"] {
+            if let i = small.firstIndex(of: flag) { small[i + 1] = "4" }
+        }
+
+        try TinyExperiment.run("mscn-train", ["--mode", "warmup", "--net", "B", "--clean-only"] + e.common + small
+                               + ["--out", e.path("wb-oracle.tzst"), "--log", e.path("wb-oracle.log")])
+        XCTAssertEqual(try steps(e.path("wb-oracle.log")), expected(clean))
+        let round = ["--mode", "standard", "--net", "B", "--round", "1", "--initial", e.path("wb-oracle.tzst")] + e.common + small
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("std.tzst"), "--log", e.path("std.log")])
+        try TinyExperiment.run("mscn-train", round + ["--clean-only", "--out", e.path("oracle.tzst"), "--log", e.path("oracle.log")])
+        XCTAssertEqual(try steps(e.path("std.log")), expected(all))
+        XCTAssertEqual(try steps(e.path("oracle.log")), expected(clean))
+        XCTAssertEqual(try TensorFileReader(path: e.path("oracle.tzst")).metadata["clean_only"], "true")
+        XCTAssertEqual(try TensorFileReader(path: e.path("std.tzst")).metadata["mode"], "standard")
+        let log = try String(contentsOfFile: e.path("std.log"), encoding: .utf8).split(separator: "\n")
+        XCTAssertTrue(log[1].split(separator: "\t", omittingEmptySubsequences: false)[3].isEmpty, "no meta step in standard mode")
+        // The scorer head trains with the net.
+        XCTAssertNotEqual(try tensor(e.path("wb-oracle.tzst"), "meta/first_hidden_layer.fc.weight"),
+                          try tensor(e.path("std.tzst"), "meta/first_hidden_layer.fc.weight"))
+
+        for bad in [["--mask", e.path("x.tzst")], ["--regime", e.path("x.json")]] {
+            let r = try runProduct("mscn-train", round + bad + ["--out", e.path("never.tzst")])
+            XCTAssertEqual(r.status, 64, r.stderr)
+        }
+        let r = try runProduct("mscn-train", ["--mode", "round", "--clean-only", "--initial", e.path("std.tzst")] + e.common
+                               + ["--out", e.path("never.tzst")])
+        XCTAssertEqual(r.status, 64, "--clean-only is for warmup and standard: \(r.stderr)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
+    }
+
+    func testSelectBestConsidersTheWarmupPairAsRoundZero() throws {
+        let e = try experiment()
+        let sums = [130.0, 48.0, 90.0]
+        var metrics: [String] = [], a: [String] = [], b: [String] = []
+        for (i, s) in sums.enumerated() {
+            let m = e.path("dev\(i).json")
+            try Data("{\"rsum\": \(s)}".utf8).write(to: URL(fileURLWithPath: m))
+            metrics.append(m)
+            for (net, list) in [("a", 0), ("b", 1)] {
+                let p = e.path("ck-\(net)\(i)")
+                try Data("round \(i) net \(net)".utf8).write(to: URL(fileURLWithPath: p))
+                if list == 0 { a.append(p) } else { b.append(p) }
+            }
+        }
+        let r = try TinyExperiment.run("mscn", ["select-best", "--first-round", "0", "--metrics"] + metrics + ["--ckpt-a"] + a
+                                       + ["--ckpt-b"] + b + ["--out-a", e.path("best-a"), "--out-b", e.path("best-b"),
+                                                             "--out", e.path("best.json")])
+        XCTAssertTrue(r.stdout.contains("warm-up"), r.stdout)
+        let j = try json(e.path("best.json"))
+        XCTAssertEqual(j["best_round"] as? Int, 0)
+        XCTAssertEqual(j["first_round"] as? Int, 0)
+        XCTAssertEqual(String(decoding: try XCTUnwrap(FileManager.default.contents(atPath: e.path("best-b"))), as: UTF8.self), "round 0 net b")
+
+        try TinyExperiment.run("mscn", ["select-best", "--metrics"] + metrics + ["--ckpt-a"] + a + ["--ckpt-b"] + b
+                               + ["--out-a", e.path("best-a"), "--out-b", e.path("best-b"), "--out", e.path("best1.json")])
+        XCTAssertEqual(try json(e.path("best1.json"))["best_round"] as? Int, 1, "without --first-round the first entry is round 1")
+    }
+
+    private func tensor(_ p: String, _ name: String) throws -> [Float] { try TensorFileReader(path: p).read(name).floats() }
+    private func json(_ p: String) throws -> [String: Any] {
+        let d = try XCTUnwrap(FileManager.default.contents(atPath: p))
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: d) as? [String: Any])
+    }
+}
