@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "MSCNRandom", "TestSupport"]),
         .testTarget(name: "SimilarityKernelTests", dependencies: ["SimilarityKernels", "TensorFile", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "StageTests", dependencies: ["Artefacts", "TensorFile", "TestSupport"]),
+        .testTarget(name: "StageTests", dependencies: ["Artefacts", "TensorFile", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "ReportingTests", dependencies: [
             "Reporting", "TensorFile", "Purification", "Retrieval", "Artefacts", "TestSupport",
         ]),

@@ -40,7 +40,9 @@ public struct CaptionSet: Sendable, Equatable {
 /// The corpus artefact written by `mscn-ingest` (`corpus.tzst`): every split's captions.
 ///
 /// Tensors: `<split>/tokens` i32 `[T]`, `<split>/offsets` i64 `[M+1]`.
-/// Metadata: `splits` (comma-separated), `captions_per_image`, `vocab_size`.
+/// Metadata: `splits` (comma-separated), `captions_per_image` (the training split's K),
+/// `captions_per_image.<split>` for a split whose K differs (the official meta set is
+/// caption–image pairs, K = 1, beside K = 5 train/dev/test), `vocab_size`.
 public struct Corpus: Sendable, Equatable {
     public var splits: [String: CaptionSet]
     public var vocabularySize: Int
@@ -63,9 +65,17 @@ public struct Corpus: Sendable, Equatable {
         }
         var splits: [String: CaptionSet] = [:]
         for name in names.split(separator: ",").map(String.init) {
+            // Files written before per-split K carry one K for all splits.
+            var splitK = k
+            if let own = reader.metadata["captions_per_image.\(name)"] {
+                guard let value = Int(own) else {
+                    throw TensorFileError(path, "\(name): captions_per_image.\(name) '\(own)' is not an integer")
+                }
+                splitK = value
+            }
             let set = CaptionSet(tokens: try reader.read("\(name)/tokens").int32s(),
                                  offsets: try reader.read("\(name)/offsets").int64s(),
-                                 captionsPerImage: k)
+                                 captionsPerImage: splitK)
             try set.validate(path: path, split: name)
             if let bad = set.tokens.first(where: { $0 < 0 || Int($0) >= v }) {
                 throw TensorFileError(path, "\(name): token id \(bad) outside the vocabulary of \(v)")
@@ -79,11 +89,13 @@ public struct Corpus: Sendable, Equatable {
         let names = splits.keys.sorted()
         var meta = extra
         meta["splits"] = names.joined(separator: ",")
-        meta["captions_per_image"] = String(splits.values.first?.captionsPerImage ?? 0)
+        let k = (splits["train"] ?? names.first.flatMap { splits[$0] })?.captionsPerImage ?? 0
+        meta["captions_per_image"] = String(k)
         meta["vocab_size"] = String(vocabularySize)
         var tensors: [StoredTensor] = []
         for n in names {
-            let s = splits[n]!
+            guard let s = splits[n] else { continue }
+            if s.captionsPerImage != k { meta["captions_per_image.\(n)"] = String(s.captionsPerImage) }
             tensors.append(StoredTensor(name: "\(n)/tokens", shape: [s.tokens.count], int32s: s.tokens))
             tensors.append(StoredTensor(name: "\(n)/offsets", shape: [s.offsets.count], int64s: s.offsets))
         }

@@ -3,6 +3,14 @@ import Captions
 import Foundation
 import StageKit
 
+/// One split's caption file, the caption indices kept (in order) and its captions per image.
+struct SplitCaptions {
+    var split: String
+    var file: CaptionFile
+    var keep: [Int]
+    var k: Int
+}
+
 /// Captions of every split → token ids with one vocabulary; writes corpus.tzst and vocab.json.
 struct CorpusBuilder {
     let options: IngestOptions
@@ -23,9 +31,23 @@ struct CorpusBuilder {
         return p
     }
 
-    /// K for this dataset: the flag, else 1 for .tsv captions and 5 otherwise.
+    /// K of the train, dev and test splits: the flag, else 1 for .tsv captions and 5 otherwise.
     func captionsPerImage(_ path: String) -> Int {
         options.captionsPerImage ?? (path.hasSuffix(".tsv") ? 1 : 5)
+    }
+
+    /// K of a split: the meta split has its own (the official meta set is caption–image pairs,
+    /// one image row per caption, K = 1, beside K = 5 train/dev/test): the flag, else the
+    /// caption count over the image count. Other splits use `k`.
+    func captionsPerImage(split: String, path: String, k: Int, images: Int) throws -> Int {
+        guard split == "meta" else { return k }
+        if let given = options.metaCaptionsPerImage { return given }
+        let count = try CaptionFile.read(path).captions.count
+        guard images > 0, count % images == 0, count >= images else {
+            throw StageError("\(count) captions for \(images) meta images fit no K: expected \(images) (K=1, one caption per image row, "
+                             + "as the official meta_ims.npy/meta_caps.txt) or a multiple of \(images) (K captions per image)", path: path)
+        }
+        return count / images
     }
 
     /// Reads a caption file and checks its count against K (and the image count when known).
@@ -35,15 +57,28 @@ struct CorpusBuilder {
             throw StageError("\(file.captions.count) captions is not a multiple of K=\(k)", path: path)
         }
         if let images, file.captions.count != images * k {
-            throw StageError("\(file.captions.count) captions for \(images) images, expected \(images * k) (K=\(k))", path: path)
+            let hint = split == "meta" ? ", from --meta-captions-per-image" : split == "train" ? "" : ", the training split's"
+            throw StageError("\(file.captions.count) captions for \(images) images, expected \(images * k) (K=\(k)\(hint))", path: path)
         }
         return file
     }
 
+    /// Tokenises on two threads (NLTK's regular expressions cost ~0.1 ms a caption; COCO has 616K).
+    static func tokenize(_ texts: [String]) -> [[String]] {
+        var out = [[String]](repeating: [], count: texts.count)
+        out.withUnsafeMutableBufferPointer { slots in
+            let base = slots.baseAddress
+            DispatchQueue.concurrentPerform(iterations: 2) { worker in
+                for i in stride(from: worker, to: texts.count, by: 2) { base?.advanced(by: i).pointee = Tokenizer.tokenize(texts[i]) }
+            }
+        }
+        return out
+    }
+
     /// Tokenises, builds or loads the vocabulary, encodes, reports unknown-word rates, and writes
-    /// both artefacts. `captions` maps split → (file, kept caption indices in order).
-    func write(_ captions: [(split: String, file: CaptionFile, keep: [Int])], k: Int) throws {
-        let tokenized = captions.map { entry in entry.keep.map { Tokenizer.tokenize(entry.file.captions[$0]) } }
+    /// both artefacts. `captions` maps split → (file, kept caption indices in order, K).
+    func write(_ captions: [SplitCaptions]) throws {
+        let tokenized = captions.map { entry in Self.tokenize(entry.keep.map { entry.file.captions[$0] }) }
         for (entry, toks) in zip(captions, tokenized) {
             if let bad = toks.firstIndex(where: { $0.isEmpty }) {
                 let line = entry.file.lines[entry.keep[bad]]
@@ -73,7 +108,7 @@ struct CorpusBuilder {
             }
             let rate = words > 0 ? 100 * Double(unknown) / Double(words) : 0
             Stage.note("mscn-ingest: \(entry.split): \(unknown) of \(words) words unknown (\(String(format: "%.2f", rate))%)")
-            splits[entry.split] = CaptionSet(tokens: tokens, offsets: offsets, captionsPerImage: k)
+            splits[entry.split] = CaptionSet(tokens: tokens, offsets: offsets, captionsPerImage: entry.k)
         }
         let corpus = Corpus(splits: splits, vocabularySize: vocabulary.count)
         try corpus.save(options.outFile("corpus.tzst"), metadata: [

@@ -22,31 +22,39 @@ struct ImageIngest {
         if metaList { splits.append("meta") }
 
         let k = builder.captionsPerImage(try builder.requireCaptionPath("train"))
-        var lists: [(split: String, names: [String], file: CaptionFile)] = []
+        var lists: [(split: String, names: [String], file: CaptionFile, k: Int)] = []
         for split in splits {
             var names = try readList(options.rootFile("\(split)_images.txt"))
-            let file = try builder.read(split, path: try builder.requireCaptionPath(split), k: k, images: names.count)
+            let capPath = try builder.requireCaptionPath(split)
+            let splitK = try builder.captionsPerImage(split: split, path: capPath, k: k, images: names.count)
+            let file = try builder.read(split, path: capPath, k: splitK, images: names.count)
             if split == "dev" && options.devLimit > 0 { names = Array(names.prefix(options.devLimit)) }
-            for n in names where !FileManager.default.fileExists(atPath: imagePath(n)) {
-                throw StageError("listed in \(split)_images.txt but missing", path: imagePath(n))
+            if !options.skipBad {
+                for n in names where !FileManager.default.fileExists(atPath: imagePath(n)) {
+                    throw StageError("listed in \(split)_images.txt but missing (--skip-bad drops it with its captions)", path: imagePath(n))
+                }
             }
-            lists.append((split, names, file))
+            lists.append((split, names, file, splitK))
         }
         // Decode everything first (pixels go to a temporary file), so bad images are known
         // before the corpus is written.
-        var captions: [(split: String, file: CaptionFile, keep: [Int])] = []
-        var decoded: [(split: String, kept: Int, dropped: Int, spool: String)] = []
+        var captions: [SplitCaptions] = []
+        var decoded: [(split: String, kept: Int, k: Int, dropped: DroppedImages, spool: String)] = []
         defer { for d in decoded { unlink(d.spool) } }
         for list in lists {
-            let (keptImages, spool) = try decodeSplit(list.split, names: list.names)
-            decoded.append((list.split, keptImages.count, list.names.count - keptImages.count, spool))
-            captions.append((list.split, list.file, keptImages.flatMap { i in (i * k)..<((i + 1) * k) }))
+            let (keptImages, dropped, spool) = try decodeSplit(list.split, names: list.names)
+            decoded.append((list.split, keptImages.count, list.k, dropped, spool))
+            captions.append(SplitCaptions(split: list.split, file: list.file,
+                                          keep: keptImages.flatMap { i in (i * list.k)..<((i + 1) * list.k) }, k: list.k))
         }
-        try builder.write(captions, k: k)
+        try builder.write(captions)
         for d in decoded {
-            try writePixels(split: d.split, count: d.kept, dropped: d.dropped, spool: d.spool)
-            let note = d.dropped > 0 ? "\t\(d.dropped) dropped" : ""
-            print("\(d.split)\t\(d.kept) images\t\(d.kept * k) captions\tpixels \(options.imageSize)x\(options.imageSize)\(note)")
+            try writePixels(split: d.split, count: d.kept, dropped: d.dropped.total, spool: d.spool)
+            var note = ""
+            if d.dropped.missing > 0 { note += "\t\(d.dropped.missing) missing" }
+            if d.dropped.undecodable > 0 { note += "\t\(d.dropped.undecodable) undecodable" }
+            if d.dropped.total > 0 { note += "\t\(d.dropped.total * d.k) captions dropped" }
+            print("\(d.split)\t\(d.kept) images\t\(d.kept * d.k) captions (K=\(d.k))\tpixels \(options.imageSize)x\(options.imageSize)\(note)")
         }
     }
 
@@ -67,9 +75,16 @@ struct ImageIngest {
         return names
     }
 
+    /// Images `--skip-bad` dropped from a split, by cause.
+    struct DroppedImages {
+        var missing = 0
+        var undecodable = 0
+        var total: Int { missing + undecodable }
+    }
+
     /// Decodes and resizes a split in chunks on two threads; returns the indices of the images
-    /// kept (in order) and a spool file holding their pixels back to back.
-    private func decodeSplit(_ split: String, names: [String]) throws -> ([Int], String) {
+    /// kept (in order), what was dropped, and a spool file holding the kept pixels back to back.
+    private func decodeSplit(_ split: String, names: [String]) throws -> ([Int], DroppedImages, String) {
         let size = options.imageSize
         let spool = options.outFile(".\(split)-pixels.spool-\(getpid())")
         guard FileManager.default.createFile(atPath: spool, contents: nil), let handle = FileHandle(forWritingAtPath: spool) else {
@@ -77,7 +92,7 @@ struct ImageIngest {
         }
         defer { try? handle.close() }
         var kept: [Int] = []
-        var bad: [String] = []
+        var dropped = DroppedImages()
         let progress = Progress("ingest \(split) images", total: names.count)
         let chunk = 64
         var start = 0
@@ -101,18 +116,29 @@ struct ImageIngest {
                 case .failure(let error):
                     guard options.skipBad else { throw error }
                     Stage.note("mscn-ingest: skipping \(error)")
-                    bad.append(names[start + i])
+                    if case ImageLoadError.missing = error { dropped.missing += 1 } else { dropped.undecodable += 1 }
                 }
             }
             start = end
             progress.update(start)
         }
-        if !bad.isEmpty { Stage.note("mscn-ingest: \(split): dropped \(bad.count) image(s) that do not decode, and their captions") }
-        guard !kept.isEmpty else { throw StageError("\(split): no image could be decoded", path: options.rootFile("\(split)_images.txt")) }
-        return (kept, spool)
+        if dropped.total > 0 {
+            Stage.note("mscn-ingest: \(split): dropped \(dropped.missing) missing and \(dropped.undecodable) undecodable image(s), and their captions")
+        }
+        guard !kept.isEmpty else { throw StageError("\(split): no image could be read and decoded", path: options.rootFile("\(split)_images.txt")) }
+        return (kept, dropped, spool)
+    }
+
+    /// A listed image file that is not there (`--skip-bad` counts it apart from undecodable ones).
+    enum ImageLoadError: Error, CustomStringConvertible {
+        case missing(String)
+        var description: String {
+            switch self { case .missing(let path): return "\(path): listed but missing" }
+        }
     }
 
     private func load(_ path: String, size: Int) throws -> [UInt8] {
+        guard FileManager.default.fileExists(atPath: path) else { throw ImageLoadError.missing(path) }
         guard let data = FileManager.default.contents(atPath: path) else { throw StageError("cannot read", path: path) }
         do {
             let image = try JPEG.decode([UInt8](data))

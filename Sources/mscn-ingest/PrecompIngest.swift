@@ -24,8 +24,8 @@ struct PrecompIngest {
 
         // Check every header and caption file before writing anything.
         let k = builder.captionsPerImage(try builder.requireCaptionPath("train"))
-        var readers: [(String, NPYReader, Int)] = []
-        var captions: [(split: String, file: CaptionFile, keep: [Int])] = []
+        var readers: [(String, NPYReader, Int, Int)] = []
+        var captions: [SplitCaptions] = []
         for split in splits {
             let reader = try NPYReader(path: options.rootFile("\(split)_ims.npy"))
             guard reader.dtype == .f32, reader.shape.count == 3, reader.shape.allSatisfy({ $0 > 0 }) else {
@@ -35,15 +35,16 @@ struct PrecompIngest {
                 throw StageError("regions×dim \(Array(reader.shape.dropFirst())) differ from the training features' \(Array(first.1.shape.dropFirst()))", path: reader.path)
             }
             let capPath = try builder.requireCaptionPath(split)
-            let file = try builder.read(split, path: capPath, k: k, images: reader.rowCount)
+            let splitK = try builder.captionsPerImage(split: split, path: capPath, k: k, images: reader.rowCount)
+            let file = try builder.read(split, path: capPath, k: splitK, images: reader.rowCount)
             let kept = split == "dev" && options.devLimit > 0 ? min(reader.rowCount, options.devLimit) : reader.rowCount
-            readers.append((split, reader, kept))
-            captions.append((split, file, Array(0..<(kept * k))))
+            readers.append((split, reader, kept, splitK))
+            captions.append(SplitCaptions(split: split, file: file, keep: Array(0..<(kept * splitK)), k: splitK))
         }
-        try builder.write(captions, k: k)
-        for (split, reader, kept) in readers {
+        try builder.write(captions)
+        for (split, reader, kept, splitK) in readers {
             try copyFeatures(split: split, reader: reader, rows: kept)
-            print("\(split)\t\(kept) images\t\(kept * k) captions\tfeatures \(Array(reader.shape.dropFirst()))")
+            print("\(split)\t\(kept) images\t\(kept * splitK) captions (K=\(splitK))\tfeatures \(Array(reader.shape.dropFirst()))")
         }
     }
 

@@ -9,6 +9,7 @@ extension MSCNTool {
             RunCommand.self, StatusCommand.self, ExplainCommand.self,
             DatasetCommand.self,
             ParityCommand.self,
+            WeightsCommand.self,
             ReportCommand.self,
             RunsCommand.self, DiffCommand.self,
             SweepCommand.self,

@@ -55,6 +55,26 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("test_00001.jpg") && r.stderr.contains("missing"), r.stderr)
     }
 
+    func testSkipBadDropsMissingImagesWithTheirCaptions() throws {
+        let root = try copyInput("images")
+        try FileManager.default.removeItem(at: root.appendingPathComponent("images/train_00002.jpg"))
+        try FileManager.default.removeItem(at: root.appendingPathComponent("images/test_00000.jpg"))
+        let (r, out) = try ingest(root, "images", ["--skip-bad"], expect: 0)
+        XCTAssertTrue(r.stdout.contains("train\t3 images\t15 captions (K=5)\tpixels 24x24\t1 missing\t5 captions dropped"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("test\t1 images\t5 captions (K=5)\tpixels 24x24\t1 missing\t5 captions dropped"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("train_00002.jpg") && r.stderr.contains("missing"), r.stderr)
+        let corpus = try Corpus.load(out.appendingPathComponent("corpus.tzst").path)
+        XCTAssertEqual(try corpus.split("train").captionCount, 15)
+        XCTAssertEqual(try corpus.split("test").captionCount, 5)
+        let test = try TensorFileReader(path: out.appendingPathComponent("images-test.tzst").path)
+        XCTAssertEqual(test.metadata["dropped"], "1")
+        XCTAssertEqual(try test.info("pixels").shape, [1, 24, 24, 3])
+        // Every image of a split missing is still an error, even with --skip-bad.
+        try FileManager.default.removeItem(at: root.appendingPathComponent("images/test_00001.jpg"))
+        let (r2, _) = try ingest(root, "images", ["--skip-bad"], expect: 1)
+        XCTAssertTrue(r2.stderr.contains("test_images.txt") && r2.stderr.contains("no image"), r2.stderr)
+    }
+
     func testCaptionCountNotDivisibleByK() throws {
         let root = try copyInput("images")
         try editLines(root.appendingPathComponent("train_caps.txt")) { $0.append("one caption too many") }
@@ -107,7 +127,7 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("train_00001.jpg"), r.stderr)
 
         let (skipped, out) = try ingest(root, "images", ["--skip-bad"], expect: 0)
-        XCTAssertTrue(skipped.stdout.contains("1 dropped"), skipped.stdout)
+        XCTAssertTrue(skipped.stdout.contains("1 undecodable\t5 captions dropped"), skipped.stdout)
         XCTAssertTrue(skipped.stderr.contains("train_00001.jpg"), skipped.stderr)
         let pixels = try TensorFileReader(path: out.appendingPathComponent("images-train.tzst").path).read("pixels")
         XCTAssertEqual(pixels.shape, [3, 24, 24, 3])

@@ -1,11 +1,27 @@
 import Captions
+import Foundation
+import TestSupport
 import XCTest
 
 final class TokenizerTests: XCTestCase {
-    func testLowerCasesAndSplitsPunctuation() {
-        XCTAssertEqual(Tokenizer.tokenize("A Dog, running. Fast!"), ["a", "dog", ",", "running", ".", "fast", "!"])
-        XCTAssertEqual(Tokenizer.tokenize("two  shapes:\ta red circle; a box?"),
-                       ["two", "shapes", ":", "a", "red", "circle", ";", "a", "box", "?"])
+    /// Every caption of Golden/nltk/captions.txt against NLTK's own tokens (Golden/nltk/README.md).
+    func testMatchesNLTKOnTrickyCaptions() throws {
+        let dir = TestPaths.packageRoot.appendingPathComponent("Tests/DataStageTests/Golden/nltk")
+        let captions = try String(contentsOf: dir.appendingPathComponent("captions.txt"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        let expected = try String(contentsOf: dir.appendingPathComponent("expected.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+        XCTAssertEqual(captions.count, expected.count)
+        XCTAssertGreaterThanOrEqual(captions.count, 25)
+        for (caption, want) in zip(captions, expected) {
+            XCTAssertEqual(Tokenizer.tokenize(caption), want, caption)
+        }
+    }
+
+    func testDoubleQuotesBecomeTreebankQuotes() {
+        XCTAssertEqual(Tokenizer.tokenize("a \"big\" sign"), ["a", "``", "big", "''", "sign"])
+        XCTAssertEqual(Tokenizer.tokenize("\"hi\""), ["``", "hi", "''"])
+        XCTAssertEqual(Tokenizer.tokenize("(\"hi\")"), ["(", "``", "hi", "''", ")"])
     }
 
     func testSplitsCliticsLikeTreebank() {
@@ -16,14 +32,13 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(Tokenizer.tokenize("the dogs' toys"), ["the", "dogs", "'", "toys"])
     }
 
-    func testQuotesAndNumbers() {
-        XCTAssertEqual(Tokenizer.tokenize("a \"big\" sign"), ["a", "\"", "big", "\"", "sign"])
-        XCTAssertEqual(Tokenizer.tokenize("'hello'"), ["'", "hello", "'"])
+    func testNumbersAndDashes() {
         XCTAssertEqual(Tokenizer.tokenize("2.5 meters tall."), ["2.5", "meters", "tall", "."])
         XCTAssertEqual(Tokenizer.tokenize("a t-shirt -- wow..."), ["a", "t-shirt", "--", "wow", "..."])
     }
 
     func testWhitespaceOnlyGivesNoTokens() {
         XCTAssertEqual(Tokenizer.tokenize("  \t "), [])
+        XCTAssertEqual(Tokenizer.tokenize(""), [])
     }
 }

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import MSCN
+import StageKit
+import TensorFile
+
+/// `mscn weights export|import`: checkpoints to and from safetensors files in the reference's
+/// state-dict names, so weights travel to and from the official PyTorch code.
+struct WeightsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "weights",
+        abstract: "Exchange weights with PyTorch (safetensors in the reference's state-dict names).",
+        subcommands: [WeightsExport.self, WeightsImport.self]
+    )
+}
+
+struct WeightsExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write the weights of one or two checkpoints (nets A and B) as a safetensors file.",
+        discussion: """
+        Tensors are named as the reference's checkpoint: net_A.<SGRAF state_dict name>, \
+        meta_net_A.<Meta_Sim state_dict name>, and net_B.*, meta_net_B.* for a second checkpoint; \
+        float32 weights and running statistics, int64 num_batches_tracked. The header metadata holds \
+        the model configuration (model_config.<net>) and the reference's options (reference_opt.<net>). \
+        Adam moments and the dropout stream are not exported.
+        """
+    )
+
+    @Argument(help: "Checkpoint of net A, optionally net B's, then the output .safetensors file.")
+    var paths: [String]
+
+    func validate() throws {
+        guard (2...3).contains(paths.count) else {
+            throw ValidationError("give CKPT_A [CKPT_B] OUT.safetensors (\(paths.count) paths given)")
+        }
+    }
+
+    func run() throws {
+        Stage.run("mscn weights export") {
+            let out = paths[paths.count - 1]
+            let models = try zip(["A", "B"], paths.dropLast()).map { net, path in (net: net, model: try Checkpoint.load(path).model) }
+            try PyTorchWeights.export(models, to: out)
+            print("\(out)\tnets \(models.map(\.net).joined(separator: ","))")
+        }
+    }
+}
+
+struct WeightsImport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Read a safetensors file in the reference's state-dict names into checkpoints.",
+        discussion: """
+        The file must hold exactly the reference's state dicts (net_<X>.*, meta_net_<X>.*) for the \
+        sizes its shapes imply: no tensor missing or left over, float32 weights, int64 \
+        num_batches_tracked. Writes one checkpoint per net, in the file's order (A, then B); with \
+        --net, only that net. The checkpoints have fresh Adam states and dropout stream.
+        """
+    )
+
+    @Argument(help: "The .safetensors file.") var input: String
+    @Argument(help: "Output checkpoint for each net (A, then B).") var outputs: [String]
+    @Option(help: "Import only this net (e.g. A or B).") var net: String?
+
+    func validate() throws {
+        guard !outputs.isEmpty else { throw ValidationError("give an output checkpoint") }
+        if net != nil, outputs.count != 1 { throw ValidationError("--net writes one checkpoint; give one output") }
+    }
+
+    func run() throws {
+        Stage.run("mscn weights import") {
+            var models = try PyTorchWeights.load(input)
+            if let net {
+                models = models.filter { $0.net == net }
+                guard !models.isEmpty else { throw StageError("has no net \(net)", path: input) }
+            }
+            guard models.count == outputs.count else {
+                throw StageError("holds nets \(models.map(\.net).joined(separator: ",")): give \(models.count) output checkpoint(s) or --net", path: input)
+            }
+            for ((net, model), out) in zip(models, outputs) {
+                try Checkpoint.save(model, to: out, metadata: ["imported_from": (input as NSString).lastPathComponent, "net": net])
+                print("\(out)\tnet \(net)\t\(model.config.variant.rawValue) embed \(model.config.embedDim) sim \(model.config.simDim) vocab \(model.config.vocabSize)")
+            }
+        }
+    }
+}

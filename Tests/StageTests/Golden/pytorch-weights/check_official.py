@@ -1,0 +1,61 @@
+"""Loads weights exported by `mscn weights export` into the official model and compares scores.
+
+Each net in the file (metadata `nets`) becomes the official SGRAF + Meta_Sim built from its
+`reference_opt.<net>` metadata, loaded with safetensors.torch.load_file and
+load_state_dict(strict=True); the scores of the nets are averaged, as evaluation does.
+
+    # inputs and expected scores from a parity dump (one net, its out/sims):
+    check_official.py W.safetensors --dump DIR
+    # a split scored by mscn-evaluate --scores (export the tensors with `mscn tensor export-npy`):
+    check_official.py W.safetensors --features F.npy --tokens T.npy --offsets O.npy --expect S.npy
+
+Prints the largest absolute score difference and exits 1 if it exceeds --tolerance.
+"""
+import argparse
+import json
+import sys
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from official_models import build, dump_array, scores
+
+p = argparse.ArgumentParser()
+p.add_argument("weights")
+p.add_argument("--dump")
+p.add_argument("--features")
+p.add_argument("--tokens")
+p.add_argument("--offsets")
+p.add_argument("--expect")
+p.add_argument("--tolerance", type=float, default=1e-5)
+a = p.parse_args()
+
+with safe_open(a.weights, framework="pt") as f:
+    meta = f.metadata()
+state = load_file(a.weights)
+models = []
+for net in meta["nets"].split(","):
+    sgraf, meta_sim = build(json.loads(meta[f"reference_opt.{net}"]))
+    for module, key in [(sgraf, f"net_{net}."), (meta_sim, f"meta_net_{net}.")]:
+        module.load_state_dict({k[len(key):]: v for k, v in state.items() if k.startswith(key)}, strict=True)
+    models.append((sgraf, meta_sim))
+
+if a.dump:
+    images = dump_array(a.dump, "input/images")
+    captions = dump_array(a.dump, "input/captions")
+    lengths = dump_array(a.dump, "input/lengths")
+    expected = dump_array(a.dump, "out/sims")
+else:
+    images = np.load(a.features)
+    tokens, offsets = np.load(a.tokens), np.load(a.offsets)
+    lengths = np.diff(offsets)
+    # The reference's collate sorts by length; its scores do not depend on the order.
+    captions = np.zeros((len(lengths), int(lengths.max())), dtype=np.int64)
+    for j in range(len(lengths)):
+        captions[j, :lengths[j]] = tokens[offsets[j]:offsets[j + 1]]
+    expected = np.load(a.expect)
+got = np.mean([scores(n, m, images, captions, lengths) for n, m in models], axis=0)
+diff = float(np.abs(got - expected).max())
+print(f"{len(models)} net(s), scores {got.shape}: max |official - expected| = {diff:.3e} (tolerance {a.tolerance:g})")
+sys.exit(0 if diff <= a.tolerance else 1)

@@ -1,0 +1,145 @@
+import Artefacts
+import Foundation
+import TensorFile
+import TestSupport
+import XCTest
+
+/// `mscn weights export|import`: weights written by PyTorch's `safetensors.torch.save_file` from
+/// the official model (Golden/pytorch-weights, made from the parity dumps' parameters) import
+/// bit for bit, score as the reference scored them, and travel back unchanged.
+final class WeightsExchangeTests: XCTestCase {
+    var work: URL!
+    override func setUp() { work = TestPaths.temporaryDirectory("weights") }
+
+    func path(_ name: String) -> String { work.appendingPathComponent(name).path }
+    static func golden(_ name: String) -> String {
+        TestPaths.packageRoot.appendingPathComponent("Tests/StageTests/Golden/pytorch-weights/\(name)").path
+    }
+    static func dump(_ module: String) -> URL { TestPaths.parityGolden.appendingPathComponent("\(module)/eval") }
+    static func dumpArray(_ module: String, _ name: String) throws -> StoredTensor {
+        try NPY.read(dump(module).appendingPathComponent(name.replacingOccurrences(of: "/", with: "__") + ".npy").path)
+    }
+
+    @discardableResult
+    func mscn(_ args: [String], expect status: Int32 = 0, line: UInt = #line) throws -> ProcessResult {
+        let r = try runProduct("mscn", args)
+        XCTAssertEqual(r.status, status, "mscn \(args.joined(separator: " ")): \(r.stderr)", line: line)
+        return r
+    }
+
+    func testReferenceWeightsImportBitForBitAndScoreAsTheReference() throws {
+        for module in ["sgr", "saf"] {
+            let ckpt = path("\(module).tzst")
+            try mscn(["weights", "import", Self.golden("reference-\(module).safetensors"), ckpt])
+            let stored = try TensorFiles.readAll(ckpt).tensors
+            // Every parameter and buffer equals the dump's, byte for byte.
+            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.dump(module).appendingPathComponent("manifest.json")))
+            let names = ((manifest as? [String: Any])?["tensors"] as? [String: Any])?.keys.filter { $0.hasPrefix("param/") } ?? []
+            XCTAssertGreaterThan(names.count, 40)
+            for name in names {
+                let want = try Self.dumpArray(module, name)
+                let ours = String(name.dropFirst("param/".count))
+                XCTAssertEqual(stored[ours]?.bytes, want.bytes, "\(module) \(ours)")
+            }
+
+            // The dump's batch as a corpus (one caption per image) and a feature file.
+            let images = try Self.dumpArray(module, "input/images")
+            let captions = try Self.dumpArray(module, "input/captions").ints(), lengths = try Self.dumpArray(module, "input/lengths").ints()
+            let width = captions.count / lengths.count
+            var tokens: [Int32] = [], offsets: [Int64] = [0]
+            for (j, n) in lengths.enumerated() {
+                tokens += captions[(j * width)..<(j * width + n)].map { Int32($0) }
+                offsets.append(Int64(tokens.count))
+            }
+            let corpus = path("\(module)-corpus.tzst"), features = path("\(module)-features.tzst")
+            try Corpus(splits: ["test": CaptionSet(tokens: tokens, offsets: offsets, captionsPerImage: 1)], vocabularySize: 30).save(corpus)
+            try TensorFiles.write(features, [StoredTensor(name: Schema.features, dtype: .f32, shape: images.shape, bytes: images.bytes)])
+            let metrics = path("\(module)-metrics.json"), scores = path("\(module)-scores.tzst")
+            let r = try runProduct("mscn-evaluate", ["--ckpt-a", ckpt, "--features", features, "--corpus", corpus, "--split", "test",
+                                                     "--out", metrics, "--scores", scores])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let ours = try TensorFileReader(path: scores).read("scores").floats()
+            let reference = try Self.dumpArray(module, "out/sims").floats()
+            XCTAssertEqual(ours.count, reference.count)
+            let worst = zip(ours, reference).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertLessThanOrEqual(worst, 1e-5, "\(module): scores of imported weights vs the reference's out/sims")
+            // And the recalls the reference's own scores give.
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: metrics))) as? [String: Any]
+            let expected = Self.recalls(reference, n: lengths.count)
+            for (key, value) in expected {
+                XCTAssertEqual((json?[key] as? Double) ?? -1, value, accuracy: 1e-9, "\(module) \(key)")
+            }
+        }
+    }
+
+    /// R@1/5/10 in percent of an n×n score matrix with one caption per image (row = image).
+    static func recalls(_ s: [Float], n: Int) -> [String: Double] {
+        var i2t = [Int](), t2i = [Int]()
+        for i in 0..<n { i2t.append(1 + (0..<n).filter { s[i * n + $0] > s[i * n + i] }.count) }
+        for j in 0..<n { t2i.append(1 + (0..<n).filter { s[$0 * n + j] > s[j * n + j] }.count) }
+        var r: [String: Double] = [:]
+        for k in [1, 5, 10] {
+            r["i2t_r\(k)"] = 100 * Double(i2t.filter { $0 <= k }.count) / Double(n)
+            r["t2i_r\(k)"] = 100 * Double(t2i.filter { $0 <= k }.count) / Double(n)
+        }
+        return r
+    }
+
+    func testRoundTripIsBitIdenticalAndMatchesPythonsTensors() throws {
+        let reference = Self.golden("reference-sgr.safetensors")
+        try mscn(["weights", "import", reference, path("a.tzst")])
+        try mscn(["weights", "export", path("a.tzst"), path("a.safetensors")])
+        try mscn(["weights", "import", path("a.safetensors"), path("a2.tzst")])
+        try mscn(["weights", "export", path("a2.tzst"), path("a2.safetensors")])
+        XCTAssertEqual(try Data(contentsOf: work.appendingPathComponent("a.safetensors")),
+                       try Data(contentsOf: work.appendingPathComponent("a2.safetensors")), "export → import → export is bit-identical")
+        let first = try TensorFiles.readAll(path("a.tzst")), second = try TensorFiles.readAll(path("a2.tzst"))
+        XCTAssertEqual(first.tensors, second.tensors, "import → export → import gives the same checkpoint tensors")
+        // Our export holds exactly Python's tensors (names, dtypes, shapes, bytes).
+        let python = try Safetensors.read(reference).tensors, ours = try Safetensors.read(path("a.safetensors"))
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: ours.tensors.map { ($0.name, $0) }),
+                       Dictionary(uniqueKeysWithValues: python.map { ($0.name, $0) }))
+        XCTAssertEqual(ours.metadata["format"], "mscn-weights-1")
+        XCTAssertEqual(ours.metadata["nets"], "A")
+        XCTAssertTrue(ours.metadata["reference_opt.A"]?.contains("\"module_name\":\"SGR\"") == true, "\(ours.metadata)")
+
+        // Two nets: A and B in one file, back to two checkpoints (or one with --net).
+        try mscn(["weights", "import", Self.golden("reference-saf.safetensors"), path("b.tzst")])
+        try mscn(["weights", "export", path("a.tzst"), path("b.tzst"), path("ab.safetensors")])
+        let both = try Safetensors.read(path("ab.safetensors"))
+        XCTAssertEqual(both.metadata["nets"], "A,B")
+        XCTAssertTrue(both.tensors.contains { $0.name == "meta_net_B.output_layer.bias" })
+        XCTAssertTrue(both.tensors.contains { $0.name == "net_B.sim_enc.SAF_module.bn.running_var" })
+        let one = try mscn(["weights", "import", path("ab.safetensors"), path("only.tzst")], expect: 1)
+        XCTAssertTrue(one.stderr.contains("ab.safetensors") && one.stderr.contains("holds nets A,B"), one.stderr)
+        try mscn(["weights", "import", path("ab.safetensors"), path("a3.tzst"), path("b3.tzst")])
+        try mscn(["weights", "import", path("ab.safetensors"), path("b4.tzst"), "--net", "B"])
+        XCTAssertEqual(try TensorFiles.readAll(path("b3.tzst")).tensors, try TensorFiles.readAll(path("b.tzst")).tensors)
+        XCTAssertEqual(try TensorFiles.readAll(path("b4.tzst")).tensors, try TensorFiles.readAll(path("b.tzst")).tensors)
+        XCTAssertEqual(try TensorFiles.readAll(path("a3.tzst")).tensors, first.tensors)
+    }
+
+    func testFilesThatAreNotTheReferenceStateDictAreRefused() throws {
+        let (_, tensors) = try Safetensors.read(Self.golden("reference-sgr.safetensors"))
+        func refused(_ edit: ([StoredTensor]) throws -> [StoredTensor], metadata: [String: String] = [:], _ words: String..., line: UInt = #line) throws {
+            let file = path("edited-\(UUID().uuidString).safetensors")
+            try Safetensors.write(file, try edit(tensors), metadata: metadata)
+            let r = try mscn(["weights", "import", file, path("out.tzst")], expect: 1, line: line)
+            XCTAssertTrue(r.stderr.contains(file), "names the file: \(r.stderr)", line: line)
+            for w in words { XCTAssertTrue(r.stderr.contains(w), "'\(w)' in: \(r.stderr)", line: line) }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("out.tzst")), line: line)
+        }
+        let gru = "net_A.txt_enc.cap_rnn.weight_hh_l0"
+        try refused({ $0.filter { $0.name != gru } }, "missing tensor \(gru)")
+        try refused({ $0 + [StoredTensor(name: "net_A.extra.weight", shape: [1], floats: [0])] }, "unexpected tensors", "net_A.extra.weight")
+        try refused({ try $0.map { t in t.name == gru ? StoredTensor(name: t.name, shape: t.shape, doubles: try t.floats().map(Double.init)) : t } },
+                    "\(gru) is f64, the reference stores f32")
+        try refused({ $0.map { t in t.name == gru ? StoredTensor(name: t.name, shape: [48, 8], floats: [Float](repeating: 0, count: 384)) : t } },
+                    "\(gru) has shape [48, 8], expected [48, 16]")
+        try refused({ $0.filter { !$0.name.hasPrefix("net_A.sim_enc.SGR_module.") } }, "neither sim_enc.SGR_module")
+        try refused({ $0.map { StoredTensor(name: $0.name.replacingOccurrences(of: "net_A.", with: "model."), dtype: $0.dtype, shape: $0.shape, bytes: $0.bytes) } },
+                    "no net_<X>.* tensors")
+        try refused({ $0 }, metadata: ["model_config.A": #"{"imageDim": 64}"#], "model_config.A")
+        try refused({ $0 }, metadata: ["nets": "A,C"], "missing tensor net_C.img_enc.fc.weight")
+    }
+}
