@@ -92,9 +92,17 @@ class Ours:
                                         "kept_fraction": rep["kept_fraction"],
                                         "auc": auc(self.tensor(self.p(f"purify_{net}@{n}/mask"), "score"), clean)}
             r["rounds"].append(rec)
-        r["warmup_auc"] = {"A": r["rounds"][0]["purify_a"]["auc"] if r["rounds"] else None,
-                           "B": auc(self.warmup_b_scores(), clean)}
-        r["warmup_dev_rsum"] = self.evaluate_warmup_pair("dev")
+        # The warm-up stage's own regime check when the pipeline records it, else computed here.
+        regime = {n: self.p(f"warmup_{n.lower()}/regime") for n in ("A", "B")}
+        if all(os.path.exists(f) for f in regime.values()):
+            r["warmup_auc"] = {n: json.load(open(f))["auc"] for n, f in regime.items()}
+        else:
+            r["warmup_auc"] = {"A": r["rounds"][0]["purify_a"]["auc"] if r["rounds"] else None,
+                               "B": auc(self.warmup_b_scores(), clean)}
+        if os.path.exists(self.p("evaluate_dev@0/metrics")):   # the warm-up pair as round 0 of the selection
+            r["warmup_dev_rsum"] = json.load(open(self.p("evaluate_dev@0/metrics")))["rsum"]
+        else:
+            r["warmup_dev_rsum"] = self.evaluate_warmup_pair("dev")
         r["test_warmup_pair"] = self.evaluate_warmup_pair("test")
         r["test_selected"] = json.load(open(self.p("metrics.json")))["rsum"]
         best = json.load(open(self.p("best.json")))

@@ -20,7 +20,7 @@ The default sizes are small (64/32/32, batch 32, 8 warm-up epochs at 2e-3); pass
 The official main() evaluates the warm-up pair on dev and keeps it unless a round beats it; the
 summary's "official_main_would_test" says which pair that is, and both test results are recorded.
 """
-import argparse, copy, functools, io, json, os, re, sys, time, contextlib, shutil
+import argparse, copy, functools, io, json, os, random, re, sys, time, contextlib, shutil
 import numpy as np
 import torch
 import refenv
@@ -46,6 +46,11 @@ p.add_argument("--meta-lr", type=float, default=1.7e-4)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--threads", type=int, default=2); p.add_argument("--out", default="summary.json")
 p.add_argument("--max-steps", type=int, default=0)
+p.add_argument("--state", default="", help="resumable state file: continue from it when it exists")
+p.add_argument("--stop-after-minutes", type=float, default=0,
+               help="with --state: pause (exit 3) at the first warm-up epoch or round boundary past this many minutes")
+p.add_argument("--save-warmup-weights", default="", help="write the warm-up A/B pair as safetensors (mscn weights import)")
+p.add_argument("--warmup-weights", default="", help="start the rounds from this safetensors warm-up pair (no warm-up epochs)")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 out_dir = os.path.splitext(a.out)[0] + "_work"; os.makedirs(out_dir, exist_ok=True)
@@ -228,7 +233,50 @@ def loss_summary(start):
             "mean_first_quarter": float(np.mean(vals[:k])), "mean_last_quarter": float(np.mean(vals[-k:]))}
 
 
-t_start = time.time()
+def save_state(path, phase, done, **extra):
+    """Everything the run needs to continue where it stopped: weights, optimisers, every RNG, the
+    meta set's current negatives, and the records so far."""
+    ds = meta_loader.dataset
+    st = dict(phase=phase, done=done, nets=[m.state_dict() for m in (nA, mA, nB, mB)],
+              opts=[o.state_dict() for o in (oA, moA, oB, moB)], lr=opt.lr,
+              torch_rng=torch.get_rng_state(), np_rng=np.random.get_state(), py_rng=random.getstate(),
+              meta_neg=(ds.nocor_rand_t2i_idx, ds.rand_caption_idx), timing=timing, log=log.getvalue(),
+              elapsed=time.time() - t_start, **extra)
+    torch.save(st, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def pause_if_due(phase, done, **extra):
+    """With --stop-after-minutes: at a phase boundary past the budget, save the state and exit 3
+    (run the same command again to continue; each invocation stays within the CPU-lock budget).
+    Called only after an epoch or round of work, so repeated invocations always make progress."""
+    if a.state and a.stop_after_minutes and time.time() - t_invocation > 60 * a.stop_after_minutes:
+        save_state(a.state, phase, done, **extra)
+        sys.__stdout__.write(f"paused after {phase} {done}; state in {a.state}\n")
+        sys.exit(3)
+
+
+def save_weights_safetensors(path):
+    """The four modules in the checkpoint naming `mscn weights import` reads (net_A.*, meta_net_A.*, ...)."""
+    from safetensors.torch import save_file
+    nets = {"net_A": nA, "meta_net_A": mA, "net_B": nB, "meta_net_B": mB}
+    save_file({f"{key}.{k}": v.contiguous() for key, m in nets.items() for k, v in m.state_dict().items()}, path)
+
+
+def load_weights_safetensors(path):
+    from safetensors.torch import load_file
+    w = load_file(path)
+    for key, m in {"net_A": nA, "meta_net_A": mA, "net_B": nB, "meta_net_B": mB}.items():
+        m.load_state_dict({k[len(key) + 1:]: v for k, v in w.items() if k.startswith(key + ".")}, strict=True)
+
+
+t_invocation = time.time()
+t_start = t_invocation
+resume = torch.load(a.state, weights_only=False) if a.state and os.path.exists(a.state) else None
+if resume:
+    t_start -= resume["elapsed"]
+    timing.update(resume["timing"])
+    log.write(resume["log"])
 with contextlib.redirect_stdout(Tee()):
     M.init_seeds(a.seed)
     vocab = deserialize_vocab(os.path.join(opt.vocab_path, f"{opt.data_name}_vocab.json"))
@@ -238,7 +286,7 @@ with contextlib.redirect_stdout(Tee()):
     caps_dv, ims_dv = D.get_dataset(opt.data_path, opt.data_name, "dev", vocab)
     caps_te, ims_te = D.get_dataset(opt.data_path, opt.data_name, "test", vocab)
     data_dir = os.path.join(opt.data_path, opt.data_name)
-    if os.path.exists(os.path.join(os.path.dirname(data_dir), "export.json")):
+    if os.path.exists(os.path.join(os.path.dirname(data_dir), "export.json")) and not resume:
         for split, caps in (("train", caps_tr), ("meta", caps_me), ("dev", caps_dv), ("test", caps_te)):
             print(f"token check {split}: {check_export_tokens(data_dir, split, caps, vocab)} captions match the exported ids")
     meta_loader = D.get_loader(caps_me, ims_me, "meta_C", opt.batch_size, 0, captions_add=caps_tr, images_add=ims_tr)
@@ -257,33 +305,69 @@ with contextlib.redirect_stdout(Tee()):
         warm_loader = Capped(warm_loader, a.max_steps)
     print(f"clean captions {clean_labels.sum()} of {len(clean_labels)}; warm-up batch {warmup_bs}, "
           f"warm-up lr {opt.lr}, round lr {round_lr}, meta lr {opt.meta_lr}")
-    oA = torch.optim.Adam(nA.parameters(), lr=opt.lr); moA = torch.optim.Adam(mA.parameters(), lr=opt.lr)
-    oB = torch.optim.Adam(nB.parameters(), lr=opt.lr); moB = torch.optim.Adam(mB.parameters(), lr=opt.lr)
+
+    def make_optimisers(lr, meta_lr):
+        return (torch.optim.Adam(nA.parameters(), lr=lr), torch.optim.Adam(mA.parameters(), lr=meta_lr),
+                torch.optim.Adam(nB.parameters(), lr=lr), torch.optim.Adam(mB.parameters(), lr=meta_lr))
+
+    def restore(st):
+        for m, sd in zip((nA, mA, nB, mB), st["nets"]):
+            m.load_state_dict(sd)
+        for o, sd in zip((oA, moA, oB, moB), st["opts"]):
+            o.load_state_dict(sd)
+        torch.set_rng_state(st["torch_rng"]); np.random.set_state(st["np_rng"]); random.setstate(st["py_rng"])
+        meta_loader.dataset.nocor_rand_t2i_idx, meta_loader.dataset.rand_caption_idx = st["meta_neg"]
+
     warm = {"A": [], "B": []}
-    for e in range(opt.warmup_epoch):
-        for name, n, mn, o, mo in (("A", nA, mA, oA, moA), ("B", nB, mB, oB, moB)):
-            s0 = len(LOSSES); t = time.time()
-            timed("warmup", M.warmup, opt, warm_loader, n, mn, o, mo, steps=len(warm_loader))
-            rec = loss_summary(s0); rec["seconds"] = time.time() - t
-            warm[name].append(rec)
-            print(f"warm-up {name} epoch {e + 1}: loss mean {rec['mean']:.4f} last quarter {rec['mean_last_quarter']:.4f}")
-    with torch.no_grad():
-        warm_dev = timed("validate", evaluate, {"A": (nA, mA), "B": (nB, mB)}, val_loader)
-    print("warm-up dev rSum:", {k: v["rsum"] for k, v in warm_dev.items()})
-    warm_state = [copy.deepcopy(m.state_dict()) for m in (nA, mA, nB, mB)]
+    oA, moA, oB, moB = make_optimisers(opt.lr, opt.lr)   # warm-up: the meta nets at the main lr
+    warm_done = 0
+    if resume and resume["phase"] == "warmup":
+        restore(resume)
+        warm, warm_done = resume["warm"], resume["done"]
+    if a.warmup_weights:
+        load_weights_safetensors(a.warmup_weights)
+        print(f"warm-up weights from {a.warmup_weights}; no warm-up epochs run")
+    elif not (resume and resume["phase"] == "rounds"):
+        for e in range(warm_done, opt.warmup_epoch):
+            for name, n, mn, o, mo in (("A", nA, mA, oA, moA), ("B", nB, mB, oB, moB)):
+                s0 = len(LOSSES); t = time.time()
+                timed("warmup", M.warmup, opt, warm_loader, n, mn, o, mo, steps=len(warm_loader))
+                rec = loss_summary(s0); rec["seconds"] = time.time() - t
+                warm[name].append(rec)
+                print(f"warm-up {name} epoch {e + 1}: loss mean {rec['mean']:.4f} last quarter {rec['mean_last_quarter']:.4f}")
+            if e + 1 < opt.warmup_epoch:
+                pause_if_due("warmup", e + 1, warm=warm)
     auc_loader, _, _ = D.get_loader(caps_tr, ims_tr, "train_all", opt.batch_size * 64, 0,
                                     noise_ratio=opt.noise_ratio, noise_file=opt.noise_file, samper_seq=True)
-    warm_auc = {n: auc(train_scores(net, mn, auc_loader), clean_labels) for n, net, mn in (("A", nA, mA), ("B", nB, mB))}
-    print("warm-up AUC (clean vs noisy training pairs):", warm_auc)
+    all_loader = auc_loader
+    if resume and resume["phase"] == "rounds":
+        opt.lr = round_lr
+        oA, moA, oB, moB = make_optimisers(opt.lr, opt.meta_lr)
+        restore(resume)
+        r = resume
+        warm, warm_dev, warm_auc, warm_state = r["warm"], r["warm_dev"], r["warm_auc"], r["warm_state"]
+        epochs, best, best_ep, best_state, ep_done = r["epochs"], r["best"], r["best_ep"], r["best_state"], r["done"]
+    else:
+        with torch.no_grad():
+            warm_dev = timed("validate", evaluate, {"A": (nA, mA), "B": (nB, mB)}, val_loader)
+        print("warm-up dev rSum:", {k: v["rsum"] for k, v in warm_dev.items()})
+        warm_state = [copy.deepcopy(m.state_dict()) for m in (nA, mA, nB, mB)]
+        if a.save_warmup_weights:
+            save_weights_safetensors(a.save_warmup_weights)
+        warm_auc = {n: auc(train_scores(net, mn, auc_loader), clean_labels) for n, net, mn in (("A", nA, mA), ("B", nB, mB))}
+        print("warm-up AUC (clean vs noisy training pairs):", warm_auc)
+        # rounds: the reference re-creates the optimisers after the warm-up (meta lr from here on)
+        opt.lr = round_lr
+        oA, moA, oB, moB = make_optimisers(opt.lr, opt.meta_lr)
+        epochs, best, best_ep, best_state, ep_done = [], -1, None, None, 0
 
-    # rounds: the reference re-creates the optimisers after the warm-up (meta lr from here on)
-    opt.lr = round_lr
-    oA = torch.optim.Adam(nA.parameters(), lr=opt.lr); moA = torch.optim.Adam(mA.parameters(), lr=opt.meta_lr)
-    oB = torch.optim.Adam(nB.parameters(), lr=opt.lr); moB = torch.optim.Adam(mB.parameters(), lr=opt.meta_lr)
-    all_loader, _, _ = D.get_loader(caps_tr, ims_tr, "train_all", opt.batch_size * 64, 0,
-                                    noise_ratio=opt.noise_ratio, noise_file=opt.noise_file, samper_seq=True)
-    epochs, best, best_ep, best_state = [], -1, None, None
-    for ep in range(opt.num_epochs):
+    def round_state():
+        return dict(warm=warm, warm_dev=warm_dev, warm_auc=warm_auc, warm_state=warm_state,
+                    epochs=epochs, best=best, best_ep=best_ep, best_state=best_state)
+
+    if ep_done == 0 and opt.num_epochs > 0 and not (resume and resume["phase"] == "rounds"):
+        pause_if_due("rounds", 0, **round_state())
+    for ep in range(ep_done, opt.num_epochs):
         rec = {"epoch": ep + 1}
         n0 = len(log.getvalue())
         t = time.time()
@@ -311,18 +395,22 @@ with contextlib.redirect_stdout(Tee()):
               f"kept {rec['purify_A']['kept']}; purify B prec {rec['purify_B']['precision']:.3f} "
               f"rec {rec['purify_B']['recall']:.3f} kept {rec['purify_B']['kept']}; AUC A {rec['purify_A']['auc']} B {rec['purify_B']['auc']}; dev rSum {r:.1f} "
               f"(A {rec['dev']['A']['rsum']:.1f}, B {rec['dev']['B']['rsum']:.1f})")
-        json.dump({"partial": True, "warmup_loss": warm, "warmup_dev": warm_dev, "epochs": epochs},
+        json.dump({"partial": True, "warmup_loss": warm, "warmup_dev": warm_dev, "warmup_auc": warm_auc, "epochs": epochs},
                   open(a.out + ".partial", "w"), indent=1)
         if r > best:
             best, best_ep = r, ep + 1
             best_state = [copy.deepcopy(m.state_dict()) for m in (nA, mA, nB, mB)]
+        if ep + 1 < opt.num_epochs:
+            pause_if_due("rounds", ep + 1, **round_state())
 
     def load(states):
         for m, s in zip((nA, mA, nB, mB), states):
             m.load_state_dict(s)
     with torch.no_grad():
-        load(best_state)
-        test_best = timed("test", evaluate, {"A": (nA, mA), "B": (nB, mB)}, test_loader)
+        test_best = None
+        if best_state is not None:
+            load(best_state)
+            test_best = timed("test", evaluate, {"A": (nA, mA), "B": (nB, mB)}, test_loader)
         load(warm_state)
         test_warm = timed("test", evaluate, {"A": (nA, mA), "B": (nB, mB)}, test_loader)
     official_pick = "warmup" if warm_dev["ensemble"]["rsum"] >= best else f"round {best_ep}"
@@ -341,5 +429,5 @@ summary = {"config": vars(a), "warmup_batch_size": warmup_bs, "round_lr": round_
 json.dump(summary, open(a.out, "w"), indent=1)
 open(os.path.splitext(a.out)[0] + ".log", "w").write(log.getvalue())
 print(json.dumps({"timing": timing, "best_round": best_ep,
-                  "test_best_round": test_best["ensemble"]["rsum"],
+                  "test_best_round": test_best and test_best["ensemble"]["rsum"],
                   "test_warmup_pair": test_warm["ensemble"]["rsum"], "official_pick": official_pick}, indent=1))
