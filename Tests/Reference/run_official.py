@@ -2,7 +2,10 @@
 comparison of README "The official code on the same data": the warm-up AUC of both nets (clean vs
 noisy training pairs, clean labels from the noise map) and the AUC of every purification's scores,
 and a check that the official tokenisation of an `mscn export precomp` folder gives the token ids
-our corpus holds.
+our corpus holds; per main-net step of every round, the mean score of the batch's own pairs (the
+meta net's output), the mean self-adaptive margin and the loss (train_{A,B}.step_stats); resumable
+runs in slices (--state, --stop-after-minutes); the warm-up pair saved as or started from
+safetensors (--save-warmup-weights, --warmup-weights).
 
 Run the official MSCN training loop (hhc1997/MSCN at $MSCN_REF) on CPU on a precomp folder and
 record timings, per-epoch purification precision/recall, Beta-mixture fits, losses and dev/test
@@ -93,6 +96,20 @@ class RecMeter(U.AverageMeter):
         LOSSES.append((self.name, float(val)))
         super().update(val, n)
 M.AverageMeter = RecMeter
+
+STEP_STATS = []   # (mean score p of the batch's own pairs, mean adaptive margin, loss) per main-net step
+MAIN_CRITERIA = set()
+_loss_forward = models.ContrastiveLoss.forward
+def _rec_loss_forward(self, scores, hard_negative="none", probs=None, soft_margin=None):
+    loss = _loss_forward(self, scores, hard_negative, probs, soft_margin)
+    # Only the main nets' own criterion: the look-ahead copy (pseudo_net) has a fresh instance.
+    if id(self) in MAIN_CRITERIA and probs is not None and soft_margin == "s_adaptive":
+        with torch.no_grad():
+            p = probs.detach().double()
+            m = self.margin / (1 + torch.pow(p / (1 - p), -2))
+            STEP_STATS.append((float(p.mean()), float(m.mean()), float(loss.detach())))
+    return loss
+models.ContrastiveLoss.forward = _rec_loss_forward
 
 BMM_CAPTURE = {}
 _GMM = refenv.GeneralMixtureModel
@@ -294,6 +311,7 @@ with contextlib.redirect_stdout(Tee()):
     test_loader = D.get_loader(caps_te, ims_te, "test", opt.batch_size, 0)
     nA, mA, nB, mB = models.SGRAF(opt), MetaSim(), models.SGRAF(opt), MetaSim()
     M.SGRAF = models.SGRAF
+    MAIN_CRITERIA.update({id(nA.criterion), id(nB.criterion)})
     if a.max_steps:   # cap every training pass (split_data, validation and test still see all data)
         _gc = D.get_loader_correct
         M.get_loader_correct = lambda *x, **k: Capped(_gc(*x, **k), a.max_steps)
@@ -373,15 +391,17 @@ with contextlib.redirect_stdout(Tee()):
         t = time.time()
         cA = timed("split", M.split_data, opt, all_loader, meta_loader, nA, mA, caps_tr, ims_tr)
         rec["purify_A"] = purification_record(cA, clean_labels); rec["purify_A"]["seconds"] = time.time() - t
-        s0 = len(LOSSES); t = time.time()
+        s0 = len(LOSSES); t = time.time(); k0 = len(STEP_STATS)
         timed("train", M.train, opt, cA, meta_loader, nB, mB, oB, moB, ep, bce, steps=len(cA))
         rec["train_B"] = loss_summary(s0); rec["train_B"]["seconds"] = time.time() - t
+        rec["train_B"]["step_stats"] = STEP_STATS[k0:]
         t = time.time()
         cB = timed("split", M.split_data, opt, all_loader, meta_loader, nB, mB, caps_tr, ims_tr)
         rec["purify_B"] = purification_record(cB, clean_labels); rec["purify_B"]["seconds"] = time.time() - t
-        s0 = len(LOSSES); t = time.time()
+        s0 = len(LOSSES); t = time.time(); k0 = len(STEP_STATS)
         timed("train", M.train, opt, cB, meta_loader, nA, mA, oA, moA, ep, bce, steps=len(cB))
         rec["train_A"] = loss_summary(s0); rec["train_A"]["seconds"] = time.time() - t
+        rec["train_A"]["step_stats"] = STEP_STATS[k0:]
         t = time.time()
         with torch.no_grad():
             rec["dev"] = timed("validate", evaluate, {"A": (nA, mA), "B": (nB, mB)}, val_loader)
