@@ -59,6 +59,12 @@ class Ours:
             n += 1
         return n - 1
 
+    def warmup(self, net):
+        """The warm-up stage folder of `net` (a/b): `warmup_a/`, or the last epoch stage `warmup_a@N/`."""
+        if os.path.exists(self.p(f"warmup_{net}/ckpt")):
+            return f"warmup_{net}"
+        return f"warmup_{net}@{self.rounds(f'warmup_{net}')}"
+
     def data_args(self):
         return ["--features", self.p("features_train/features"), "--corpus", self.p("ingest/data/corpus.tzst"),
                 "--noise", self.p("noise/map"), "--meta", self.p("split/meta"),
@@ -66,14 +72,14 @@ class Ours:
 
     def warmup_b_scores(self):
         mask = os.path.join(self.tmp, "warmup_b_mask.tzst")
-        subprocess.run([os.path.join(self.bin, "mscn-purify"), "--checkpoint", self.p("warmup_b/ckpt"), "--net", "B",
+        subprocess.run([os.path.join(self.bin, "mscn-purify"), "--checkpoint", self.p(self.warmup("b") + "/ckpt"), "--net", "B",
                         "--round", "1"] + self.data_args() + ["--out", mask, "--report", mask + ".json"],
                        check=True, capture_output=True)
         return self.tensor(mask, "score")
 
     def evaluate_warmup_pair(self, split):
         out = os.path.join(self.tmp, f"warmup_{split}.json")
-        args = [os.path.join(self.bin, "mscn-evaluate"), "--ckpt-a", self.p("warmup_a/ckpt"), "--ckpt-b", self.p("warmup_b/ckpt"),
+        args = [os.path.join(self.bin, "mscn-evaluate"), "--ckpt-a", self.p(self.warmup("a") + "/ckpt"), "--ckpt-b", self.p(self.warmup("b") + "/ckpt"),
                 "--features", self.p(f"features_{split}/features"), "--corpus", self.p("ingest/data/corpus.tzst"),
                 "--split", split, "--out", out]
         if split == "dev":
@@ -93,7 +99,7 @@ class Ours:
                                         "auc": auc(self.tensor(self.p(f"purify_{net}@{n}/mask"), "score"), clean)}
             r["rounds"].append(rec)
         # The warm-up stage's own regime check when the pipeline records it, else computed here.
-        regime = {n: self.p(f"warmup_{n.lower()}/regime") for n in ("A", "B")}
+        regime = {n: self.p(self.warmup(n.lower()) + "/regime") for n in ("A", "B")}
         if all(os.path.exists(f) for f in regime.values()):
             r["warmup_auc"] = {n: json.load(open(f))["auc"] for n, f in regime.items()}
         else:
@@ -138,17 +144,55 @@ def table(ours, theirs):
     return "\n".join(rows)
 
 
+def our_step_stats(run, family, n):
+    """(score_mean, margin_mean, loss) per step of `family@n/log` (a round's log.tsv)."""
+    path = os.path.join(run, f"{family}@{n}/log")
+    with open(path) as f:
+        head = f.readline().rstrip("\n").split("\t")
+        if "score_mean" not in head:
+            return None
+        ip, im, il = head.index("score_mean"), head.index("margin_mean"), head.index("loss")
+        rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    return [(float(r[ip]), float(r[im]), float(r[il])) for r in rows]
+
+
+def step_table(run, theirs, block):
+    """Per `block` steps of every round and net: mean score, mean margin, mean loss; ours / official."""
+    rows = [f"| round, net | steps | mean score ours / official | mean margin ours / official | mean loss ours / official |",
+            "|---|---|---|---|---|"]
+    worst = {}
+    for i, t in enumerate(theirs["epochs"], 1):
+        for net in ("B", "A"):
+            ours = our_step_stats(run, f"train_{net.lower()}", i)
+            off = t[f"train_{net}"].get("step_stats")
+            if not ours or not off:
+                continue
+            for k in range(0, min(len(ours), len(off)), block):
+                o = np.mean(ours[k:k + block], axis=0)
+                f = np.mean(off[k:k + block], axis=0)
+                for j, name in enumerate(("score", "margin", "loss")):
+                    worst[name] = max(worst.get(name, 0), abs(o[j] / f[j] - 1))
+                rows.append(f"| {i} {net} | {k}–{min(k + block, len(ours), len(off)) - 1} | {o[0]:.3f} / {f[0]:.3f} | "
+                            f"{o[1]:.4f} / {f[1]:.4f} | {o[2]:.3f} / {f[2]:.3f} |")
+    rows.append("")
+    rows.append("largest relative difference per block: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in worst.items()))
+    return "\n".join(rows)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", required=True)
     ap.add_argument("--official", required=True)
     ap.add_argument("--bin", default=".build/release")
     ap.add_argument("--out")
+    ap.add_argument("--steps", type=int, default=0, help="also compare per this many steps of every round")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="compare-official-") as tmp:
         ours = Ours(a.run, a.bin, tmp).collect()
     theirs = json.load(open(a.official))
     text = table(ours, theirs)
+    if a.steps:
+        text += "\n\n" + step_table(a.run, theirs, a.steps)
     print(text)
     if a.out:
         with open(a.out, "w") as f:
