@@ -78,9 +78,12 @@ public struct Trainer {
     }
 
     /// `warmupEpochs` epochs of the warm-up loss on the noisy training set (or its clean part).
-    public func warmup(_ model: Model, onStep: (StepLogLine) -> Void) {
+    /// `epochs` (default all) selects a part, so a warm-up can run as one stage per epoch: each
+    /// epoch draws its own batch stream and the model carries the dropout stream and Adam moments,
+    /// so epochs 0..<k then k..<n give bit-identical weights to 0..<n in one go.
+    public func warmup(_ model: Model, epochs: Range<Int>? = nil, onStep: (StepLogLine) -> Void) {
         let captions = trainingCaptions
-        for epoch in 0..<options.warmupEpochs {
+        for epoch in epochs ?? 0..<options.warmupEpochs {
             let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
             var g = SeededGenerator(seed: seed, stream: "batches-warmup-\(net)-\(epoch)")
             let batches = BatchPlan.epoch(captions: captions, imageOf: data.imageOf, batchSize: options.warmupBatchSize, generator: &g)

@@ -20,7 +20,10 @@ struct TrainCommand: ParsableCommand {
         --initial for one epoch of the standard SGRAF loss (hardest negatives, fixed --margin) on every \
         training caption, the scorer head trained with the net, no meta step and no purification (the \
         paper's SGRAF row; with --clean-only, its SGR-C oracle row). --mode warmup creates a net from --seed \
-        and the size options and runs --warmup-epochs epochs of the warm-up loss, then scores every \
+        and the size options and runs --warmup-epochs epochs of the warm-up loss (or up to --until-epoch; \
+        with --initial it continues a partial warm-up from the epoch that checkpoint reached, and \
+        --previous-log prepends that part's log, so a warm-up can run as one cached stage per epoch \
+        with bit-identical results), then scores every \
         training caption with its noisy image (eval mode) and prints the AUC of clean vs noisy pairs \
         (the regime check; also in the checkpoint's metadata and in --regime). --clean-only (warmup, \
         standard) trains on the captions the noise map labels clean only. --mode round loads --init (the net's previous checkpoint), trains one epoch on \
@@ -37,7 +40,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "warmup, round, baseline or standard.") var mode: Mode
     @Option(help: "Net name, A or B (names its random streams).") var net: String = "A"
     @OptionGroup var inputs: TrainingInputOptions
-    @Option(help: "Previous checkpoint of this net (round mode).") var initial: String?
+    @Option(help: "Previous checkpoint of this net (round, baseline, standard; warmup: a partial warm-up to continue).") var initial: String?
+    @Option(name: .customLong("until-epoch"), help: "Warm-up: stop after this many warm-up epochs in all (default --warmup-epochs).") var untilEpoch: Int?
+    @Option(name: .customLong("previous-log"), help: "Warm-up with --initial: that part's log, prepended to --log.") var previousLog: String?
     @Option(help: "Purification mask from the other net (round mode; default keeps every caption).") var mask: String?
     @Option(help: "Round (epoch after warm-up), from 1 (round mode).") var round: Int = 1
     @Option(help: "Output checkpoint.") var out: String
@@ -73,7 +78,10 @@ struct TrainCommand: ParsableCommand {
         if (mode == .baseline || mode == .standard) && mask != nil { throw ValidationError("--mode \(mode.rawValue) trains without purification: no --mask") }
         if cleanOnly && !(mode == .warmup || mode == .standard) { throw ValidationError("--clean-only applies to --mode warmup and standard") }
         if regime != nil && mode != .warmup { throw ValidationError("--regime is written by --mode warmup only") }
-        if mode == .warmup && (initial != nil || mask != nil) { throw ValidationError("--mode warmup takes neither --initial nor --mask") }
+        if mode == .warmup && mask != nil { throw ValidationError("--mode warmup takes no --mask") }
+        if mode != .warmup && (untilEpoch != nil || previousLog != nil) { throw ValidationError("--until-epoch and --previous-log belong to --mode warmup") }
+        if previousLog != nil && initial == nil { throw ValidationError("--previous-log continues the log of --initial: give both") }
+        if let u = untilEpoch, !(1...max(warmupEpochs, 1)).contains(u) { throw ValidationError("--until-epoch must be in 1...--warmup-epochs (\(warmupEpochs))") }
         guard round >= 1 else { throw ValidationError("--round starts at 1") }
         guard batchSize >= 2, warmupBatchSize >= 2 else { throw ValidationError("batch sizes must be at least 2 (batch norm)") }
         guard lr > 0, metaLR >= 0, metaInterval >= 1, warmupEpochs >= 0 else {
@@ -95,6 +103,15 @@ struct TrainCommand: ParsableCommand {
         return o
     }
 
+    /// A warm-up checkpoint to continue, and how many warm-up epochs it holds.
+    static func loadPartialWarmup(_ path: String) throws -> (Model, Int) {
+        let metadata = try TensorFileReader(path: path).metadata
+        guard metadata["mode"] == "warmup", let done = metadata["warmup_epochs_done"].flatMap(Int.init) else {
+            throw StageError("not a partial warm-up checkpoint (no mode=warmup with warmup_epochs_done)", path: path)
+        }
+        return (try Checkpoint.load(path).model, done)
+    }
+
     func run() throws {
         Stage.run("mscn-train") {
             let data = try TrainingData.load(features: inputs.features, corpus: inputs.corpus, noise: inputs.noise,
@@ -110,6 +127,21 @@ struct TrainCommand: ParsableCommand {
             let model: Model
             switch mode {
             case .warmup:
+                let done: Int
+                if let initial {
+                    let (loaded, metadata) = try Self.loadPartialWarmup(initial)
+                    model = loaded
+                    try ModelChecks.compatible(model.config, with: data, path: initial)
+                    done = metadata
+                    if let previousLog {
+                        guard let text = try? String(contentsOfFile: previousLog, encoding: .utf8) else {
+                            throw StageError("cannot read the previous warm-up log", path: previousLog)
+                        }
+                        let old = text.split(separator: "\n").map(String.init)
+                        guard old.first == StepLogLine.header else { throw StageError("not a training log (no header)", path: previousLog) }
+                        lines += old.dropFirst()
+                    }
+                } else {
                 var config = ModelConfig(imageDim: data.features.dim, embedDim: embedSize, wordDim: wordDim, simDim: simDim,
                                          vocabSize: data.vocabularySize, variant: module == .sgr ? .sgr : .saf, metaHidden: metaHidden,
                                          regions: data.features.regions)
@@ -122,11 +154,19 @@ struct TrainCommand: ParsableCommand {
                 // Each net starts from its own initial weights and dropout stream.
                 var netSeed = SeededGenerator(seed: seed, stream: "model-\(net)")
                 model = Model(config: config, seed: netSeed.next())
+                done = 0
+                }
+                let until = untilEpoch ?? warmupEpochs
+                guard done < until || (done == 0 && until == 0) else {
+                    throw StageError("the warm-up already ran \(done) epochs; --until-epoch \(until) has nothing to add", path: initial)
+                }
+                extra["warmup_epochs_done"] = String(until)
                 let perEpoch = BatchPlan.count(trainer.trainingCaptions.count, batchSize: warmupBatchSize)
-                let progress = StageKit.Progress("warm-up \(net)", total: perEpoch * warmupEpochs)
-                trainer.warmup(model) { line in
+                let progress = StageKit.Progress("warm-up \(net)", total: perEpoch * (until - done))
+                let before = lines.count
+                trainer.warmup(model, epochs: done..<until) { line in
                     lines.append(line.tsv)
-                    progress.update(lines.count - 1, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
+                    progress.update(lines.count - before, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
                 }
                 let scoring = StageKit.Progress("regime check \(net)", total: data.baseCaptions.count)
                 let check = try WarmupRegime.measure(model, data: data, net: net) { done, _ in scoring.update(done) }

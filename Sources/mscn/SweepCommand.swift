@@ -67,15 +67,17 @@ struct SweepCommand: ParsableCommand {
                 return (String(o[..<eq]), String(o[o.index(after: eq)...]))
             }
             var methods = [(name: "MSCN", file: try PipelineFile.load(path: pipeline))]
-            let given = compare + (baseline.map { [$0] } ?? [])
+            // A method is named by its pipeline's `name`; --baseline keeps its historical name "baseline".
+            let given = compare.map { (path: $0, name: String?.none) } + (baseline.map { [(path: $0, name: "baseline")] } ?? [])
             let comparisons = noBaseline ? [] : !given.isEmpty ? given
-                : Self.defaultComparisons.filter { FileManager.default.fileExists(atPath: $0) }
-            for path in comparisons where (path as NSString).standardizingPath != (pipeline as NSString).standardizingPath {
-                let file = try PipelineFile.load(path: path)
-                guard !methods.contains(where: { $0.name == file.name }) else {
-                    throw StageError("two compared pipelines are named '\(file.name)'", path: path)
+                : Self.defaultComparisons.filter { FileManager.default.fileExists(atPath: $0) }.map { (path: $0, name: String?.none) }
+            for c in comparisons where (c.path as NSString).standardizingPath != (pipeline as NSString).standardizingPath {
+                let file = try PipelineFile.load(path: c.path)
+                let name = c.name ?? file.name
+                guard !methods.contains(where: { $0.name == name }) else {
+                    throw StageError("two compared pipelines are named '\(name)'", path: c.path)
                 }
-                methods.append((name: file.name, file: file))
+                methods.append((name: name, file: file))
             }
             if methods.count == 1 && !noBaseline { Stage.note("no comparison pipeline (\(Self.defaultComparisons.joined(separator: ", ")) absent): MSCN only") }
             let outDir = out ?? cache + "/sweeps/" + Self.folderName(methods[0].file.name, g)

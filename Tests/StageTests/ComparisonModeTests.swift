@@ -75,6 +75,38 @@ final class ComparisonModeTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
     }
 
+    /// A warm-up run as one stage per epoch (`--initial`, `--previous-log`) equals one long stage.
+    func testWarmupInEpochStagesEqualsOneStage() throws {
+        let e = try experiment()
+        func args(_ epochs: Int) -> [String] {
+            ["--mode", "warmup", "--net", "B"] + e.common + TinyExperiment.model.map { $0 == "1" ? String(epochs) : $0 }
+        }
+        XCTAssertTrue(args(2).contains("2"), "the tiny options set --warmup-epochs 1")
+        try TinyExperiment.run("mscn-train", args(2) + ["--out", e.path("w2.tzst"), "--log", e.path("w2.log")])
+        try TinyExperiment.run("mscn-train", args(1) + ["--out", e.path("w1.tzst"), "--log", e.path("w1.log")])
+        try TinyExperiment.run("mscn-train", args(2) + ["--initial", e.path("w1.tzst"), "--previous-log", e.path("w1.log"),
+                                                        "--out", e.path("w12.tzst"), "--log", e.path("w12.log"),
+                                                        "--regime", e.path("w12.json")])
+        let one = try TensorFiles.readAll(e.path("w2.tzst")), two = try TensorFiles.readAll(e.path("w12.tzst"))
+        XCTAssertEqual(Set(one.tensors.keys), Set(two.tensors.keys))
+        for (name, t) in one.tensors { XCTAssertEqual(t.bytes, two.tensors[name]?.bytes, name) }
+        XCTAssertEqual(one.metadata["warmup_epochs_done"], "2")
+        XCTAssertEqual(two.metadata["warmup_epochs_done"], "2")
+        XCTAssertEqual(try String(contentsOfFile: e.path("w2.log"), encoding: .utf8),
+                       try String(contentsOfFile: e.path("w12.log"), encoding: .utf8))
+
+        // Nothing to add, or not a warm-up checkpoint: clear errors, no output.
+        var r = try runProduct("mscn-train", args(2) + ["--initial", e.path("w2.tzst"), "--out", e.path("never.tzst")])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("w2.tzst") && r.stderr.contains("nothing to add"), r.stderr)
+        let round = ["--mode", "standard", "--net", "B", "--initial", e.path("w1.tzst")] + e.common + TinyExperiment.model
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("s1.tzst")])
+        r = try runProduct("mscn-train", args(2) + ["--initial", e.path("s1.tzst"), "--out", e.path("never.tzst")])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("s1.tzst") && r.stderr.contains("partial warm-up"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
+    }
+
     func testSelectBestConsidersTheWarmupPairAsRoundZero() throws {
         let e = try experiment()
         let sums = [130.0, 48.0, 90.0]
