@@ -61,6 +61,7 @@ let package = Package(
             "MSCN", "Engine", "Artefacts", "TensorFile", "MSCNRandom", "Purification", "Retrieval", "StageKit",
         ]),
         .target(name: "Retrieval"),
+        .target(name: "PrecompExport", dependencies: ["Artefacts", "Captions", "StageKit", "TensorFile"]),
         .target(name: "Pipeline", dependencies: [
             "Yams",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -76,6 +77,7 @@ let package = Package(
         .executableTarget(name: "mscn-evaluate", dependencies: ["StageKit", "Training", "Artefacts", "MSCN", "Retrieval", "TensorFile"]),
         .executableTarget(name: "mscn", dependencies: [
             "StageKit", "TensorFile", "Pipeline", "MSCN", "Engine", "BuiltinDataset", "Artefacts", "Training", "Reporting",
+            "PrecompExport",
         ]),
         .executableTarget(name: "mscn-bench", dependencies: [
             "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Retrieval", "Pipeline", "SimilarityKernels",

@@ -22,6 +22,9 @@ public final class Model {
     public var finiteDifferenceScale: Float = MetaStep.defaultScale
     /// How the meta-gradient's second-order term is computed (exact by default).
     public var metaGradientMethod: MetaGradientMethod = .exact
+    /// Training-mode diagonal scores (the meta net's outputs for the batch's own pairs) of the
+    /// last main update: the step log's mean score and mean self-adaptive margin come from them.
+    public private(set) var lastDiagonal: [Float] = []
 
     /// A freshly initialised net; `seed` fixes every initial value and the dropout stream.
     public init(config: ModelConfig, seed: UInt64, similarity: SimilarityBackend? = nil) {
@@ -161,6 +164,8 @@ public final class Model {
         let g = graph(training: true, updateStats: true, netGrads: true, metaGrads: false, dropout: d)
         let scores = allScores(g, batch)
         let loss = g.tape.sum(objective.loss(g.tape, scores: scores, margin: config.margin))
+        let s = g.tape.value(scores), b = batch.captions.lengths.count
+        lastDiagonal = (0..<b).map { s[$0 * b + $0] }
         commit(d)
         g.tape.backward(loss)
         buffers = g.buffers

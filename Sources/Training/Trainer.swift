@@ -26,10 +26,33 @@ public struct StepLogLine: Sendable {
     public var loss: Float
     public var metaLoss: Float?
     public var lr: Float
+    /// Mean training-mode score of the batch's own pairs (the meta net's output) in the main
+    /// update, and the mean self-adaptive margin `0.2·p²/(p²+(1−p)²)` it gives (rounds only).
+    public var scoreMean: Float?
+    public var marginMean: Float?
 
-    public static let header = "step\tepoch\tloss\tmeta_loss\tlr"
+    public init(step: Int, epoch: Int, loss: Float, metaLoss: Float?, lr: Float, scoreMean: Float? = nil, marginMean: Float? = nil) {
+        self.step = step
+        self.epoch = epoch
+        self.loss = loss
+        self.metaLoss = metaLoss
+        self.lr = lr
+        self.scoreMean = scoreMean
+        self.marginMean = marginMean
+    }
+
+    /// With the round's statistics of `diagonal` (the main update's diagonal scores).
+    public init(step: Int, epoch: Int, loss: Float, metaLoss: Float?, lr: Float, diagonal: [Float], margin: Float) {
+        let n = Float(max(diagonal.count, 1))
+        let margins = diagonal.map { p in margin * p * p / (p * p + (1 - p) * (1 - p)) }
+        self.init(step: step, epoch: epoch, loss: loss, metaLoss: metaLoss, lr: lr,
+                  scoreMean: diagonal.reduce(0, +) / n, marginMean: margins.reduce(0, +) / n)
+    }
+
+    public static let header = "step\tepoch\tloss\tmeta_loss\tlr\tscore_mean\tmargin_mean"
     public var tsv: String {
-        "\(step)\t\(epoch)\t\(loss)\t\(metaLoss.map { "\($0)" } ?? "")\t\(lr)"
+        func opt(_ v: Float?) -> String { v.map { "\($0)" } ?? "" }
+        return "\(step)\t\(epoch)\t\(loss)\t\(opt(metaLoss))\t\(lr)\t\(opt(scoreMean))\t\(opt(marginMean))"
     }
 }
 
@@ -115,7 +138,8 @@ public struct Trainer {
                 let mb = data.metaBatch(metaBatches[nextMeta % metaBatches.count])
                 nextMeta += 1
                 let (loss, metaLoss) = model.trainStep(batch, meta: mb, lr: lr, metaLR: metaLR)
-                onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: metaLoss, lr: lr))
+                onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: metaLoss, lr: lr,
+                                   diagonal: model.lastDiagonal, margin: model.config.margin))
             } else {
                 let loss = model.mainStep(batch, lr: lr)
                 onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: nil, lr: lr))

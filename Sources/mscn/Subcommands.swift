@@ -13,6 +13,7 @@ extension MSCNTool {
             ReportCommand.self,
             RunsCommand.self, DiffCommand.self,
             SweepCommand.self,
+            ExportCommand.self,
         ]
     }
 }

@@ -43,9 +43,14 @@ final class TrainPurifyEvaluateTests: XCTestCase {
         try TinyExperiment.run("mscn-train", round + ["--out", e.path("rb2.tzst")])
         XCTAssertEqual(bytes(e.path("rb.tzst")), bytes(e.path("rb2.tzst")), "a round is not bit-reproducible")
         let log = try String(contentsOfFile: e.path("rb.log"), encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(log.first, "step\tepoch\tloss\tmeta_loss\tlr")
+        XCTAssertEqual(log.first, "step\tepoch\tloss\tmeta_loss\tlr\tscore_mean\tmargin_mean")
         XCTAssertGreaterThan(log.count, 1)
-        XCTAssertFalse(log[1].split(separator: "\t", omittingEmptySubsequences: false)[3].isEmpty, "round steps log a meta loss")
+        let fields = log[1].split(separator: "\t", omittingEmptySubsequences: false)
+        XCTAssertFalse(fields[3].isEmpty, "round steps log a meta loss")
+        // Mean score p of the batch's own pairs and the mean margin 0.2·p²/(p²+(1−p)²), in range.
+        let p = try XCTUnwrap(Float(fields[5])), margin = try XCTUnwrap(Float(fields[6]))
+        XCTAssertTrue(p > 0 && p < 1, "score_mean \(p)")
+        XCTAssertTrue(margin > 0 && margin < 0.2, "margin_mean \(margin)")
 
         let r = try TinyExperiment.run("mscn-evaluate", ["--ckpt-a", e.path("wa.tzst"), "--ckpt-b", e.path("rb.tzst"),
                                                          "--features", e.features("test"), "--corpus", e.corpus, "--split", "test",
