@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(name: "mscn-bench", dependencies: [
             "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Retrieval", "Pipeline", "SimilarityKernels",
             "Purification",
-        ], exclude: ["Reference"]),
+        ]),
 
         // Tests. Golden files live next to the tests that read them.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

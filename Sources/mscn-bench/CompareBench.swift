@@ -130,7 +130,9 @@ enum CompareBench {
         var buffer = Data()
 
         init(python: String, dir: String, log: String) throws {
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Reference/bench_official.py").path
+            // The reference drivers live together in Tests/Reference (one copy of refenv.py).
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("Tests/Reference/bench_official.py").path
             guard FileManager.default.fileExists(atPath: script) else {
                 throw BenchError("the official-code driver is missing: \(script)")
             }
