@@ -1,7 +1,7 @@
 """Times the official MSCN code (hhc1997/MSCN at $MSCN_REF, PyTorch on CPU) phase by phase on the
 inputs `mscn-bench compare` wrote, driven line by line so the two sides can alternate.
 
-Derived from ../shared/reference/run_official.py (ours). The official model, warmup(), train()
+Derived from run_official.py beside it (ours). The official model, warmup(), train()
 (meta step included), encode_data() and shard_attn_scores() are called unchanged; refenv.py (ours)
 only patches the environment. The purification pass mirrors split_data()'s computation (meta and
 training diagonal scores with the official get_sim_individual, then the Beta mixture fit) without

@@ -4,7 +4,7 @@ python parity_dump.py OUT_DIR [--module SGR|SAF] [--seed N] [--batch B] [--img-d
                               [--word-dim W] [--sim-dim S] [--vocab V] [--lr LR] [--no-float64]
 Writes OUT_DIR/{eval,train}/manifest.json plus one .npy per tensor.
 
-This is the project's copy of ../shared/reference/parity_dump.py (our driver, no official code),
+This is the project's copy of the reference dump script (our driver, no official code),
 extended with float64 truth: after the float32 pass the same weights (the float32 values, widened)
 and the same inputs are run again with the model in float64, and every computed tensor is also
 stored as `f64/<name>` (float64). Where a float32 result is an ill-conditioned sum (gradients that

@@ -12,7 +12,7 @@
 #                                           and the second-order part's relative error
 #
 # Needs a Python with torch and numpy (REFPY, default /root/refvenv/bin/python) and the official
-# code exported at $MSCN_REF (see ../shared/reference/README.md). The dumps are not in git.
+# code exported at $MSCN_REF (see Tests/Reference/README.md). The dumps are not in git.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 REFPY=${REFPY:-/root/refvenv/bin/python}

@@ -1,4 +1,4 @@
-"""A copy of ../shared/reference/run_official.py (our driver, not official code), extended for the
+"""Our driver of the official training loop (not official code; setup in README.md here), extended for the
 comparison of README "The official code on the same data": the warm-up AUC of both nets (clean vs
 noisy training pairs, clean labels from the noise map) and the AUC of every purification's scores,
 and a check that the official tokenisation of an `mscn export precomp` folder gives the token ids
