@@ -4,21 +4,12 @@ import XCTest
 
 /// Finite-difference checks of every hand-written backward in Engine (see `checkGradients`).
 final class OpGradientTests: XCTestCase {
-    func testLinear() {
-        checkGradients([randomTensor([2, 3, 5], seed: 1), randomTensor([4, 5], seed: 2), randomTensor([4], seed: 3)]) { t, v in
-            t.linear(v[0], v[1], v[2])
-        }
-    }
-
-    func testBatchedMatmul() {
-        checkGradients([randomTensor([2, 3, 4], seed: 4), randomTensor([2, 4, 5], seed: 5)]) { t, v in t.bmm(v[0], v[1]) }
-        checkGradients([randomTensor([2, 3, 4], seed: 6), randomTensor([2, 5, 4], seed: 7)]) { t, v in t.bmm(v[0], v[1], transB: true) }
+    func testLinearAndProducts() {
+        checkGradients(OpCases.products)
     }
 
     func testNormalisations() {
-        checkGradients([randomTensor([3, 6], seed: 8)]) { t, v in t.l2norm(v[0]) }
-        checkGradients([randomTensor([3, 6], seed: 9, gap: 0.05)]) { t, v in t.l1norm(v[0]) }
-        checkGradients([randomTensor([3, 6], seed: 10, scale: 3)]) { t, v in t.softmax(v[0]) }
+        checkGradients(OpCases.normalisations)
     }
 
     func testL2NormKeepsZeroRowsZero() {
@@ -32,47 +23,15 @@ final class OpGradientTests: XCTestCase {
     }
 
     func testElementwise() {
-        let x = randomTensor([4, 5], seed: 11, scale: 2, gap: 0.05)
-        checkGradients([x]) { t, v in t.relu(v[0]) }
-        checkGradients([x]) { t, v in t.leakyReLU(v[0], slope: 0.1) }
-        checkGradients([x]) { t, v in t.tanh(v[0]) }
-        checkGradients([x]) { t, v in t.sigmoid(v[0]) }
-        checkGradients([x]) { t, v in t.square(v[0]) }
-        checkGradients([x]) { t, v in t.scale(v[0], 9) }
-        checkGradients([x]) { t, v in t.mask(v[0], (0..<20).map { Float($0 % 3) }) }
-        checkGradients([x, randomTensor([4, 5], seed: 12)]) { t, v in t.add(v[0], v[1]) }
-        checkGradients([x, randomTensor([5], seed: 13)]) { t, v in t.subBroadcast(v[0], v[1]) }
-        checkGradients([randomTensor([2, 3, 4], seed: 14), randomTensor([2, 4], seed: 15)]) { t, v in
-            t.mulBroadcastMiddle(v[0], v[1], middle: 3)
-        }
+        checkGradients(OpCases.elementwise)
     }
 
     func testShapeOps() {
-        let x = randomTensor([3, 4, 2], seed: 16)
-        checkGradients([randomTensor([6, 3], seed: 17)]) { t, v in t.gather(v[0], ids: [5, 0, 5, 2]) }
-        checkGradients([x]) { t, v in t.meanMiddle(v[0], counts: [4, 1, 2]) }
-        checkGradients([x, randomTensor([3, 4], seed: 18)]) { t, v in t.weightedSumMiddle(v[0], v[1]) }
-        checkGradients([x]) { t, v in t.sliceRows(v[0], start: 1, count: 2) }
-        checkGradients([x, randomTensor([2, 4, 2], seed: 19)]) { t, v in t.concatRows([v[0], v[1]]) }
-        checkGradients([x]) { t, v in t.sum(t.square(v[0])) }
-        checkGradients([x]) { t, v in t.reshape(v[0], [12, 2]) }
-        checkGradients([x]) { t, v in t.transposeLast2(v[0]) }
-        checkGradients([x]) { t, v in t.permute01(v[0]) }
-        checkGradients([randomTensor([4, 2], seed: 20)]) { t, v in t.repeatFirst(v[0], 3) }
-        checkGradients([x, randomTensor([3, 1, 2], seed: 21)]) { t, v in t.concatMiddle([v[1], v[0]]) }
-        checkGradients([x]) { t, v in t.selectMiddle(v[0], 2) }
+        checkGradients(OpCases.shape)
     }
 
     func testBatchNormTrainingAndEval() {
-        for training in [true, false] {
-            var buf = BatchNormBuffers(channels: 3)
-            buf.runningMean = [0.1, -0.2, 0.3]
-            buf.runningVar = [0.5, 1.5, 2]
-            checkGradients([randomTensor([4, 3, 5], seed: 22), randomTensor([3], seed: 23), randomTensor([3], seed: 24)]) { t, v in
-                var b = buf
-                return t.batchNorm(v[0], weight: v[1], bias: v[2], buffers: &b, training: training, update: false)
-            }
-        }
+        checkGradients(OpCases.batchNorm)
     }
 
     func testBatchNormRunningStatistics() {
@@ -91,17 +50,7 @@ final class OpGradientTests: XCTestCase {
     }
 
     func testBidirectionalGRU() {
-        let h = 3, w = 2
-        var inputs = [randomTensor([3, 4, w], seed: 30)]
-        for s in 0..<8 {
-            let shape = [[3 * h, w], [3 * h, h], [3 * h], [3 * h]][s % 4]
-            inputs.append(randomTensor(shape, seed: UInt64(31 + s), scale: 0.8))
-        }
-        checkGradients(inputs) { t, v in
-            t.biGRU(v[0], lengths: [4, 1, 3],
-                    forward: GRUWeights(ih: v[1], hh: v[2], bih: v[3], bhh: v[4]),
-                    backward: GRUWeights(ih: v[5], hh: v[6], bih: v[7], bhh: v[8]))
-        }
+        checkGradients([OpCases.biGRU])
     }
 
     func testGRUIgnoresPaddingAndReadsBackwardFromLastWord() {
