@@ -97,13 +97,8 @@ public struct Trainer {
     /// One epoch of the uncorrected baseline (`round` ≥ 1): warm-up loss on every training
     /// caption with its noisy image, main net only, no purification.
     public func baselineRound(_ model: Model, round: Int, onStep: (StepLogLine) -> Void) {
-        let epoch = options.warmupEpochs + round - 1
-        let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
-        var g = SeededGenerator(seed: seed, stream: "batches-baseline-\(net)-\(round)")
-        let batches = BatchPlan.epoch(captions: data.baseCaptions, imageOf: data.imageOf, batchSize: options.batchSize, generator: &g)
-        for (i, b) in batches.enumerated() {
-            let loss = model.baselineStep(data.pairBatch(b), lr: lr)
-            onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: nil, lr: lr))
+        epochWithoutMetaStep(round: round, stream: "baseline", captions: data.baseCaptions, onStep: onStep) {
+            model.baselineStep($0, lr: $1)
         }
     }
 
@@ -111,12 +106,21 @@ public struct Trainer {
     /// margin on `trainingCaptions` with their noisy images, θ and φ together, no meta step and
     /// no purification (the paper's SGRAF row, or with `cleanOnly` its SGR-C oracle row).
     public func standardRound(_ model: Model, round: Int, onStep: (StepLogLine) -> Void) {
+        epochWithoutMetaStep(round: round, stream: "standard", captions: trainingCaptions, onStep: onStep) {
+            model.standardStep($0, lr: $1)
+        }
+    }
+
+    /// One post-warm-up epoch (`round` ≥ 1) of a method without meta step: `captions` in batches
+    /// drawn from the stream `batches-<stream>-<net>-<round>`, each trained by `step(batch, lr)`.
+    private func epochWithoutMetaStep(round: Int, stream: String, captions: [Int], onStep: (StepLogLine) -> Void,
+                                      _ step: (PairBatch, Float) -> Float) {
         let epoch = options.warmupEpochs + round - 1
         let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
-        var g = SeededGenerator(seed: seed, stream: "batches-standard-\(net)-\(round)")
-        let batches = BatchPlan.epoch(captions: trainingCaptions, imageOf: data.imageOf, batchSize: options.batchSize, generator: &g)
+        var g = SeededGenerator(seed: seed, stream: "batches-\(stream)-\(net)-\(round)")
+        let batches = BatchPlan.epoch(captions: captions, imageOf: data.imageOf, batchSize: options.batchSize, generator: &g)
         for (i, b) in batches.enumerated() {
-            let loss = model.standardStep(data.pairBatch(b), lr: lr)
+            let loss = step(data.pairBatch(b), lr)
             onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: nil, lr: lr))
         }
     }

@@ -132,6 +132,16 @@ struct TrainCommand: ParsableCommand {
         return (try Checkpoint.load(path).model, done)
     }
 
+    /// The previous checkpoint that a baseline, standard or MSCN round continues, checked against
+    /// the data; Adam starts afresh once, at round 1 (SPEC §6: re-created after the warm-up).
+    func continuedModel(_ data: TrainingData) throws -> Model {
+        guard let initial else { throw StageError("--mode \(mode.rawValue) needs --initial") }
+        let model = try Checkpoint.load(initial).model
+        try ModelChecks.compatible(model.config, with: data, path: initial)
+        if round == 1 { model.resetOptimizers() }
+        return model
+    }
+
     func run() throws {
         Stage.run("mscn-train") {
             let data = try TrainingData.load(features: inputs.features, corpus: inputs.corpus, noise: inputs.noise,
@@ -183,10 +193,7 @@ struct TrainCommand: ParsableCommand {
                 extra["warmup_auc"] = check.auc.map { String($0) } ?? "n/a"
                 if let regime { try check.write(to: regime) }
             case .baseline:
-                guard let initial else { throw StageError("--mode baseline needs --initial") }
-                model = try Checkpoint.load(initial).model
-                try ModelChecks.compatible(model.config, with: data, path: initial)
-                if round == 1 { model.resetOptimizers() }
+                model = try continuedModel(data)
                 let progress = StageKit.Progress("baseline round \(round) net \(net)",
                                                  total: BatchPlan.count(data.baseCaptions.count, batchSize: batchSize))
                 trainer.baselineRound(model, round: round) { line in
@@ -194,10 +201,7 @@ struct TrainCommand: ParsableCommand {
                     progress.update(lines.count - 1, detail: String(format: "loss %.4f", line.loss))
                 }
             case .standard:
-                guard let initial else { throw StageError("--mode standard needs --initial") }
-                model = try Checkpoint.load(initial).model
-                try ModelChecks.compatible(model.config, with: data, path: initial)
-                if round == 1 { model.resetOptimizers() }
+                model = try continuedModel(data)
                 let progress = StageKit.Progress("standard round \(round) net \(net)",
                                                  total: BatchPlan.count(trainer.trainingCaptions.count, batchSize: batchSize))
                 trainer.standardRound(model, round: round) { line in
@@ -205,10 +209,7 @@ struct TrainCommand: ParsableCommand {
                     progress.update(lines.count - 1, detail: String(format: "loss %.4f", line.loss))
                 }
             case .round:
-                guard let initial else { throw StageError("--mode round needs --initial") }
-                model = try Checkpoint.load(initial).model
-                try ModelChecks.compatible(model.config, with: data, path: initial)
-                if round == 1 { model.resetOptimizers() }
+                model = try continuedModel(data)
                 model.metaGradientMethod = metaGrad
                 var keep: [UInt8]? = nil
                 if let mask {
