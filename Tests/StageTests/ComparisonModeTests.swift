@@ -7,13 +7,8 @@ import XCTest
 /// The warm-up regime check, the comparison rows' training mode (`standard`, `--clean-only`) and
 /// the warm-up pair as round 0 of the selection, on the tiny experiment.
 final class ComparisonModeTests: XCTestCase {
-    static var shared: TinyExperiment?
-
     func experiment() throws -> TinyExperiment {
-        if let e = Self.shared { return e }
-        let e = try TinyExperiment.make()
-        Self.shared = e
-        return e
+        try TinyExperiment.shared(by: Self.self)
     }
 
     func testWarmupWritesItsRegimeCheck() throws {

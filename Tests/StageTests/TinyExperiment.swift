@@ -21,6 +21,17 @@ struct TinyExperiment {
          "--dev-features", features("dev"), "--seed", "3"]
     }
 
+    private static var madeFor: [ObjectIdentifier: TinyExperiment] = [:]
+
+    /// One experiment per test class, made on first use and kept for the class's other tests
+    /// (each class its own, so the file names its tests write cannot collide with another's).
+    static func shared(by owner: AnyClass) throws -> TinyExperiment {
+        if let e = madeFor[ObjectIdentifier(owner)] { return e }
+        let e = try make()
+        madeFor[ObjectIdentifier(owner)] = e
+        return e
+    }
+
     static func make() throws -> TinyExperiment {
         let root = TestPaths.temporaryDirectory("tiny-experiment")
         let e = TinyExperiment(root: root)

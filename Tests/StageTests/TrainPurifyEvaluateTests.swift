@@ -6,13 +6,8 @@ import XCTest
 
 /// The training, purification and evaluation executables, end to end on a tiny experiment.
 final class TrainPurifyEvaluateTests: XCTestCase {
-    static var shared: TinyExperiment?
-
     func experiment() throws -> TinyExperiment {
-        if let e = Self.shared { return e }
-        let e = try TinyExperiment.make()
-        Self.shared = e
-        return e
+        try TinyExperiment.shared(by: Self.self)
     }
 
     func testWarmupRoundPurifyEvaluateChainIsDeterministic() throws {
