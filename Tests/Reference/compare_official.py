@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -63,7 +64,12 @@ class Ours:
         """The warm-up stage folder of `net` (a/b): `warmup_a/`, or the last epoch stage `warmup_a@N/`."""
         if os.path.exists(self.p(f"warmup_{net}/ckpt")):
             return f"warmup_{net}"
-        return f"warmup_{net}@{self.rounds(f'warmup_{net}')}"
+        # The highest epoch present: a folder assembled by hand may hold only the last one.
+        prefix = f"warmup_{net}@"
+        epochs = [int(d[len(prefix):]) for d in os.listdir(self.run) if d.startswith(prefix) and d[len(prefix):].isdigit()]
+        if not epochs:
+            sys.exit(f"{self.run}: no warm-up stage folder for net {net.upper()} (warmup_{net}/ or warmup_{net}@N/)")
+        return f"{prefix}{max(epochs)}"
 
     def data_args(self):
         return ["--features", self.p("features_train/features"), "--corpus", self.p("ingest/data/corpus.tzst"),
