@@ -49,6 +49,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Round (epoch after warm-up), from 1 (round mode).") var round: Int = 1
     @Option(help: "Output checkpoint.") var out: String
     @Option(help: "Per-step log (TSV: step, epoch, loss, meta_loss, lr).") var log: String?
+    @Option(name: .customLong("batch-plan-out"),
+            help: "Round mode: also write the round's batch plan (JSON: main batches and meta batches step by step, the meta set), before training on it.")
+    var batchPlanOut: String?
     @Option(help: "Warm-up regime check (JSON: clean-vs-noisy AUC of the warm-up net's scores; warmup mode).") var regime: String?
     @Flag(name: .customLong("clean-only"), help: "Train on the captions the noise map labels clean only (warmup, standard: the oracle).") var cleanOnly = false
     @Option(help: "Seed (initial weights, dropout, batches, meta negatives).") var seed: UInt64 = 0
@@ -83,6 +86,7 @@ struct TrainCommand: ParsableCommand {
         if (mode == .baseline || mode == .standard) && mask != nil { throw ValidationError("--mode \(mode.rawValue) trains without purification: no --mask") }
         if cleanOnly && !(mode == .warmup || mode == .standard) { throw ValidationError("--clean-only applies to --mode warmup and standard") }
         if regime != nil && mode != .warmup { throw ValidationError("--regime is written by --mode warmup only") }
+        if batchPlanOut != nil && mode != .round { throw ValidationError("--batch-plan-out is written by --mode round only") }
         if mode == .warmup && mask != nil { throw ValidationError("--mode warmup takes no --mask") }
         if mode != .warmup && (untilEpoch != nil || previousLog != nil) { throw ValidationError("--until-epoch and --previous-log belong to --mode warmup") }
         if previousLog != nil && initial == nil { throw ValidationError("--previous-log continues the log of --initial: give both") }
@@ -221,7 +225,12 @@ struct TrainCommand: ParsableCommand {
                 }
                 let kept = data.baseCaptions.filter { keep == nil || keep?[$0] != 0 }.count
                 let progress = StageKit.Progress("round \(round) net \(net)", total: BatchPlan.count(kept, batchSize: batchSize))
-                try trainer.round(model, round: round, keep: keep) { line in
+                let plan = try trainer.roundPlan(round: round, keep: keep)
+                if let batchPlanOut {
+                    try plan.json(batchSize: batchSize, metaInterval: metaInterval)
+                        .write(to: URL(fileURLWithPath: batchPlanOut), options: .atomic)
+                }
+                trainer.round(model, plan: plan) { line in
                     lines.append(line.tsv)
                     progress.update(lines.count - 1, detail: String(format: "loss %.4f meta %.4f", line.loss, line.metaLoss ?? .nan))
                 }
