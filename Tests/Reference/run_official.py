@@ -55,6 +55,9 @@ p.add_argument("--stop-after-minutes", type=float, default=0,
                help="with --state: pause (exit 3) at the first warm-up epoch or round boundary past this many minutes")
 p.add_argument("--save-warmup-weights", default="", help="write the warm-up A/B pair as safetensors (mscn weights import)")
 p.add_argument("--warmup-weights", default="", help="start the rounds from this safetensors warm-up pair (no warm-up epochs)")
+p.add_argument("--dropout", type=float, default=None,
+               help="set every nn.Dropout of the main nets (and of train()'s look-ahead copies) to this rate "
+                    "(comparison runs: 0 with mscn-train --round-dropout 0 takes dropout randomness out)")
 p.add_argument("--batch-plan", default="",
                help="our round's batch plan (mscn-train --batch-plan-out): that round of that net trains on our mask, "
                     "our main batches and our meta set and meta batches, in our order, instead of the loaders' shuffles")
@@ -384,6 +387,15 @@ with contextlib.redirect_stdout(Tee()):
     test_loader = D.get_loader(caps_te, ims_te, "test", opt.batch_size, 0)
     nA, mA, nB, mB = models.SGRAF(opt), MetaSim(), models.SGRAF(opt), MetaSim()
     M.SGRAF = models.SGRAF
+    if a.dropout is not None:
+        def with_dropout(net):
+            for mod in net.modules():
+                if isinstance(mod, torch.nn.Dropout):
+                    mod.p = a.dropout
+            return net
+        with_dropout(nA); with_dropout(nB)
+        M.SGRAF = lambda o: with_dropout(models.SGRAF(o))
+        print(f"dropout of every main-net nn.Dropout set to {a.dropout}")
     MAIN_CRITERIA.update({id(nA.criterion), id(nB.criterion)})
     if a.max_steps:   # cap every training pass (split_data, validation and test still see all data)
         _gc = D.get_loader_correct

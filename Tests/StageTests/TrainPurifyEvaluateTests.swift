@@ -123,6 +123,25 @@ final class TrainPurifyEvaluateTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("--batch-plan-out"), r.stderr)
     }
 
+    /// `--round-dropout` at the checkpoint's own rate changes nothing (weights, Adam states and the
+    /// dropout stream carry over); at 0 the round trains without dropout.
+    func testRoundDropoutOverridesOnlyTheRate() throws {
+        let e = try experiment()
+        try e.warmup("B", out: e.path("wb-drop.tzst"))
+        let round = ["--mode", "round", "--net", "B", "--round", "2", "--initial", e.path("wb-drop.tzst")]
+            + e.common + TinyExperiment.model
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("rd.tzst"), "--log", e.path("rd.log")])
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("rd04.tzst"), "--log", e.path("rd04.log"), "--round-dropout", "0.4"])
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("rd0.tzst"), "--log", e.path("rd0.log"), "--round-dropout", "0"])
+        XCTAssertEqual(bytes(e.path("rd.log")), bytes(e.path("rd04.log")), "--round-dropout 0.4 (the checkpoint's rate) changed the round")
+        XCTAssertEqual(try tensor(e.path("rd.tzst"), "net/img_enc.fc.weight"), try tensor(e.path("rd04.tzst"), "net/img_enc.fc.weight"))
+        XCTAssertNotEqual(bytes(e.path("rd.log")), bytes(e.path("rd0.log")), "--round-dropout 0 trained as with dropout")
+        let r = try runProduct("mscn-train", ["--mode", "warmup", "--net", "A"] + e.common + TinyExperiment.model
+                                             + ["--out", e.path("never-drop.tzst"), "--round-dropout", "0"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--round-dropout"), r.stderr)
+    }
+
     func testMaskOfWrongLengthIsRefused() throws {
         let e = try experiment()
         try e.warmup("B", out: e.path("wb-mask.tzst"))
