@@ -155,6 +155,8 @@ def our_step_stats(run, family, n, logs=None):
     """(score_mean, margin_mean, loss) per step of `family@n/log` (a round's log.tsv), or of the
     file `logs` names for `family@n` (--log)."""
     path = (logs or {}).get(f"{family}@{n}") or os.path.join(run, f"{family}@{n}/log")
+    if not os.path.exists(path):
+        return None
     with open(path) as f:
         head = f.readline().rstrip("\n").split("\t")
         if "score_mean" not in head:
