@@ -58,10 +58,16 @@ public struct MetaSet: Sendable {
 
     /// Shuffled meta batches for one epoch; the trainer cycles through them.
     public func batches(size: Int, seed: UInt64, round: Int, net: String) -> [[MetaPair]] {
-        var order = pairs
+        batchIndices(size: size, seed: seed, round: round, net: net).map { $0.map { pairs[$0] } }
+    }
+
+    /// The meta batches of `batches` as positions in `pairs` (the shuffle depends on the count
+    /// only, so shuffling the positions draws the same permutation as shuffling the pairs).
+    public func batchIndices(size: Int, seed: UInt64, round: Int, net: String) -> [[Int]] {
+        var order = Array(pairs.indices)
         var g = SeededGenerator(seed: seed, stream: "meta-batches-\(net)-\(round)")
         g.shuffle(&order)
-        var out: [[MetaPair]] = []
+        var out: [[Int]] = []
         var start = 0
         while start < order.count {
             let end = min(start + size, order.count)

@@ -125,22 +125,42 @@ public struct Trainer {
         }
     }
 
-    /// One MSCN epoch (`round` ≥ 1) on the captions `keep` retains (nil: all).
-    public func round(_ model: Model, round: Int, keep: [UInt8]?, onStep: (StepLogLine) -> Void) throws {
-        let epoch = options.warmupEpochs + round - 1
-        let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
-        let metaLR = scheduledLearningRate(base: options.metaLearningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
+    /// The batches and meta batches of MSCN round `round` (≥ 1) on the captions `keep` retains
+    /// (nil: all): the captions shuffled by the stream `batches-round-<net>-<round>`, the meta set
+    /// of the round, its meta batches cycled, one per meta step.
+    public func roundPlan(round: Int, keep: [UInt8]?) throws -> RoundPlan {
         let captions = data.baseCaptions.filter { keep == nil || keep?[$0] != 0 }
         var g = SeededGenerator(seed: seed, stream: "batches-round-\(net)-\(round)")
         let batches = BatchPlan.epoch(captions: captions, imageOf: data.imageOf, batchSize: options.batchSize, generator: &g)
         let metaSet = try data.metaSet(seed: seed, round: round, referenceNegativeCheck: options.referenceNegativeCheck)
-        let metaBatches = metaSet.batches(size: options.batchSize, seed: seed, round: round, net: net)
+        let metaBatches = metaSet.batchIndices(size: options.batchSize, seed: seed, round: round, net: net)
         var nextMeta = 0
-        for (i, b) in batches.enumerated() {
-            let batch = data.pairBatch(b)
+        var metaSteps: [[Int]?] = []
+        for i in batches.indices {
             if i % max(options.metaInterval, 1) == 0 && !metaBatches.isEmpty {
-                let mb = data.metaBatch(metaBatches[nextMeta % metaBatches.count])
+                metaSteps.append(metaBatches[nextMeta % metaBatches.count])
                 nextMeta += 1
+            } else {
+                metaSteps.append(nil)
+            }
+        }
+        return RoundPlan(round: round, net: net, seed: seed, captions: captions, batches: batches, metaSet: metaSet, metaSteps: metaSteps)
+    }
+
+    /// One MSCN epoch (`round` ≥ 1) on the captions `keep` retains (nil: all).
+    public func round(_ model: Model, round: Int, keep: [UInt8]?, onStep: (StepLogLine) -> Void) throws {
+        self.round(model, plan: try roundPlan(round: round, keep: keep), onStep: onStep)
+    }
+
+    /// One MSCN epoch on the batches of `plan` (from `roundPlan`).
+    public func round(_ model: Model, plan: RoundPlan, onStep: (StepLogLine) -> Void) {
+        let epoch = options.warmupEpochs + plan.round - 1
+        let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
+        let metaLR = scheduledLearningRate(base: options.metaLearningRate, epoch: epoch, decayEvery: options.lrDecayEvery)
+        for (i, b) in plan.batches.enumerated() {
+            let batch = data.pairBatch(b)
+            if let pairs = plan.metaPairs(step: i) {
+                let mb = data.metaBatch(pairs)
                 let (loss, metaLoss) = model.trainStep(batch, meta: mb, lr: lr, metaLR: metaLR)
                 onStep(StepLogLine(step: i, epoch: epoch, loss: loss, metaLoss: metaLoss, lr: lr,
                                    diagonal: model.lastDiagonal, margin: model.config.margin))

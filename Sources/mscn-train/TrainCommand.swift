@@ -49,6 +49,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Round (epoch after warm-up), from 1 (round mode).") var round: Int = 1
     @Option(help: "Output checkpoint.") var out: String
     @Option(help: "Per-step log (TSV: step, epoch, loss, meta_loss, lr).") var log: String?
+    @Option(name: .customLong("batch-plan-out"),
+            help: "Round mode: also write the round's batch plan (JSON: main batches and meta batches step by step, the meta set), before training on it.")
+    var batchPlanOut: String?
     @Option(help: "Warm-up regime check (JSON: clean-vs-noisy AUC of the warm-up net's scores; warmup mode).") var regime: String?
     @Flag(name: .customLong("clean-only"), help: "Train on the captions the noise map labels clean only (warmup, standard: the oracle).") var cleanOnly = false
     @Option(help: "Seed (initial weights, dropout, batches, meta negatives).") var seed: UInt64 = 0
@@ -59,6 +62,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("sim-dim"), help: "Similarity vector size s.") var simDim: Int = 256
     @Option(name: .customLong("meta-hidden"), help: "Meta net hidden size.") var metaHidden: Int = 64
     @Option(help: "Dropout of the text encoder and self-attention.") var dropout: Float = 0.4
+    @Option(name: .customLong("round-dropout"),
+            help: "Round, baseline, standard: train with this dropout rate instead of the checkpoint's (a comparison knob: 0 against the official code with its dropout off); the written checkpoint records it.")
+    var roundDropout: Float?
     @Option(help: "Ranking margin.") var margin: Float = 0.2
     @Option(name: .customLong("grad-clip"), help: "Gradient-norm clip of the main step.") var gradClip: Float = 2.0
 
@@ -83,6 +89,11 @@ struct TrainCommand: ParsableCommand {
         if (mode == .baseline || mode == .standard) && mask != nil { throw ValidationError("--mode \(mode.rawValue) trains without purification: no --mask") }
         if cleanOnly && !(mode == .warmup || mode == .standard) { throw ValidationError("--clean-only applies to --mode warmup and standard") }
         if regime != nil && mode != .warmup { throw ValidationError("--regime is written by --mode warmup only") }
+        if let p = roundDropout {
+            if mode == .warmup { throw ValidationError("--round-dropout continues a checkpoint (round, baseline, standard); the warm-up takes --dropout") }
+            guard p >= 0 && p < 1 else { throw ValidationError("--round-dropout must be in [0, 1)") }
+        }
+        if batchPlanOut != nil && mode != .round { throw ValidationError("--batch-plan-out is written by --mode round only") }
         if mode == .warmup && mask != nil { throw ValidationError("--mode warmup takes no --mask") }
         if mode != .warmup && (untilEpoch != nil || previousLog != nil) { throw ValidationError("--until-epoch and --previous-log belong to --mode warmup") }
         if previousLog != nil && initial == nil { throw ValidationError("--previous-log continues the log of --initial: give both") }
@@ -136,8 +147,17 @@ struct TrainCommand: ParsableCommand {
     /// the data; Adam starts afresh once, at round 1 (SPEC §6: re-created after the warm-up).
     func continuedModel(_ data: TrainingData) throws -> Model {
         guard let initial else { throw StageError("--mode \(mode.rawValue) needs --initial") }
-        let model = try Checkpoint.load(initial).model
+        var model = try Checkpoint.load(initial).model
         try ModelChecks.compatible(model.config, with: data, path: initial)
+        if let roundDropout {
+            var config = model.config
+            config.dropout = roundDropout
+            let m = Model(config: config, net: model.net, meta: model.meta, buffers: model.buffers,
+                          dropoutGenerator: model.dropoutGenerator)
+            m.netAdam = model.netAdam
+            m.metaAdam = model.metaAdam
+            model = m
+        }
         if round == 1 { model.resetOptimizers() }
         return model
     }
@@ -221,7 +241,12 @@ struct TrainCommand: ParsableCommand {
                 }
                 let kept = data.baseCaptions.filter { keep == nil || keep?[$0] != 0 }.count
                 let progress = StageKit.Progress("round \(round) net \(net)", total: BatchPlan.count(kept, batchSize: batchSize))
-                try trainer.round(model, round: round, keep: keep) { line in
+                let plan = try trainer.roundPlan(round: round, keep: keep)
+                if let batchPlanOut {
+                    try plan.json(batchSize: batchSize, metaInterval: metaInterval)
+                        .write(to: URL(fileURLWithPath: batchPlanOut), options: .atomic)
+                }
+                trainer.round(model, plan: plan) { line in
                     lines.append(line.tsv)
                     progress.update(lines.count - 1, detail: String(format: "loss %.4f meta %.4f", line.loss, line.metaLoss ?? .nan))
                 }

@@ -1,6 +1,7 @@
 """Side-by-side table of one of our runs and the official code's run on the same exported data.
 
     python3 compare_official.py --run Data/runs/<name> --official summary.json [--bin .build/release] [--out table.md]
+        [--steps 25] [--steps-only] [--log train_b@1=FILE]
 
 Ours, from the run folder: dev rSum per round (evaluate_dev@N), purification precision / recall /
 kept fraction (purify_{a,b}@N/report) and the AUC of the scores each purification fitted
@@ -150,9 +151,12 @@ def table(ours, theirs):
     return "\n".join(rows)
 
 
-def our_step_stats(run, family, n):
-    """(score_mean, margin_mean, loss) per step of `family@n/log` (a round's log.tsv)."""
-    path = os.path.join(run, f"{family}@{n}/log")
+def our_step_stats(run, family, n, logs=None):
+    """(score_mean, margin_mean, loss) per step of `family@n/log` (a round's log.tsv), or of the
+    file `logs` names for `family@n` (--log)."""
+    path = (logs or {}).get(f"{family}@{n}") or os.path.join(run, f"{family}@{n}/log")
+    if not os.path.exists(path):
+        return None
     with open(path) as f:
         head = f.readline().rstrip("\n").split("\t")
         if "score_mean" not in head:
@@ -162,14 +166,18 @@ def our_step_stats(run, family, n):
     return [(float(r[ip]), float(r[im]), float(r[il])) for r in rows]
 
 
-def step_table(run, theirs, block):
-    """Per `block` steps of every round and net: mean score, mean margin, mean loss; ours / official."""
+def step_table(run, theirs, block, logs=None):
+    """Per `block` steps of every round and net: mean score, mean margin, mean loss; ours /
+    official (ours / official − 1 in brackets), and the whole round's means last."""
     rows = [f"| round, net | steps | mean score ours / official | mean margin ours / official | mean loss ours / official |",
             "|---|---|---|---|---|"]
     worst = {}
+    def cells(o, f):
+        return (f"{o[0]:.4f} / {f[0]:.4f} ({100 * (o[0] / f[0] - 1):+.1f}%) | {o[1]:.4f} / {f[1]:.4f} "
+                f"({100 * (o[1] / f[1] - 1):+.1f}%) | {o[2]:.3f} / {f[2]:.3f} ({100 * (o[2] / f[2] - 1):+.1f}%)")
     for i, t in enumerate(theirs["epochs"], 1):
         for net in ("B", "A"):
-            ours = our_step_stats(run, f"train_{net.lower()}", i)
+            ours = our_step_stats(run, f"train_{net.lower()}", i, logs)
             off = t[f"train_{net}"].get("step_stats")
             if not ours or not off:
                 continue
@@ -178,8 +186,9 @@ def step_table(run, theirs, block):
                 f = np.mean(off[k:k + block], axis=0)
                 for j, name in enumerate(("score", "margin", "loss")):
                     worst[name] = max(worst.get(name, 0), abs(o[j] / f[j] - 1))
-                rows.append(f"| {i} {net} | {k}–{min(k + block, len(ours), len(off)) - 1} | {o[0]:.3f} / {f[0]:.3f} | "
-                            f"{o[1]:.4f} / {f[1]:.4f} | {o[2]:.3f} / {f[2]:.3f} |")
+                rows.append(f"| {i} {net} | {k}–{min(k + block, len(ours), len(off)) - 1} | {cells(o, f)} |")
+            n = min(len(ours), len(off))
+            rows.append(f"| {i} {net} | all {n} | {cells(np.mean(ours[:n], axis=0), np.mean(off[:n], axis=0))} |")
     rows.append("")
     rows.append("largest relative difference per block: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in worst.items()))
     return "\n".join(rows)
@@ -192,13 +201,20 @@ def main():
     ap.add_argument("--bin", default=".build/release")
     ap.add_argument("--out")
     ap.add_argument("--steps", type=int, default=0, help="also compare per this many steps of every round")
+    ap.add_argument("--steps-only", action="store_true", help="only the per-step table (no evaluation)")
+    ap.add_argument("--log", action="append", default=[], metavar="STAGE=FILE",
+                    help="our per-step log of a round from elsewhere, e.g. train_b@1=/tmp/train_b1.log (repeatable)")
     a = ap.parse_args()
+    logs = dict(x.split("=", 1) for x in a.log)
+    theirs = json.load(open(a.official))
+    if a.steps_only:
+        print(step_table(a.run, theirs, a.steps or 25, logs))
+        return
     with tempfile.TemporaryDirectory(prefix="compare-official-") as tmp:
         ours = Ours(a.run, a.bin, tmp).collect()
-    theirs = json.load(open(a.official))
     text = table(ours, theirs)
     if a.steps:
-        text += "\n\n" + step_table(a.run, theirs, a.steps)
+        text += "\n\n" + step_table(a.run, theirs, a.steps, logs)
     print(text)
     if a.out:
         with open(a.out, "w") as f:

@@ -5,7 +5,8 @@ and a check that the official tokenisation of an `mscn export precomp` folder gi
 our corpus holds; per main-net step of every round, the mean score of the batch's own pairs (the
 meta net's output), the mean self-adaptive margin and the loss (train_{A,B}.step_stats); resumable
 runs in slices (--state, --stop-after-minutes); the warm-up pair saved as or started from
-safetensors (--save-warmup-weights, --warmup-weights).
+safetensors (--save-warmup-weights, --warmup-weights); one round of one net fed our batch plan
+(--batch-plan: our mask, main batches, meta negatives and meta batches, in our order).
 
 Run the official MSCN training loop (hhc1997/MSCN at $MSCN_REF) on CPU on a precomp folder and
 record timings, per-epoch purification precision/recall, Beta-mixture fits, losses and dev/test
@@ -54,6 +55,12 @@ p.add_argument("--stop-after-minutes", type=float, default=0,
                help="with --state: pause (exit 3) at the first warm-up epoch or round boundary past this many minutes")
 p.add_argument("--save-warmup-weights", default="", help="write the warm-up A/B pair as safetensors (mscn weights import)")
 p.add_argument("--warmup-weights", default="", help="start the rounds from this safetensors warm-up pair (no warm-up epochs)")
+p.add_argument("--dropout", type=float, default=None,
+               help="set every nn.Dropout of the main nets (and of train()'s look-ahead copies) to this rate "
+                    "(comparison runs: 0 with mscn-train --round-dropout 0 takes dropout randomness out)")
+p.add_argument("--batch-plan", default="",
+               help="our round's batch plan (mscn-train --batch-plan-out): that round of that net trains on our mask, "
+                    "our main batches and our meta set and meta batches, in our order, instead of the loaders' shuffles")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 out_dir = os.path.splitext(a.out)[0] + "_work"; os.makedirs(out_dir, exist_ok=True)
@@ -131,6 +138,75 @@ def _rec_from_samples(cls, x, weights=None):
     META_SIMS.append(np.asarray(x, dtype=np.float64).ravel().copy())
     return _from_samples(cls, x, weights)
 M.TrueBetaDistribution.from_samples = classmethod(_rec_from_samples)
+
+SPLIT_CAPTURE = {}   # pred / prob of the last split_data (what its labelled loader keeps)
+PLAN = json.load(open(a.batch_plan)) if a.batch_plan else None
+
+
+class PlanMetaDataset:
+    """The meta loader's dataset as train() sees it: get_add_non_correspondence_idx() installs
+    our round's negatives (caption, image) instead of drawing them."""
+    def __init__(self, ds, captions, images):
+        self.ds, self.captions, self.images = ds, captions, images
+    def get_add_non_correspondence_idx(self):
+        self.ds.rand_caption_idx = self.captions.copy()
+        self.ds.nocor_rand_t2i_idx = self.images.copy()
+    def __len__(self):
+        return len(self.ds)
+
+
+class PlanLoaders:
+    """Our round, step by step: the main batches (PlanLoaders.train) and, for every meta step in
+    order, its meta batch (PlanLoaders.meta; train() draws one per meta step, so one pass covers
+    the round). Built on the official datasets; only the order and the pairs are ours."""
+    def __init__(self, plan, official_pred, prob, caps_tr, ims_tr, meta_loader):
+        steps = plan["steps"]
+        pred = np.zeros(len(official_pred), dtype=bool)
+        pred[np.asarray(plan["captions"], dtype=np.int64)] = True
+        self.mask_differs = int((pred != np.asarray(official_pred, dtype=bool)).sum())
+        dset = D.PrecompDataset_correct(caps_tr, ims_tr, "train_C", opt.noise_ratio, opt.noise_file,
+                                        mode="labeled", pred=pred.astype(np.int64), probability=prob)
+        pos = {int(c): i for i, c in enumerate(np.nonzero(pred)[0])}
+        self.steps = [[pos[c] for c in st["captions"]] for st in steps]
+        bad = sum(int(dset.t2i_index[pos[c]]) != i for st in steps for c, i in zip(st["captions"], st["images"]))
+        if bad:
+            raise SystemExit(f"batch plan: {bad} captions have another image in the official noisy map")
+        self.dataset = dset
+        ds = meta_loader.dataset
+        m = plan["meta_positives"]
+        pairs = plan["meta_pairs"]
+        if m != len(ds.captions) or len(pairs) != 2 * m:
+            raise SystemExit(f"batch plan: {m} meta positives and {len(pairs) - m} negatives; the official meta set has {len(ds.captions)} of each")
+        if any(p[3] != 1 for p in pairs[:m]) or any(p[3] != 0 or p[0] != 0 for p in pairs[m:]):
+            raise SystemExit("batch plan: meta pairs are not positives then training negatives")
+        neg = np.asarray([p[1:3] for p in pairs[m:]], dtype=np.int64)
+        self.meta_dataset = PlanMetaDataset(ds, neg[:, 0], neg[:, 1])
+        self.meta_steps = [st.get("meta") for st in steps]
+        if plan.get("meta_interval", 1) != 1 or opt.meta_interval != 1:
+            raise SystemExit("batch plan: meta interval 1 only (ours steps at i % k == 0, the official code at (i+1) % k == 0)")
+        self.summary = {"steps": len(steps), "captions": len(plan["captions"]), "mask_differs": self.mask_differs,
+                        "meta_steps": sum(x is not None for x in self.meta_steps)}
+
+    class _Main:
+        def __init__(self, outer): self.o, self.dataset = outer, outer.dataset
+        def __len__(self): return len(self.o.steps)
+        def __iter__(self):
+            for idx in self.o.steps:
+                yield D.collate_fn([self.dataset[i] for i in idx])
+
+    class _Meta:
+        def __init__(self, outer): self.o, self.dataset = outer, outer.meta_dataset
+        def __iter__(self):
+            ds = self.dataset.ds
+            for idx in self.o.meta_steps:
+                if idx is not None:
+                    yield D.collate_fn_meta_C([ds[i] for i in idx])
+
+    @property
+    def train(self): return PlanLoaders._Main(self)
+    @property
+    def meta(self): return PlanLoaders._Meta(self)
+
 
 class Capped:
     """A loader that stops after n batches."""
@@ -311,10 +387,24 @@ with contextlib.redirect_stdout(Tee()):
     test_loader = D.get_loader(caps_te, ims_te, "test", opt.batch_size, 0)
     nA, mA, nB, mB = models.SGRAF(opt), MetaSim(), models.SGRAF(opt), MetaSim()
     M.SGRAF = models.SGRAF
+    if a.dropout is not None:
+        def with_dropout(net):
+            for mod in net.modules():
+                if isinstance(mod, torch.nn.Dropout):
+                    mod.p = a.dropout
+            return net
+        with_dropout(nA); with_dropout(nB)
+        M.SGRAF = lambda o: with_dropout(models.SGRAF(o))
+        print(f"dropout of every main-net nn.Dropout set to {a.dropout}")
     MAIN_CRITERIA.update({id(nA.criterion), id(nB.criterion)})
     if a.max_steps:   # cap every training pass (split_data, validation and test still see all data)
         _gc = D.get_loader_correct
         M.get_loader_correct = lambda *x, **k: Capped(_gc(*x, **k), a.max_steps)
+    _gc_split = M.get_loader_correct
+    def _get_loader_correct_rec(*x, **k):
+        SPLIT_CAPTURE.update(pred=np.asarray(k["pred"]).copy(), prob=np.asarray(k["prob"]).copy())
+        return _gc_split(*x, **k)
+    M.get_loader_correct = _get_loader_correct_rec
     bce = torch.nn.BCELoss()
     warm_loader, _, clean_labels = D.get_loader(caps_tr, ims_tr, "train", warmup_bs, 0,
                                                 noise_ratio=opt.noise_ratio, noise_file=opt.noise_file)
@@ -385,22 +475,37 @@ with contextlib.redirect_stdout(Tee()):
 
     if ep_done == 0 and opt.num_epochs > 0 and not (resume and resume["phase"] == "rounds"):
         pause_if_due("rounds", 0, **round_state())
+    def planned(net, rnd, split_loader):
+        """The loaders train() gets for `net`'s round `rnd`: the official ones, or with a batch
+        plan for that net and round, ours (on our mask; how far the official split's mask is from
+        it is printed and recorded)."""
+        if not PLAN or PLAN["net"].upper() != net or PLAN["round"] != rnd:
+            return split_loader, meta_loader, None
+        pl = PlanLoaders(PLAN, SPLIT_CAPTURE["pred"], SPLIT_CAPTURE["prob"], caps_tr, ims_tr, meta_loader)
+        print(f"batch plan for net {net} round {rnd}: {pl.summary['steps']} steps over {pl.summary['captions']} "
+              f"captions; our mask and the official split's differ in {pl.mask_differs} captions")
+        return pl.train, pl.meta, pl.summary
+
     for ep in range(ep_done, opt.num_epochs):
         rec = {"epoch": ep + 1}
         n0 = len(log.getvalue())
         t = time.time()
         cA = timed("split", M.split_data, opt, all_loader, meta_loader, nA, mA, caps_tr, ims_tr)
         rec["purify_A"] = purification_record(cA, clean_labels); rec["purify_A"]["seconds"] = time.time() - t
+        loader, mloader, plan_rec = planned("B", ep + 1, cA)
         s0 = len(LOSSES); t = time.time(); k0 = len(STEP_STATS)
-        timed("train", M.train, opt, cA, meta_loader, nB, mB, oB, moB, ep, bce, steps=len(cA))
+        timed("train", M.train, opt, loader, mloader, nB, mB, oB, moB, ep, bce, steps=len(loader))
         rec["train_B"] = loss_summary(s0); rec["train_B"]["seconds"] = time.time() - t
+        if plan_rec: rec["train_B"]["batch_plan"] = plan_rec
         rec["train_B"]["step_stats"] = STEP_STATS[k0:]
         t = time.time()
         cB = timed("split", M.split_data, opt, all_loader, meta_loader, nB, mB, caps_tr, ims_tr)
         rec["purify_B"] = purification_record(cB, clean_labels); rec["purify_B"]["seconds"] = time.time() - t
+        loader, mloader, plan_rec = planned("A", ep + 1, cB)
         s0 = len(LOSSES); t = time.time(); k0 = len(STEP_STATS)
-        timed("train", M.train, opt, cB, meta_loader, nA, mA, oA, moA, ep, bce, steps=len(cB))
+        timed("train", M.train, opt, loader, mloader, nA, mA, oA, moA, ep, bce, steps=len(loader))
         rec["train_A"] = loss_summary(s0); rec["train_A"]["seconds"] = time.time() - t
+        if plan_rec: rec["train_A"]["batch_plan"] = plan_rec
         rec["train_A"]["step_stats"] = STEP_STATS[k0:]
         t = time.time()
         with torch.no_grad():

@@ -70,6 +70,78 @@ final class TrainPurifyEvaluateTests: XCTestCase {
         for (a, b) in zip(sharded, whole) { XCTAssertEqual(a, b, accuracy: 1e-6) }
     }
 
+    /// `--batch-plan-out` writes the round's plan and changes no output byte; the plan is the
+    /// kept captions in batches (each with its noisy image) and one meta batch per step, cycled.
+    func testBatchPlanOutChangesNothingAndListsTheRoundsBatches() throws {
+        let e = try experiment()
+        try e.warmup("A", out: e.path("wa-plan.tzst"))
+        try e.warmup("B", out: e.path("wb-plan.tzst"))
+        try TinyExperiment.run("mscn-purify", ["--checkpoint", e.path("wa-plan.tzst"), "--net", "A", "--round", "1"] + e.common
+                               + ["--out", e.path("mask-plan.tzst"), "--report", e.path("report-plan.json")])
+        let round = ["--mode", "round", "--net", "B", "--round", "1", "--initial", e.path("wb-plan.tzst"),
+                     "--mask", e.path("mask-plan.tzst")] + e.common + TinyExperiment.model
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("rp1.tzst"), "--log", e.path("rp1.log")])
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("rp2.tzst"), "--log", e.path("rp2.log"),
+                                                      "--batch-plan-out", e.path("plan.json")])
+        XCTAssertEqual(bytes(e.path("rp1.tzst")), bytes(e.path("rp2.tzst")), "--batch-plan-out changed the checkpoint")
+        XCTAssertEqual(bytes(e.path("rp1.log")), bytes(e.path("rp2.log")), "--batch-plan-out changed the log")
+
+        let plan = try json(e.path("plan.json"))
+        XCTAssertEqual(plan["format"] as? String, "mscn-round-plan/1")
+        XCTAssertEqual(plan["net"] as? String, "B")
+        XCTAssertEqual(plan["round"] as? Int, 1)
+        let keep = try TensorFileReader(path: e.path("mask-plan.tzst")).read(Schema.keep).uint8s()
+        let kept = keep.indices.filter { keep[$0] != 0 }
+        XCTAssertEqual(plan["captions"] as? [Int], kept)
+        let imageOf = try NoisyMap.load(e.noise).imageOfCaption.map(Int.init)
+        let steps = try XCTUnwrap(plan["steps"] as? [[String: Any]])
+        let logLines = try String(contentsOfFile: e.path("rp1.log"), encoding: .utf8).split(separator: "\n").count - 1
+        XCTAssertEqual(steps.count, logLines, "one plan step per logged step")
+        var seen: [Int] = []
+        for st in steps {
+            let c = try XCTUnwrap(st["captions"] as? [Int]), i = try XCTUnwrap(st["images"] as? [Int])
+            XCTAssertEqual(i, c.map { imageOf[$0] })
+            XCTAssertLessThanOrEqual(c.count, 16)
+            seen += c
+        }
+        // Every kept caption once (a final batch of one is not trained).
+        XCTAssertEqual(seen.count, kept.count - (kept.count % 16 == 1 ? 1 : 0))
+        XCTAssertEqual(Set(seen).count, seen.count)
+        XCTAssertTrue(Set(seen).isSubset(of: Set(kept)))
+        let pairs = try XCTUnwrap(plan["meta_pairs"] as? [[Double]])
+        let positives = try XCTUnwrap(plan["meta_positives"] as? Int)
+        XCTAssertEqual(pairs.count, 2 * positives)
+        XCTAssertTrue(pairs.prefix(positives).allSatisfy { $0[3] == 1 } && pairs.dropFirst(positives).allSatisfy { $0[3] == 0 })
+        let meta = try steps.map { try XCTUnwrap($0["meta"] as? [Int]) }
+        let perPass = stride(from: 0, to: pairs.count, by: 16).filter { pairs.count - $0 >= 2 }.count
+        XCTAssertEqual(meta.prefix(perPass).flatMap { $0 }.count, pairs.count - (pairs.count % 16 == 1 ? 1 : 0))
+        for (k, m) in meta.enumerated() { XCTAssertEqual(m, meta[k % perPass], "meta batches cycle") }
+
+        let r = try runProduct("mscn-train", ["--mode", "warmup", "--net", "A"] + e.common + TinyExperiment.model
+                                             + ["--out", e.path("never-plan.tzst"), "--batch-plan-out", e.path("p.json")])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--batch-plan-out"), r.stderr)
+    }
+
+    /// `--round-dropout` at the checkpoint's own rate changes nothing (weights, Adam states and the
+    /// dropout stream carry over); at 0 the round trains without dropout.
+    func testRoundDropoutOverridesOnlyTheRate() throws {
+        let e = try experiment()
+        try e.warmup("B", out: e.path("wb-drop.tzst"))
+        let round = ["--mode", "round", "--net", "B", "--round", "2", "--initial", e.path("wb-drop.tzst")]
+            + e.common + TinyExperiment.model
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("rd.tzst"), "--log", e.path("rd.log")])
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("rd04.tzst"), "--log", e.path("rd04.log"), "--round-dropout", "0.4"])
+        try TinyExperiment.run("mscn-train", round + ["--out", e.path("rd0.tzst"), "--log", e.path("rd0.log"), "--round-dropout", "0"])
+        XCTAssertEqual(bytes(e.path("rd.log")), bytes(e.path("rd04.log")), "--round-dropout 0.4 (the checkpoint's rate) changed the round")
+        XCTAssertEqual(try tensor(e.path("rd.tzst"), "net/img_enc.fc.weight"), try tensor(e.path("rd04.tzst"), "net/img_enc.fc.weight"))
+        XCTAssertNotEqual(bytes(e.path("rd.log")), bytes(e.path("rd0.log")), "--round-dropout 0 trained as with dropout")
+        let r = try runProduct("mscn-train", ["--mode", "warmup", "--net", "A"] + e.common + TinyExperiment.model
+                                             + ["--out", e.path("never-drop.tzst"), "--round-dropout", "0"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--round-dropout"), r.stderr)
+    }
+
     func testMaskOfWrongLengthIsRefused() throws {
         let e = try experiment()
         try e.warmup("B", out: e.path("wb-mask.tzst"))

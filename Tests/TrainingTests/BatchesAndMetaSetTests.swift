@@ -55,6 +55,19 @@ final class BatchesAndMetaSetTests: XCTestCase {
         XCTAssertEqual(a.negatives, a2.negatives)
     }
 
+    func testMetaBatchIndicesNameTheShuffledPairs() throws {
+        let m = try MetaSet.forRound(split(21), trainCaptions: 500, captionsPerImage: 5, trainImages: 100, seed: 3, round: 1)
+        // The pairs shuffled directly with the stream, as `batches` drew them before positions existed.
+        var order = m.pairs
+        var g = SeededGenerator(seed: 3, stream: "meta-batches-B-1")
+        g.shuffle(&order)
+        let direct = stride(from: 0, to: order.count, by: 8).map { Array(order[$0..<min($0 + 8, order.count)]) }
+        let positions = m.batchIndices(size: 8, seed: 3, round: 1, net: "B")
+        XCTAssertEqual(positions.map { $0.map { m.pairs[$0] } }, direct)
+        XCTAssertEqual(m.batches(size: 8, seed: 3, round: 1, net: "B"), direct)
+        XCTAssertEqual(positions.flatMap { $0 }.sorted(), Array(m.pairs.indices))
+    }
+
     func testEmptyMetaSetIsAnError() {
         XCTAssertThrowsError(try MetaSet.forRound(split(0), trainCaptions: 10, captionsPerImage: 5, trainImages: 2, seed: 0, round: 1))
     }
