@@ -35,12 +35,15 @@ public struct RunRecord: Sendable {
         r.params = read("params.json", RunParameters.load)
         r.metrics = read("metrics.json", RetrievalMetrics.load)
         r.best = read("best.json", BestRound.load)
+        let stages = (try? fm.contentsOfDirectory(atPath: folder)) ?? []
+        func lastOf(_ prefix: String) -> Int? {
+            stages.compactMap { $0.hasPrefix(prefix + "@") ? Int($0.dropFirst(prefix.count + 1)) : nil }.max()
+        }
         for net in ["a", "b"] {
-            if let c = read("warmup_\(net)/regime", WarmupCheck.load), let auc = c.auc { r.extras["auc_\(net)"] = auc }
-            let rounds = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).compactMap { name -> Int? in
-                name.hasPrefix("purify_\(net)@") ? Int(name.dropFirst("purify_\(net)@".count)) : nil
-            }
-            if let last = rounds.max(), let p = read("purify_\(net)@\(last)/report", RoundPurification.load) {
+            // The warm-up runs as one stage per epoch (warmup_a@1..N): its regime check is the last one's.
+            let warmup = lastOf("warmup_\(net)").map { "warmup_\(net)@\($0)" } ?? "warmup_\(net)"
+            if let c = read("\(warmup)/regime", WarmupCheck.load), let auc = c.auc { r.extras["auc_\(net)"] = auc }
+            if let last = lastOf("purify_\(net)"), let p = read("purify_\(net)@\(last)/report", RoundPurification.load) {
                 r.extras["precision_\(net)"] = p.report.precision
                 r.extras["recall_\(net)"] = p.report.recall
             }

@@ -200,4 +200,21 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(r.problems.count, 1)
         XCTAssertTrue(r.problems[0].contains("broken/metrics.json: not a metrics file"), r.problems[0])
     }
+
+    /// The warm-up is one stage per epoch: the run's AUC is the last epoch's regime check, and the
+    /// purification columns are the last round's.
+    func testRunRecordTakesTheLastWarmupEpochAndTheLastRound() throws {
+        let f = FakeRunFolders()
+        let dir = try f.add("epochs", pipeline: "p.yaml", params: ["noise": "0.7"], overrides: [:], metrics: nil)
+        let fm = FileManager.default
+        for (epoch, auc) in [(2, 0.61), (10, 0.98), (9, 0.97)] {
+            try fm.createDirectory(atPath: dir + "/warmup_a@\(epoch)", withIntermediateDirectories: true)
+            try """
+            {"net": "A", "auc": \(auc), "captions": 10, "clean_captions": 3, "mean_score_clean": 0.5, "mean_score_noisy": 0.2}
+            """.write(toFile: dir + "/warmup_a@\(epoch)/regime", atomically: true, encoding: .utf8)
+        }
+        let r = RunRecord.load(dir)
+        XCTAssertEqual(try XCTUnwrap(r.extras["auc_a"]), 0.98, accuracy: 1e-12, "\(r.problems)")
+        XCTAssertNil(r.extras["auc_b"])
+    }
 }
