@@ -147,12 +147,7 @@ public struct Trainer {
         return RoundPlan(round: round, net: net, seed: seed, captions: captions, batches: batches, metaSet: metaSet, metaSteps: metaSteps)
     }
 
-    /// One MSCN epoch (`round` ≥ 1) on the captions `keep` retains (nil: all).
-    public func round(_ model: Model, round: Int, keep: [UInt8]?, onStep: (StepLogLine) -> Void) throws {
-        self.round(model, plan: try roundPlan(round: round, keep: keep), onStep: onStep)
-    }
-
-    /// One MSCN epoch on the batches of `plan` (from `roundPlan`).
+    /// One MSCN epoch (`round` ≥ 1) on the batches of `plan` (from `roundPlan`).
     public func round(_ model: Model, plan: RoundPlan, onStep: (StepLogLine) -> Void) {
         let epoch = options.warmupEpochs + plan.round - 1
         let lr = scheduledLearningRate(base: options.learningRate, epoch: epoch, decayEvery: options.lrDecayEvery)

@@ -212,19 +212,15 @@ struct TrainCommand: ParsableCommand {
                 print(check.summary)
                 extra["warmup_auc"] = check.auc.map { String($0) } ?? "n/a"
                 if let regime { try check.write(to: regime) }
-            case .baseline:
+            case .baseline, .standard:
                 model = try continuedModel(data)
-                let progress = StageKit.Progress("baseline round \(round) net \(net)",
-                                                 total: BatchPlan.count(data.baseCaptions.count, batchSize: batchSize))
-                trainer.baselineRound(model, round: round) { line in
-                    lines.append(line.tsv)
-                    progress.update(lines.count - 1, detail: String(format: "loss %.4f", line.loss))
-                }
-            case .standard:
-                model = try continuedModel(data)
-                let progress = StageKit.Progress("standard round \(round) net \(net)",
-                                                 total: BatchPlan.count(trainer.trainingCaptions.count, batchSize: batchSize))
-                trainer.standardRound(model, round: round) { line in
+                // The baseline trains on every caption; standard on trainingCaptions (the clean ones with --clean-only).
+                let (captions, epoch) = mode == .standard
+                    ? (trainer.trainingCaptions.count, trainer.standardRound)
+                    : (data.baseCaptions.count, trainer.baselineRound)
+                let progress = StageKit.Progress("\(mode.rawValue) round \(round) net \(net)",
+                                                 total: BatchPlan.count(captions, batchSize: batchSize))
+                epoch(model, round) { line in
                     lines.append(line.tsv)
                     progress.update(lines.count - 1, detail: String(format: "loss %.4f", line.loss))
                 }
@@ -239,13 +235,12 @@ struct TrainCommand: ParsableCommand {
                     }
                     keep = k
                 }
-                let kept = data.baseCaptions.filter { keep == nil || keep?[$0] != 0 }.count
-                let progress = StageKit.Progress("round \(round) net \(net)", total: BatchPlan.count(kept, batchSize: batchSize))
                 let plan = try trainer.roundPlan(round: round, keep: keep)
                 if let batchPlanOut {
                     try plan.json(batchSize: batchSize, metaInterval: metaInterval)
                         .write(to: URL(fileURLWithPath: batchPlanOut), options: .atomic)
                 }
+                let progress = StageKit.Progress("round \(round) net \(net)", total: plan.batches.count)
                 trainer.round(model, plan: plan) { line in
                     lines.append(line.tsv)
                     progress.update(lines.count - 1, detail: String(format: "loss %.4f meta %.4f", line.loss, line.metaLoss ?? .nan))

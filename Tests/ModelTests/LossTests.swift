@@ -3,16 +3,19 @@ import MSCN
 import MSCNRandom
 import XCTest
 
+/// The score matrix both loss test classes use: diagonal high, off-diagonal spread, hinges away from 0.
+let lossTestBatch = 4
+let lossTestScores: [Float] = [0.81, 0.40, 0.77, 0.35,
+                               0.52, 0.66, 0.30, 0.71,
+                               0.45, 0.25, 0.90, 0.33,
+                               0.60, 0.33, 0.49, 0.58]
+
 /// Losses: values from their definitions and gradients against central differences (Float32,
 /// h = 1e-3 on scores in (0,1); entries kept ≥ 0.02 away from every hinge so no difference
 /// crosses a kink; tolerance 2e-3 relative as in EngineTests' `checkGradients`).
 final class LossTests: XCTestCase {
-    let b = 4
-    /// Scores with a clear structure: diagonal high, off-diagonal spread, hinges away from 0.
-    let scores: [Float] = [0.81, 0.40, 0.77, 0.35,
-                           0.52, 0.66, 0.30, 0.71,
-                           0.45, 0.25, 0.90, 0.33,
-                           0.60, 0.33, 0.49, 0.58]
+    let b = lossTestBatch
+    let scores = lossTestScores
 
     func value(_ f: (Tape, Var) -> Var, _ s: [Float]) -> Float {
         let t = Tape()
@@ -105,11 +108,8 @@ final class LossTests: XCTestCase {
 
 /// The standard (comparison-row) loss: hardest negatives with one fixed margin.
 final class HardestNegativeLossTests: XCTestCase {
-    let b = 4
-    let scores: [Float] = [0.81, 0.40, 0.77, 0.35,
-                           0.52, 0.66, 0.30, 0.71,
-                           0.45, 0.25, 0.90, 0.33,
-                           0.60, 0.33, 0.49, 0.58]
+    let b = lossTestBatch
+    let scores = lossTestScores
 
     func value(_ s: [Float]) -> Float {
         let t = Tape()

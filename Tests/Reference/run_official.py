@@ -489,24 +489,19 @@ with contextlib.redirect_stdout(Tee()):
     for ep in range(ep_done, opt.num_epochs):
         rec = {"epoch": ep + 1}
         n0 = len(log.getvalue())
-        t = time.time()
-        cA = timed("split", M.split_data, opt, all_loader, meta_loader, nA, mA, caps_tr, ims_tr)
-        rec["purify_A"] = purification_record(cA, clean_labels); rec["purify_A"]["seconds"] = time.time() - t
-        loader, mloader, plan_rec = planned("B", ep + 1, cA)
-        s0 = len(LOSSES); t = time.time(); k0 = len(STEP_STATS)
-        timed("train", M.train, opt, loader, mloader, nB, mB, oB, moB, ep, bce, steps=len(loader))
-        rec["train_B"] = loss_summary(s0); rec["train_B"]["seconds"] = time.time() - t
-        if plan_rec: rec["train_B"]["batch_plan"] = plan_rec
-        rec["train_B"]["step_stats"] = STEP_STATS[k0:]
-        t = time.time()
-        cB = timed("split", M.split_data, opt, all_loader, meta_loader, nB, mB, caps_tr, ims_tr)
-        rec["purify_B"] = purification_record(cB, clean_labels); rec["purify_B"]["seconds"] = time.time() - t
-        loader, mloader, plan_rec = planned("A", ep + 1, cB)
-        s0 = len(LOSSES); t = time.time(); k0 = len(STEP_STATS)
-        timed("train", M.train, opt, loader, mloader, nA, mA, oA, moA, ep, bce, steps=len(loader))
-        rec["train_A"] = loss_summary(s0); rec["train_A"]["seconds"] = time.time() - t
-        if plan_rec: rec["train_A"]["batch_plan"] = plan_rec
-        rec["train_A"]["step_stats"] = STEP_STATS[k0:]
+        # Co-teaching: each net's purification picks the captions the other net trains on.
+        for judge, (nJ, mJ), pupil, (nP, mP, oP, moP) in (("A", (nA, mA), "B", (nB, mB, oB, moB)),
+                                                          ("B", (nB, mB), "A", (nA, mA, oA, moA))):
+            t = time.time()
+            kept = timed("split", M.split_data, opt, all_loader, meta_loader, nJ, mJ, caps_tr, ims_tr)
+            rec[f"purify_{judge}"] = purification_record(kept, clean_labels)
+            rec[f"purify_{judge}"]["seconds"] = time.time() - t
+            loader, mloader, plan_rec = planned(pupil, ep + 1, kept)
+            s0 = len(LOSSES); t = time.time(); k0 = len(STEP_STATS)
+            timed("train", M.train, opt, loader, mloader, nP, mP, oP, moP, ep, bce, steps=len(loader))
+            rec[f"train_{pupil}"] = loss_summary(s0); rec[f"train_{pupil}"]["seconds"] = time.time() - t
+            if plan_rec: rec[f"train_{pupil}"]["batch_plan"] = plan_rec
+            rec[f"train_{pupil}"]["step_stats"] = STEP_STATS[k0:]
         t = time.time()
         with torch.no_grad():
             rec["dev"] = timed("validate", evaluate, {"A": (nA, mA), "B": (nB, mB)}, val_loader)
