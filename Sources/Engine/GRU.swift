@@ -38,37 +38,46 @@ extension Tape {
     func gruDirection(_ x: Var, _ lengths: [Int], _ p: GRUWeights, reverse: Bool,
                       batch: Int, steps: Int, w: Int, h: Int, keepCache: Bool) -> ([Float], GRUCache) {
         let h3 = 3 * h
-        var xi = BLAS.matmul(values[x.id], values[p.ih.id], m: batch * steps, n: h3, k: w, transB: true)
+        var projected = BLAS.matmul(values[x.id], values[p.ih.id], m: batch * steps, n: h3, k: w, transB: true)
         let bih = values[p.bih.id], bhh = values[p.bhh.id], whh = values[p.hh.id]
-        for r in 0..<(batch * steps) { for c in 0..<h3 { xi[r * h3 + c] += bih[c] } }
-        var cache = GRUCache(xi: [], r: [], z: [], n: [], ghn: [], hprev: [])
-        let zeros = [Float](repeating: 0, count: batch * steps * h)
-        if keepCache { cache.r = zeros; cache.z = zeros; cache.n = zeros; cache.ghn = zeros; cache.hprev = zeros }
-        var out = zeros
-        var state = [Float](repeating: 0, count: batch * h)
+        for r in 0..<(batch * steps) { for c in 0..<h3 { projected[r * h3 + c] += bih[c] } }
+        let xi = projected
+        let total = batch * steps * h
+        // Written per (row, unit) from up to two threads (ParallelRows): raw buffers, copied out at the end.
+        let outBuf = GateBuffer(total), stateBuf = GateBuffer(batch * h)
+        let kept = keepCache ? (0..<5).map { _ in GateBuffer(total) } : []
         for k in 0..<steps {
             let active = (0..<batch).filter { lengths[$0] > k }
             if active.isEmpty { break }
             var hm = [Float](repeating: 0, count: active.count * h)
-            for (a, b) in active.enumerated() { for c in 0..<h { hm[a * h + c] = state[b * h + c] } }
+            for (a, b) in active.enumerated() { for c in 0..<h { hm[a * h + c] = stateBuf.p[b * h + c] } }
             let gh = BLAS.matmul(hm, whh, m: active.count, n: h3, k: h, transB: true)
-            for (a, b) in active.enumerated() {
-                let pos = reverse ? lengths[b] - 1 - k : k
-                let row = b * steps + pos
-                for c in 0..<h {
-                    let r = 1 / (1 + Foundation.exp(-(xi[row * h3 + c] + gh[a * h3 + c] + bhh[c])))
-                    let z = 1 / (1 + Foundation.exp(-(xi[row * h3 + h + c] + gh[a * h3 + h + c] + bhh[h + c])))
-                    let ghn = gh[a * h3 + 2 * h + c] + bhh[2 * h + c]
-                    let n = Foundation.tanh(xi[row * h3 + 2 * h + c] + r * ghn)
-                    let hp = hm[a * h + c]
-                    let hn = (1 - z) * n + z * hp
-                    let q = row * h + c
-                    if keepCache { cache.r[q] = r; cache.z[q] = z; cache.n[q] = n; cache.ghn[q] = ghn; cache.hprev[q] = hp }
-                    out[q] = hn
-                    state[b * h + c] = hn
+            ParallelRows.forEach(count: active.count, costPerItem: 3 * h) { range in
+                for a in range {
+                    let b = active[a]
+                    let pos = reverse ? lengths[b] - 1 - k : k
+                    let row = b * steps + pos
+                    for c in 0..<h {
+                        let r = 1 / (1 + Foundation.exp(-(xi[row * h3 + c] + gh[a * h3 + c] + bhh[c])))
+                        let z = 1 / (1 + Foundation.exp(-(xi[row * h3 + h + c] + gh[a * h3 + h + c] + bhh[h + c])))
+                        let ghn = gh[a * h3 + 2 * h + c] + bhh[2 * h + c]
+                        let n = Foundation.tanh(xi[row * h3 + 2 * h + c] + r * ghn)
+                        let hp = hm[a * h + c]
+                        let hn = (1 - z) * n + z * hp
+                        let q = row * h + c
+                        if keepCache { kept[0].p[q] = r; kept[1].p[q] = z; kept[2].p[q] = n; kept[3].p[q] = ghn; kept[4].p[q] = hp }
+                        outBuf.p[q] = hn
+                        stateBuf.p[b * h + c] = hn
+                    }
                 }
             }
         }
+        var cache = GRUCache(xi: [], r: [], z: [], n: [], ghn: [], hprev: [])
+        if keepCache {
+            cache.r = kept[0].array; cache.z = kept[1].array; cache.n = kept[2].array
+            cache.ghn = kept[3].array; cache.hprev = kept[4].array
+        }
+        let out = outBuf.array
         if keepCache { cache.xi = xi }
         return (out, cache)
     }
@@ -119,4 +128,17 @@ extension Tape {
         }
         if needsGrad(x) { accumulate(x, BLAS.matmul(dxi, values[p.ih.id], m: batch * steps, n: w, k: h3)) }
     }
+}
+
+/// A zeroed float buffer written at distinct indices by the GRU's gate workers.
+final class GateBuffer {
+    let p: UnsafeMutablePointer<Float>
+    let count: Int
+    init(_ count: Int) {
+        self.count = count
+        p = .allocate(capacity: max(count, 1))
+        p.initialize(repeating: 0, count: max(count, 1))
+    }
+    deinit { p.deallocate() }
+    var array: [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }
 }

@@ -2,9 +2,10 @@ import Foundation
 
 extension Tape {
     /// Applies `f` elementwise; `df(x, y)` is the derivative given input and output.
-    func unary(_ x: Var, _ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Var {
+    /// `parallel`: `f` is costly enough (a transcendental) to split large inputs over threads.
+    func unary(_ x: Var, parallel: Bool = false, _ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Var {
         let xv = values[x.id]
-        let y = xv.map(f)
+        let y = parallel ? ParallelRows.map(xv, f) : xv.map(f)
         return record(y, shape: shape(x), requiresGrad: needsGrad(x),
                       tangent: { $0.tangentElementwise(x, y, df) }) { t, g in
             let xv = t.values[x.id]
@@ -15,7 +16,7 @@ extension Tape {
     }
 
     public func sigmoid(_ x: Var) -> Var {
-        let y = values[x.id].map { 1 / (1 + Foundation.exp(-$0)) }
+        let y = ParallelRows.map(values[x.id]) { 1 / (1 + Foundation.exp(-$0)) }
         return record(y, shape: shape(x), requiresGrad: needsGrad(x),
                       tangent: { $0.tangentElementwise(x, y) { _, y in (1 - y) * y } }) { t, g in
             // torch's order, g·(1−y)·y: a gradient that cancels across pairs is sensitive to it.
@@ -29,7 +30,7 @@ extension Tape {
     public func leakyReLU(_ x: Var, slope: Float) -> Var {
         unary(x, { $0 > 0 ? $0 : slope * $0 }, { x, _ in x > 0 ? 1 : slope })
     }
-    public func tanh(_ x: Var) -> Var { unary(x, { Foundation.tanh($0) }, { _, y in 1 - y * y }) }
+    public func tanh(_ x: Var) -> Var { unary(x, parallel: true, { Foundation.tanh($0) }, { _, y in 1 - y * y }) }
     public func square(_ x: Var) -> Var { unary(x, { $0 * $0 }, { x, _ in 2 * x }) }
     public func scale(_ x: Var, _ c: Float) -> Var { unary(x, { $0 * c }, { _, _ in c }) }
 

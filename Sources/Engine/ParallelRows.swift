@@ -1,0 +1,45 @@
+import Dispatch
+import Foundation
+
+/// Splits large elementwise work (transcendental maps, GRU gates) over two threads.
+///
+/// Every element is computed by the same scalar code whichever thread runs it, and no value is
+/// reduced across the split, so results are bit-identical to the serial loop on any machine and
+/// at any `MSCN_THREADS`. Small work stays on the calling thread: dispatching costs a few
+/// microseconds, and the two warm-up processes already fill both cores with small batches.
+public enum ParallelRows {
+    /// Fewer scalar evaluations than this run serially (≈ 0.1 ms of `tanhf`).
+    public static let minimumWork = 1 << 14
+    /// Threads at once: `MSCN_THREADS` when set (1 = serial), else 2. Tests set it to compare
+    /// the split with the serial loop.
+    nonisolated(unsafe) static var threads: Int = ProcessInfo.processInfo.environment["MSCN_THREADS"].flatMap { Int($0) }.map { max(1, $0) } ?? 2
+
+    /// Calls `body(range)` for disjoint ranges covering `0..<count`, in parallel when
+    /// `count × costPerItem ≥ minimumWork`. `body` must write only the items of its range.
+    public static func forEach(count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+        let parts = threads
+        if parts <= 1 || count < 2 || count * costPerItem < minimumWork {
+            body(0..<count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: parts) { w in
+            let lo = w * count / parts, hi = (w + 1) * count / parts
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// `x.map(f)`, split as `forEach`.
+    public static func map(_ x: [Float], _ f: (Float) -> Float) -> [Float] {
+        if x.count < minimumWork || threads <= 1 { return x.map(f) }
+        var y = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { src in
+            y.withUnsafeMutableBufferPointer { dst in
+                guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                forEach(count: x.count) { r in
+                    for i in r { d[i] = f(s[i]) }
+                }
+            }
+        }
+        return y
+    }
+}

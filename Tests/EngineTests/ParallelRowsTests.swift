@@ -1,0 +1,59 @@
+import Foundation
+import MSCNRandom
+import XCTest
+@testable import Engine
+
+/// Large elementwise work runs on two threads; the values must not depend on it.
+final class ParallelRowsTests: XCTestCase {
+    func testSplitCoversEveryItemExactlyOnce() {
+        for count in [0, 1, 5, ParallelRows.minimumWork - 1, ParallelRows.minimumWork, 3 * ParallelRows.minimumWork + 7] {
+            let hits = UnsafeMutablePointer<Int>.allocate(capacity: max(count, 1))
+            hits.initialize(repeating: 0, count: max(count, 1))
+            defer { hits.deallocate() }
+            ParallelRows.forEach(count: count) { r in for i in r { hits[i] += 1 } }
+            XCTAssertTrue((0..<count).allSatisfy { hits[$0] == 1 }, "count \(count)")
+        }
+    }
+
+    func testLargeTanhAndSigmoidEqualTheScalarFunctions() {
+        var g = SeededGenerator(seed: 5, stream: "parallel-rows")
+        let n = 4 * ParallelRows.minimumWork + 3
+        let x = (0..<n).map { _ in 12 * (g.unitFloat() - 0.5) }
+        let t = Tape()
+        let v = t.leaf(x, shape: [n], requiresGrad: false)
+        XCTAssertEqual(t.value(t.tanh(v)), x.map { Foundation.tanh($0) })
+        XCTAssertEqual(t.value(t.sigmoid(v)), x.map { 1 / (1 + Foundation.exp(-$0)) })
+    }
+
+    /// A batch large enough for the GRU's gates to be split gives the serial loop's values,
+    /// forward and backward.
+    func testSplitGRUGatesEqualTheSerialLoop() {
+        var g = SeededGenerator(seed: 9, stream: "parallel-gru")
+        let batch = 48, w = 12, h = 128, steps = 9
+        XCTAssertGreaterThanOrEqual(batch * 3 * h, ParallelRows.minimumWork, "the batch must take the split path")
+        func rand(_ n: Int) -> [Float] { (0..<n).map { _ in 0.2 * (g.unitFloat() - 0.5) } }
+        let weights = (0..<2).map { _ in (ih: rand(3 * h * w), hh: rand(3 * h * h), bih: rand(3 * h), bhh: rand(3 * h)) }
+        let x = rand(batch * steps * w), seed = rand(batch * steps * h)
+        let lengths = (0..<batch).map { 1 + $0 % steps }
+        func run() -> (y: [Float], grads: [[Float]]) {
+            let t = Tape()
+            let dirs = weights.map {
+                GRUWeights(ih: t.leaf($0.ih, shape: [3 * h, w], requiresGrad: true), hh: t.leaf($0.hh, shape: [3 * h, h], requiresGrad: true),
+                           bih: t.leaf($0.bih, shape: [3 * h], requiresGrad: true), bhh: t.leaf($0.bhh, shape: [3 * h], requiresGrad: true))
+            }
+            let xv = t.leaf(x, shape: [batch, steps, w], requiresGrad: true)
+            let y = t.biGRU(xv, lengths: lengths, forward: dirs[0], backward: dirs[1])
+            t.backward(y, seed: seed)
+            return (t.value(y), [t.grad(xv)] + dirs.flatMap { [t.grad($0.ih), t.grad($0.hh), t.grad($0.bih), t.grad($0.bhh)] })
+        }
+        let saved = ParallelRows.threads
+        defer { ParallelRows.threads = saved }
+        ParallelRows.threads = 1
+        let serial = run()
+        ParallelRows.threads = 2
+        let split = run()
+        XCTAssertEqual(split.y, serial.y)
+        XCTAssertEqual(split.grads, serial.grads)
+        XCTAssertGreaterThan(serial.y.map { abs($0) }.max() ?? 0, 0)
+    }
+}
