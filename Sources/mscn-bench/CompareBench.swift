@@ -281,10 +281,12 @@ enum CompareBench {
               + String(format: "%.1f", meanLength) + "; \(s.steps) timed steps after 1 untimed; purification over "
               + "\(s.purifyCaptions) captions (+\(x.purifyMeta.reduce(0) { $0 + $1.captions.count }) meta pairs); "
               + "evaluation \(s.evalImages)×\(s.evalImages * Inputs.perImage)")
+        // Before the official process starts: its start-up (importing torch, building the nets)
+        // runs beside this and halved the measured rate.
+        let peak = EngineBench.sgemmGFLOPS()
         let official = try python.map { try Official(python: $0, dir: dir, log: dir + "-official.log") }
         defer { official?.stop() }
         let ours = Ours(s, x)
-        let peak = EngineBench.sgemmGFLOPS()
         let l = Int(meanLength.rounded())
         func fwd(_ b: Int) -> Double { EngineBench.pairFLOPs(c, bi: b, bc: b, length: l) + EngineBench.encoderFLOPs(c, b: b, length: l) }
         let diag = { (n: Int) in EngineBench.pairFLOPs(c, bi: 1, bc: n, length: l) + EngineBench.encoderFLOPs(c, b: n, length: l) }
