@@ -61,8 +61,8 @@ public enum BLAS {
     /// training processes sharing two cores run best with 1 each). OpenBLAS's single-threaded
     /// path can round mid-sized products differently, so a different cap may change last bits.
     static let threadCap: Int? = {
-        guard let n = ProcessInfo.processInfo.environment["MSCN_THREADS"].flatMap({ Int($0) }) else { return nil }
-        openblas_set_num_threads(Int32(max(1, n)))
+        guard let n = environmentThreads else { return nil }
+        openblas_set_num_threads(Int32(n))
         return n
     }()
 

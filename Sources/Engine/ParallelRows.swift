@@ -12,7 +12,7 @@ public enum ParallelRows {
     public static let minimumWork = 1 << 14
     /// Threads at once: `MSCN_THREADS` when set (1 = serial), else 2. Tests set it to compare
     /// the split with the serial loop.
-    nonisolated(unsafe) static var threads: Int = ProcessInfo.processInfo.environment["MSCN_THREADS"].flatMap { Int($0) }.map { max(1, $0) } ?? 2
+    nonisolated(unsafe) static var threads: Int = environmentThreads ?? 2
 
     /// Calls `body(range)` for disjoint ranges covering `0..<count`, in parallel when
     /// `count × costPerItem ≥ minimumWork`. `body` must write only the items of its range.
@@ -43,3 +43,7 @@ public enum ParallelRows {
         return y
     }
 }
+
+/// `MSCN_THREADS` (at least 1) when set: the thread cap of OpenBLAS (`BLAS.threadCap`) and of
+/// ParallelRows.
+let environmentThreads: Int? = ProcessInfo.processInfo.environment["MSCN_THREADS"].flatMap { Int($0) }.map { max(1, $0) }
