@@ -53,19 +53,30 @@ extension Tape {
             for (a, b) in active.enumerated() { for c in 0..<h { hm[a * h + c] = stateBuf.p[b * h + c] } }
             let gh = BLAS.matmul(hm, whh, m: active.count, n: h3, k: h, transB: true)
             ParallelRows.forEach(count: active.count, costPerItem: 3 * h) { range in
+                // One row's gates at a time, so the candidate's tanh runs as one vector call.
+                let gates = UnsafeMutablePointer<Float>.allocate(capacity: 3 * h)
+                defer { gates.deallocate() }
+                let rRow = gates, zRow = gates + h, nRow = gates + 2 * h
                 for a in range {
                     let b = active[a]
                     let pos = reverse ? lengths[b] - 1 - k : k
                     let row = b * steps + pos
                     for c in 0..<h {
                         let r = 1 / (1 + Foundation.exp(-(xi[row * h3 + c] + gh[a * h3 + c] + bhh[c])))
-                        let z = 1 / (1 + Foundation.exp(-(xi[row * h3 + h + c] + gh[a * h3 + h + c] + bhh[h + c])))
-                        let ghn = gh[a * h3 + 2 * h + c] + bhh[2 * h + c]
-                        let n = Foundation.tanh(xi[row * h3 + 2 * h + c] + r * ghn)
+                        rRow[c] = r
+                        zRow[c] = 1 / (1 + Foundation.exp(-(xi[row * h3 + h + c] + gh[a * h3 + h + c] + bhh[h + c])))
+                        nRow[c] = xi[row * h3 + 2 * h + c] + r * (gh[a * h3 + 2 * h + c] + bhh[2 * h + c])
+                    }
+                    Tanh.apply(nRow, nRow, h)
+                    for c in 0..<h {
+                        let z = zRow[c], n = nRow[c]
                         let hp = hm[a * h + c]
                         let hn = (1 - z) * n + z * hp
                         let q = row * h + c
-                        if keepCache { kept[0].p[q] = r; kept[1].p[q] = z; kept[2].p[q] = n; kept[3].p[q] = ghn; kept[4].p[q] = hp }
+                        if keepCache {
+                            kept[0].p[q] = rRow[c]; kept[1].p[q] = z; kept[2].p[q] = n
+                            kept[3].p[q] = gh[a * h3 + 2 * h + c] + bhh[2 * h + c]; kept[4].p[q] = hp
+                        }
                         outBuf.p[q] = hn
                         stateBuf.p[b * h + c] = hn
                     }

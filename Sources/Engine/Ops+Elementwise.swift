@@ -2,10 +2,9 @@ import Foundation
 
 extension Tape {
     /// Applies `f` elementwise; `df(x, y)` is the derivative given input and output.
-    /// `parallel`: `f` is costly enough (a transcendental) to split large inputs over threads.
-    func unary(_ x: Var, parallel: Bool = false, _ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Var {
+    func unary(_ x: Var, _ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Var {
         let xv = values[x.id]
-        let y = parallel ? ParallelRows.map(xv, f) : xv.map(f)
+        let y = xv.map(f)
         return record(y, shape: shape(x), requiresGrad: needsGrad(x),
                       tangent: { $0.tangentElementwise(x, y, df) }) { t, g in
             let xv = t.values[x.id]
@@ -30,7 +29,15 @@ extension Tape {
     public func leakyReLU(_ x: Var, slope: Float) -> Var {
         unary(x, { $0 > 0 ? $0 : slope * $0 }, { x, _ in x > 0 ? 1 : slope })
     }
-    public func tanh(_ x: Var) -> Var { unary(x, parallel: true, { Foundation.tanh($0) }, { _, y in 1 - y * y }) }
+    public func tanh(_ x: Var) -> Var {
+        let y = ParallelRows.map(values[x.id], vectorized: Tanh.apply)
+        return record(y, shape: shape(x), requiresGrad: needsGrad(x),
+                      tangent: { $0.tangentElementwise(x, y) { _, y in 1 - y * y } }) { t, g in
+            var dx = g
+            for i in dx.indices { dx[i] *= 1 - y[i] * y[i] }
+            t.accumulate(x, dx)
+        }
+    }
     public func square(_ x: Var) -> Var { unary(x, { $0 * $0 }, { x, _ in 2 * x }) }
     public func scale(_ x: Var, _ c: Float) -> Var { unary(x, { $0 * c }, { _, _ in c }) }
 

@@ -5,13 +5,13 @@ struct Benchmark {
 }
 
 enum Benchmarks {
-    /// Run only when named (`make bench-compare`): they take minutes and need the official code.
-    static let onRequest: Set<String> = ["compare"]
+    /// Run only when named: `compare` (`make bench-compare`) needs the official code, `tanh` takes minutes.
+    static let onRequest: Set<String> = ["compare", "tanh"]
 
     /// Each concern adds its benchmarks in its own file and lists them here.
     static var all: [Benchmark] {
         [RunnerBench.noOpRerun] + RetrievalBenchmarks.all + [FeaturesBench.benchmark] + EngineBench.all
             + TensorFileBench.benchmarks + SimilarityBench.all + BuiltinBench.all
-            + CompareBench.all + MetaStepBench.all
+            + CompareBench.all + MetaStepBench.all + TanhBench.all
     }
 }
