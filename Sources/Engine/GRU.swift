@@ -54,9 +54,9 @@ extension Tape {
             let gh = BLAS.matmul(hm, whh, m: active.count, n: h3, k: h, transB: true)
             ParallelRows.forEach(count: active.count, costPerItem: 3 * h) { range in
                 // One row's gates at a time, so the candidate's tanh runs as one vector call.
-                let gates = UnsafeMutablePointer<Float>.allocate(capacity: 3 * h)
+                let gates = UnsafeMutablePointer<Float>.allocate(capacity: 4 * h)
                 defer { gates.deallocate() }
-                let rRow = gates, zRow = gates + h, nRow = gates + 2 * h
+                let rRow = gates, zRow = gates + h, nRow = gates + 2 * h, ghnRow = gates + 3 * h
                 for a in range {
                     let b = active[a]
                     let pos = reverse ? lengths[b] - 1 - k : k
@@ -65,7 +65,9 @@ extension Tape {
                         let r = 1 / (1 + Foundation.exp(-(xi[row * h3 + c] + gh[a * h3 + c] + bhh[c])))
                         rRow[c] = r
                         zRow[c] = 1 / (1 + Foundation.exp(-(xi[row * h3 + h + c] + gh[a * h3 + h + c] + bhh[h + c])))
-                        nRow[c] = xi[row * h3 + 2 * h + c] + r * (gh[a * h3 + 2 * h + c] + bhh[2 * h + c])
+                        let ghn = gh[a * h3 + 2 * h + c] + bhh[2 * h + c]
+                        ghnRow[c] = ghn
+                        nRow[c] = xi[row * h3 + 2 * h + c] + r * ghn
                     }
                     Tanh.apply(nRow, nRow, h)
                     for c in 0..<h {
@@ -75,7 +77,7 @@ extension Tape {
                         let q = row * h + c
                         if keepCache {
                             kept[0].p[q] = rRow[c]; kept[1].p[q] = z; kept[2].p[q] = n
-                            kept[3].p[q] = gh[a * h3 + 2 * h + c] + bhh[2 * h + c]; kept[4].p[q] = hp
+                            kept[3].p[q] = ghnRow[c]; kept[4].p[q] = hp
                         }
                         outBuf.p[q] = hn
                         stateBuf.p[b * h + c] = hn

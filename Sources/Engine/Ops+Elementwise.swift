@@ -3,10 +3,13 @@ import Foundation
 extension Tape {
     /// Applies `f` elementwise; `df(x, y)` is the derivative given input and output.
     func unary(_ x: Var, _ f: (Float) -> Float, _ df: @escaping (Float, Float) -> Float) -> Var {
-        let xv = values[x.id]
-        let y = xv.map(f)
-        return record(y, shape: shape(x), requiresGrad: needsGrad(x),
-                      tangent: { $0.tangentElementwise(x, y, df) }) { t, g in
+        elementwise(x, values[x.id].map(f), df)
+    }
+
+    /// Records `y`, an elementwise function of `x` computed by the caller, with derivative `df(x, y)`.
+    func elementwise(_ x: Var, _ y: [Float], _ df: @escaping (Float, Float) -> Float) -> Var {
+        record(y, shape: shape(x), requiresGrad: needsGrad(x),
+               tangent: { $0.tangentElementwise(x, y, df) }) { t, g in
             let xv = t.values[x.id]
             var dx = g
             for i in dx.indices { dx[i] *= df(xv[i], y[i]) }
@@ -30,13 +33,7 @@ extension Tape {
         unary(x, { $0 > 0 ? $0 : slope * $0 }, { x, _ in x > 0 ? 1 : slope })
     }
     public func tanh(_ x: Var) -> Var {
-        let y = ParallelRows.map(values[x.id], vectorized: Tanh.apply)
-        return record(y, shape: shape(x), requiresGrad: needsGrad(x),
-                      tangent: { $0.tangentElementwise(x, y) { _, y in 1 - y * y } }) { t, g in
-            var dx = g
-            for i in dx.indices { dx[i] *= 1 - y[i] * y[i] }
-            t.accumulate(x, dx)
-        }
+        elementwise(x, ParallelRows.map(values[x.id], vectorized: Tanh.apply), { _, y in 1 - y * y })
     }
     public func square(_ x: Var) -> Var { unary(x, { $0 * $0 }, { x, _ in 2 * x }) }
     public func scale(_ x: Var, _ c: Float) -> Var { unary(x, { $0 * c }, { _, _ in c }) }

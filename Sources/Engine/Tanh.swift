@@ -27,7 +27,7 @@ public enum Tanh {
     public static func value(_ x: Float) -> Float {
         let bits = x.bitPattern, ax = bits & 0x7fff_ffff
         if ax >= 0x7f80_0000 { return x.isNaN ? x + x : (x > 0 ? 1 : -1) }
-        if ax == 0 || ax < 0x2400_0000 { return x }   // |x| < 2⁻⁵⁵: x·(1+x) rounds to x
+        if ax < 0x2400_0000 { return x }              // |x| < 2⁻⁵⁵ (and ±0): x·(1+x) rounds to x
         if ax >= 0x41b0_0000 { return x > 0 ? 1 : -1 } // |x| ≥ 22
         let z: Float
         if ax >= 0x3f80_0000 {
@@ -114,18 +114,6 @@ public enum Tanh {
             i += 8
         }
         while i < count { y[i] = value(x[i]); i += 1 }
-    }
-
-    /// `x.map(value)`.
-    public static func map(_ x: [Float]) -> [Float] {
-        var y = [Float](repeating: 0, count: x.count)
-        x.withUnsafeBufferPointer { src in
-            y.withUnsafeMutableBufferPointer { dst in
-                guard let s = src.baseAddress, let d = dst.baseAddress else { return }
-                apply(s, d, src.count)
-            }
-        }
-        return y
     }
 
     /// Lanes of y·2ᵏ, given k·2²³.
