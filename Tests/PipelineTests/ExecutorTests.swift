@@ -48,19 +48,19 @@ final class ExecutorTests: XCTestCase {
     }
 
     func launch(_ args: [String], stdout: String? = nil) -> StageLaunch {
-        StageLaunch(stage: "train_b@2", executable: "/opt/bin/mscn-train", arguments: args, staging: "/shared/cache/tmp/1-x",
-                    logPath: "/shared/cache/logs/t.log", stdoutPath: stdout, echo: nil,
+        StageLaunch(stage: "train_b@2", executable: "/opt/bin/mscn-train", arguments: args, staging: "/cluster/cache/tmp/1-x",
+                    logPath: "/cluster/cache/logs/t.log", stdoutPath: stdout, echo: nil,
                     resources: StageResources(cpus: 2, mem: "8G", time: nil), workingDirectory: "/home/u/proj")
     }
 
     func testBatchScriptQuotesEveryWordAndChecksTheSharedCache() throws {
-        let script = SlurmJob.script(launch(["mscn-train", "--note", "it's $HOME; `x` \"y\"", "--out", "/shared/cache/tmp/1-x/ckpt"],
-                                            stdout: "/shared/cache/logs/t.log.stdout"),
-                                     cacheRoot: "/shared/cache", cacheIdentity: "ID-1")
+        let script = SlurmJob.script(launch(["mscn-train", "--note", "it's $HOME; `x` \"y\"", "--out", "/cluster/cache/tmp/1-x/ckpt"],
+                                            stdout: "/cluster/cache/logs/t.log.stdout"),
+                                     cacheRoot: "/cluster/cache", cacheIdentity: "ID-1")
         XCTAssertTrue(script.hasPrefix("#!/bin/sh\n"))
-        XCTAssertTrue(script.contains("'/shared/cache/.mscn-cache-id'") && script.contains("!= 'ID-1'"), script)
+        XCTAssertTrue(script.contains("'/cluster/cache/.mscn-cache-id'") && script.contains("!= 'ID-1'"), script)
         XCTAssertTrue(script.contains("exit 97"))
-        XCTAssertTrue(script.contains(#"exec '/opt/bin/mscn-train' '--note' 'it'\''s $HOME; `x` "y"' '--out' '/shared/cache/tmp/1-x/ckpt' > '/shared/cache/logs/t.log.stdout'"#), script)
+        XCTAssertTrue(script.contains(#"exec '/opt/bin/mscn-train' '--note' 'it'\''s $HOME; `x` "y"' '--out' '/cluster/cache/tmp/1-x/ckpt' > '/cluster/cache/logs/t.log.stdout'"#), script)
         // The shell gives back exactly the words.
         let dir = NSTemporaryDirectory() + "quote-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -77,7 +77,7 @@ final class ExecutorTests: XCTestCase {
     func testSbatchArgumentsCarryResourcesAndRunOptions() {
         let settings = SlurmSettings(partition: "cpu", account: "lab", time: "4:00:00", extra: ["--qos=short"])
         let a = SlurmJob.sbatchArguments(launch(["x"]), script: "/s.sbatch", settings: settings)
-        XCTAssertEqual(a, ["--parsable", "--job-name=mscn-train_b@2", "--output=/shared/cache/logs/t.log", "--chdir=/home/u/proj",
+        XCTAssertEqual(a, ["--parsable", "--job-name=mscn-train_b@2", "--output=/cluster/cache/logs/t.log", "--chdir=/home/u/proj",
                            "--no-requeue", "--export=ALL", "--ntasks=1", "--cpus-per-task=2", "--mem=8G", "--time=4:00:00",
                            "--partition=cpu", "--account=lab", "--qos=short", "/s.sbatch"])
         var l = launch(["x"])
