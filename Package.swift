@@ -7,11 +7,15 @@ import PackageDescription
 // The numeric libraries' SIMD8 loops compile to one AVX register op instead of two SSE ops on
 // x86-64 (AVX2, x86-64-v3: every x86 server since 2015). No FMA contraction: results stay
 // bit-identical to the SSE build. MSCN_PORTABLE=1 builds plain x86-64.
+// VectorLibm also gets FMA instructions for its explicit fused multiply-adds (`addingProduct`;
+// without them those become exact but slow `fma` calls).
 #if arch(x86_64)
-let vectorFlags: [SwiftSetting] = ProcessInfo.processInfo.environment["MSCN_PORTABLE"] == "1"
-    ? [] : [.unsafeFlags(["-Xcc", "-mavx2"])]
+let portable = ProcessInfo.processInfo.environment["MSCN_PORTABLE"] == "1"
+let vectorFlags: [SwiftSetting] = portable ? [] : [.unsafeFlags(["-Xcc", "-mavx2"])]
+let fmaFlags: [SwiftSetting] = portable ? [] : [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
 #else
 let vectorFlags: [SwiftSetting] = []
+let fmaFlags: [SwiftSetting] = []
 #endif
 let package = Package(
     name: "mscn",
@@ -52,9 +56,10 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CJPEG", "CBLAS", "MSCNRandom"]),
         .target(name: "BuiltinDataset", dependencies: ["Imaging", "MSCNRandom"]),
         .target(name: "DataPrep", dependencies: ["MSCNRandom", "Artefacts"]),
-        .target(name: "Engine", dependencies: ["CBLAS", "MSCNRandom"], swiftSettings: vectorFlags),
-        .target(name: "SimilarityKernels", dependencies: ["CBLAS"], swiftSettings: vectorFlags),
-        .target(name: "MSCN", dependencies: ["Engine", "SimilarityKernels", "TensorFile", "MSCNRandom"]),
+        .target(name: "VectorLibm", swiftSettings: fmaFlags),
+        .target(name: "Engine", dependencies: ["CBLAS", "MSCNRandom", "VectorLibm"], swiftSettings: vectorFlags),
+        .target(name: "SimilarityKernels", dependencies: ["CBLAS", "VectorLibm"], swiftSettings: vectorFlags),
+        .target(name: "MSCN", dependencies: ["Engine", "SimilarityKernels", "TensorFile", "MSCNRandom", "VectorLibm"]),
         .target(name: "Purification"),
         .target(name: "Reporting", dependencies: ["Retrieval", "Purification", "TensorFile", "Imaging", "Artefacts"]),
         .target(name: "Training", dependencies: [
@@ -81,7 +86,7 @@ let package = Package(
         ]),
         .executableTarget(name: "mscn-bench", dependencies: [
             "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Retrieval", "Pipeline", "SimilarityKernels",
-            "Purification",
+            "Purification", "VectorLibm",
         ]),
 
         // Tests. Golden files live next to the tests that read them.
@@ -96,6 +101,7 @@ let package = Package(
         .testTarget(name: "DataPrepTests", dependencies: [
             "DataPrep", "Purification", "Retrieval", "Artefacts", "TensorFile", "TestSupport",
         ], exclude: ["Golden"]),
+        .testTarget(name: "VectorLibmTests", dependencies: ["VectorLibm", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "MSCNRandom", "TestSupport"]),
         .testTarget(name: "SimilarityKernelTests", dependencies: ["SimilarityKernels", "TensorFile", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"], exclude: ["Golden"]),

@@ -1,4 +1,5 @@
 import Foundation
+import VectorLibm
 
 /// Weights of one GRU direction in PyTorch's layout (gate rows r, z, n).
 public struct GRUWeights {
@@ -61,10 +62,16 @@ extension Tape {
                     let b = active[a]
                     let pos = reverse ? lengths[b] - 1 - k : k
                     let row = b * steps + pos
+                    // The sigmoids' exponentials of r and z (adjacent rows) in one vector call.
                     for c in 0..<h {
-                        let r = 1 / (1 + Foundation.exp(-(xi[row * h3 + c] + gh[a * h3 + c] + bhh[c])))
+                        rRow[c] = -(xi[row * h3 + c] + gh[a * h3 + c] + bhh[c])
+                        zRow[c] = -(xi[row * h3 + h + c] + gh[a * h3 + h + c] + bhh[h + c])
+                    }
+                    ExpF.apply(rRow, rRow, 2 * h)
+                    for c in 0..<h {
+                        let r = 1 / (1 + rRow[c])
                         rRow[c] = r
-                        zRow[c] = 1 / (1 + Foundation.exp(-(xi[row * h3 + h + c] + gh[a * h3 + h + c] + bhh[h + c])))
+                        zRow[c] = 1 / (1 + zRow[c])
                         let ghn = gh[a * h3 + 2 * h + c] + bhh[2 * h + c]
                         ghnRow[c] = ghn
                         nRow[c] = xi[row * h3 + 2 * h + c] + r * ghn

@@ -1,4 +1,5 @@
 import Foundation
+import VectorLibm
 
 extension Tape {
     /// Applies `f` elementwise; `df(x, y)` is the derivative given input and output.
@@ -18,7 +19,7 @@ extension Tape {
     }
 
     public func sigmoid(_ x: Var) -> Var {
-        let y = ParallelRows.map(values[x.id]) { 1 / (1 + Foundation.exp(-$0)) }
+        let y = ParallelRows.map(values[x.id], vectorized: Sigmoid.apply)
         return record(y, shape: shape(x), requiresGrad: needsGrad(x),
                       tangent: { $0.tangentElementwise(x, y) { _, y in (1 - y) * y } }) { t, g in
             // torch's order, g·(1−y)·y: a gradient that cancels across pairs is sensitive to it.

@@ -1,4 +1,5 @@
 import Foundation
+import VectorLibm
 
 extension Tape {
     /// `x / (sqrt(Σ x²) + eps)` over the last axis of length `n` (the reference's l2norm: eps
@@ -56,7 +57,12 @@ extension Tape {
             var m = -Float.infinity
             for c in 0..<n { m = max(m, xv[r * n + c]) }
             var s: Float = 0
-            for c in 0..<n { let e = Foundation.exp(xv[r * n + c] - m); y[r * n + c] = e; s += e }
+            for c in 0..<n { y[r * n + c] = xv[r * n + c] - m }
+            y.withUnsafeMutableBufferPointer { b in
+                guard let p = b.baseAddress else { return }
+                ExpF.apply(p + r * n, p + r * n, n)
+            }
+            for c in 0..<n { s += y[r * n + c] }
             for c in 0..<n { y[r * n + c] /= s }
         }
         return record(y, shape: shape(x), requiresGrad: needsGrad(x),

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import VectorLibm
 
 /// How the meta-gradient's second-order term `∇φ⟨∇θ L_train(θ, φ), u⟩` is computed.
 public enum MetaGradientMethod: String, CaseIterable, Codable, Sendable {
@@ -127,7 +128,7 @@ extension MetaStep {
 extension Tape {
     /// `σ'(z)·ż = y(1−y)·ż` (y = σ(z)), differentiable in both z and ż.
     func sigmoidTangent(_ z: Var, _ dz: Var) -> Var {
-        let y = values[z.id].map { 1 / (1 + Foundation.exp(-$0)) }
+        let y = values[z.id].map(Sigmoid.value)
         let dzv = values[dz.id]
         let out = (0..<y.count).map { y[$0] * (1 - y[$0]) * dzv[$0] }
         return record(out, shape: shape(z), requiresGrad: anyNeedsGrad([z, dz])) { t, g in

@@ -12,11 +12,11 @@ struct AlignmentShape {
 let attentionSmooth: Float = 9
 
 func alignmentForward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, _ p: PackedParams,
-                      _ st: GroupState, shape: AlignmentShape, scratch: FloatBuffer) {
+                      _ st: GroupState, shape: AlignmentShape, scratch: ForwardScratch) {
     let R = shape.regions, d = shape.dim, s = shape.simDim, W = g.words
     let v = x.images.p + g.image * R * d
     let t = x.words.p + g.wordLo * d
-    let gram = st.gram.p, prob = st.prob.p, u = st.u.p
+    let gram = st.gram.p, prob = st.prob.p, u = st.lean ? scratch.u.p : st.u.p
     // All regions against all the group's words in one product: gram [R, W].
     sgemm(false, true, R, W, d, 1, v, d, t, d, 0, gram, W)
     for c in g.captionLo..<g.captionHi {
@@ -32,11 +32,9 @@ func alignmentForward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, _
         }
     }
     for w in 0..<W { unsafeSoftmaxInPlace(prob + w * R, R) }
-    // Attended context of every word: u = l2norm(P·v).
-    sgemm(false, false, W, d, R, 1, prob, R, v, d, 0, u, d)
-    for w in 0..<W { st.uNorm.p[w] = unsafeL2NormalizeRow(u + w * d, d) }
+    attendedContext(words: W, regions: R, dim: d, prob: prob, images: v, into: u, norms: st.uNorm.p)
     // Local alignments of all the group's words in one product.
-    let X = scratch.p
+    let X = scratch.x.p
     for w in 0..<W { unsafeSquaredDifference(u + w * d, t + w * d, X + w * d, d) }
     let S = st.nodes[0].p
     sgemm(false, true, W, s, d, 1, X, d, p.loc.w.p, d, 0, S, s)
@@ -52,6 +50,17 @@ func alignmentForward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, _
     sgemm(false, true, n, s, d, 1, X, d, p.glo.w.p, d, 0, Sg, s)
     unsafeAddBiasRows(Sg, rows: n, p.glo.b.p, s)
     for j in 0..<n { st.nodeNorm.p[W + j] = unsafeL2NormalizeRow(Sg + j * s, s) }
+}
+
+/// Attended context of every word, `u = l2norm(P·v)`, with the row norms when `norms` is given.
+/// A lean state's backward recomputes `u` with this same call, so it gets the forward's bits.
+func attendedContext(words W: Int, regions R: Int, dim d: Int, prob: UnsafePointer<Float>, images v: UnsafePointer<Float>,
+                     into u: UnsafeMutablePointer<Float>, norms: UnsafeMutablePointer<Float>?) {
+    sgemm(false, false, W, d, R, 1, prob, R, v, d, 0, u, d)
+    for w in 0..<W {
+        let n = unsafeL2NormalizeRow(u + w * d, d)
+        norms?[w] = n
+    }
 }
 
 /// Per-worker gradient accumulators for the inputs and the alignment parameters.
@@ -76,14 +85,18 @@ final class BackwardScratch {
     let x: FloatBuffer, dx: FloatBuffer, dxg: FloatBuffer, dP: FloatBuffer, dGram: FloatBuffer
     let dS: FloatBuffer, dSNext: FloatBuffer, dH: FloatBuffer, dM: FloatBuffer, dQ: FloatBuffer, dK: FloatBuffer
     let dv: FloatBuffer
+    /// A lean state's recomputed `u` [words, d] and inner-round messages [nodes, s].
+    let u: FloatBuffer, m: FloatBuffer
 
-    init(_ c: GroupCapacity, regions R: Int, dim d: Int, simDim s: Int) {
+    init(_ c: GroupCapacity, regions R: Int, dim d: Int, simDim s: Int, lean: Bool) {
         x = FloatBuffer(unzeroed: c.words * d); dx = FloatBuffer(unzeroed: c.words * d); dxg = FloatBuffer(unzeroed: c.pairs * d)
         dP = FloatBuffer(unzeroed: c.words * R); dGram = FloatBuffer(unzeroed: R * c.words)
         let n = c.nodes * s
         dS = FloatBuffer(unzeroed: n); dSNext = FloatBuffer(unzeroed: n); dH = FloatBuffer(unzeroed: n); dM = FloatBuffer(unzeroed: n)
         dQ = FloatBuffer(unzeroed: n); dK = FloatBuffer(unzeroed: n)
         dv = FloatBuffer(unzeroed: s)
+        u = FloatBuffer(unzeroed: lean ? c.words * d : 0)
+        m = FloatBuffer(unzeroed: lean ? n : 0)
     }
 }
 
@@ -97,7 +110,15 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     let S = st.nodes[0].p
     // Through the l2norms of the node rows.
     for r in 0..<(W + n) { unsafeL2NormalizeBackward(y: S + r * s, norm: st.nodeNorm.p[r], dS + r * s, s) }
-    let u = st.u.p, X = sc.x.p, dX = sc.dx.p
+    let prob = st.prob.p
+    let u: UnsafeMutablePointer<Float>
+    if st.lean {
+        u = sc.u.p
+        attendedContext(words: W, regions: R, dim: d, prob: prob, images: v, into: u, norms: nil)
+    } else {
+        u = st.u.p
+    }
+    let X = sc.x.p, dX = sc.dx.p
     // Local: Linear_loc over (u − t)², recomputed rather than stored.
     for w in 0..<W { unsafeSquaredDifference(u + w * d, t + w * d, X + w * d, d) }
     sgemm(true, false, s, d, W, 1, dS, s, X, d, 1, acc.locW.p, d)
@@ -132,7 +153,7 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     }
     // Through u = l2norm(P·v).
     for w in 0..<W { unsafeL2NormalizeBackward(y: u + w * d, norm: st.uNorm.p[w], dX + w * d, d) }
-    let prob = st.prob.p, dP = sc.dP.p
+    let dP = sc.dP.p
     sgemm(false, true, W, R, d, 1, dX, d, v, d, 0, dP, R)
     let dv = acc.images.p + g.image * R * d
     sgemm(true, false, R, d, W, 1, prob, R, dX, d, 1, dv, d)

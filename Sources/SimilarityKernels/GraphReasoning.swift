@@ -2,12 +2,14 @@
 /// L+1 nodes. Q, K and the graph products run as GEMMs over all the group's node rows; only the
 /// (L+1)² edge work is per pair. The last round only needs node 0 (the output), so its queries,
 /// messages and outputs cover one row per pair.
-func graphForward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st: GroupState, simDim s: Int) {
+func graphForward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st: GroupState, simDim s: Int,
+                  scratch: ForwardScratch) {
     let steps = p.sgr.count, W = g.words, N = g.nodes, n = g.pairCount
     let rows = NodeRowTable(layout.maxLength(g) + 1)
     for step in 0..<steps {
         let last = step == steps - 1
-        let S = st.nodes[step].p, Q = st.q[step].p, K = st.k[step].p, E = st.e[step].p, M = st.m[step].p
+        let S = st.nodes[step].p, Q = st.q[step].p, K = st.k[step].p, E = st.e[step].p
+        let M = st.lean && !last ? scratch.m.p : st.m[step].p
         let lin = p.sgr[step]
         // Queries of every node (or of node 0 only, which sit contiguously after the word rows).
         let qRows = last ? n : N
@@ -19,25 +21,39 @@ func graphForward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st:
         for c in g.captionLo..<g.captionHi {
             let L1 = layout.lengths[c] + 1, lw = layout.localWord(g, c), j = c - g.captionLo
             let e = E + layout.localEdge(g, c)
-            for b in 0..<L1 {
-                let r = nodeRow(b, words: W, slot: j, localWord: lw)
-                rows.s[b] = S + r * s
-                rows.k[b] = K + r * s
-            }
+            for b in 0..<L1 { rows.k[b] = K + nodeRow(b, words: W, slot: j, localWord: lw) * s }
             for a in 0..<(last ? 1 : L1) {
                 let qa = last ? Q + j * s : Q + nodeRow(a, words: W, slot: j, localWord: lw) * s
                 let ea = e + a * L1
                 unsafeDotRows(qa, rows.k, L1, ea, s)
                 unsafeSoftmaxInPlace(ea, L1)
-                let ma = last ? M + j * s : M + nodeRow(a, words: W, slot: j, localWord: lw) * s
-                ma.update(repeating: 0, count: s)
-                unsafeCombineRows(ea, rows.s, L1, into: ma, s)
             }
         }
+        graphMessages(g, layout, nodes: S, edges: E, last: last, into: M, rows: rows, simDim: s)
         let out = last ? st.out.p : st.nodes[step + 1].p
         sgemm(false, true, qRows, s, s, 1, M, s, lin.graph.w.p, s, 0, out, s)
         unsafeAddBiasRows(out, rows: qRows, lin.graph.b.p, s)
-        for i in 0..<(qRows * s) where out[i] < 0 { out[i] = 0 }
+        // A select, not a conditional store: masked stores are microcoded on some x86 cores.
+        for i in 0..<(qRows * s) { out[i] = out[i] < 0 ? 0 : out[i] }
+    }
+}
+
+/// Messages `M_a = Σ_b E_ab S_b` of a group's round: of every node, or of node 0 only in the last
+/// round (one row per pair). A lean state's backward recomputes inner rounds with this same call,
+/// so it gets the forward's bits.
+func graphMessages(_ g: PairGroup, _ layout: PairLayout, nodes S: UnsafeMutablePointer<Float>, edges E: UnsafePointer<Float>,
+                   last: Bool, into M: UnsafeMutablePointer<Float>, rows: NodeRowTable, simDim s: Int) {
+    let W = g.words
+    // Every message row is one of these (all nodes, or one per pair): one memset, not one per row.
+    M.update(repeating: 0, count: (last ? g.pairCount : g.nodes) * s)
+    for c in g.captionLo..<g.captionHi {
+        let L1 = layout.lengths[c] + 1, lw = layout.localWord(g, c), j = c - g.captionLo
+        let e = E + layout.localEdge(g, c)
+        for b in 0..<L1 { rows.s[b] = S + nodeRow(b, words: W, slot: j, localWord: lw) * s }
+        for a in 0..<(last ? 1 : L1) {
+            let ma = last ? M + j * s : M + nodeRow(a, words: W, slot: j, localWord: lw) * s
+            unsafeCombineRows(e + a * L1, rows.s, L1, into: ma, s)
+        }
     }
 }
 
@@ -68,7 +84,14 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
     let qRows = NodeRowTable(maxL1)
     for step in stride(from: steps - 1, through: 0, by: -1) {
         let last = step == steps - 1
-        let S = st.nodes[step].p, Q = st.q[step].p, K = st.k[step].p, E = st.e[step].p, M = st.m[step].p
+        let S = st.nodes[step].p, Q = st.q[step].p, K = st.k[step].p, E = st.e[step].p
+        let M: UnsafeMutablePointer<Float>
+        if st.lean && !last {
+            M = sc.m.p
+            graphMessages(g, layout, nodes: S, edges: E, last: false, into: M, rows: table, simDim: s)
+        } else {
+            M = st.m[step].p
+        }
         let out = last ? st.out.p : st.nodes[step + 1].p
         let lin = p.sgr[step]
         let rows = last ? n : N

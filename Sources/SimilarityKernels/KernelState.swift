@@ -117,17 +117,57 @@ struct GroupCapacity {
     }
 }
 
+/// Float counts of one group-state's buffers: the single source for allocating a state and for
+/// sizing a tape before allocating it.
+struct StateSizes {
+    var gram = 0, attnNorm = 0, prob = 0, u = 0, uNorm = 0, nodeNorm = 0, out = 0
+    var nodes: [Int] = [], q: [Int] = [], k: [Int] = [], e: [Int] = [], m: [Int] = []
+    var z = 0, gate = 0, gateSum = 0, vNorm = 0
+
+    /// `lean`: no attended contexts `u` and no messages of SGR's inner rounds (the backward
+    /// recomputes both); the last round's messages (one row per pair) are kept.
+    init(_ c: GroupCapacity, regions: Int, dim: Int, simDim s: Int, module: SimilarityModule, lean: Bool) {
+        let n = c.nodes
+        gram = regions * c.words
+        attnNorm = c.pairs * regions
+        prob = c.words * regions
+        u = lean ? 0 : c.words * dim
+        uNorm = c.words
+        nodeNorm = n
+        out = c.pairs * s
+        switch module {
+        case .sgr(let steps):
+            // The last step only needs node 0 of each pair for queries, messages and output.
+            let last = steps - 1
+            nodes = Array(repeating: n * s, count: steps)
+            q = (0..<steps).map { $0 == last ? c.pairs * s : n * s }
+            k = Array(repeating: n * s, count: steps)
+            e = Array(repeating: c.edges, count: steps)
+            m = (0..<steps).map { $0 == last ? c.pairs * s : (lean ? 0 : n * s) }
+        case .saf:
+            nodes = [n * s]
+            z = n; gate = n; gateSum = c.pairs; vNorm = c.pairs
+        }
+    }
+
+    var total: Int {
+        let lists = nodes + q + k + e + m
+        return gram + attnNorm + prob + u + uNorm + nodeNorm + out + z + gate + gateSum + vNorm + lists.reduce(0, +)
+    }
+}
+
 /// One group's forward activations (what backward reads). Every element a later step reads
 /// is written first, so the buffers start uninitialised.
 final class GroupState {
     let gram: FloatBuffer      // [R, W] raw region·word products
     let attnNorm: FloatBuffer  // [pairs, R] ‖LeakyReLU(gram)‖ over the pair's words
     let prob: FloatBuffer      // [W, R] softmax over regions
-    let u: FloatBuffer         // [W, d] l2-normalised attended context
+    let u: FloatBuffer         // [W, d] l2-normalised attended context (empty when lean)
     let uNorm: FloatBuffer     // [W]
     let nodeNorm: FloatBuffer  // [N] norms of Linear_loc / Linear_glo rows before l2norm
     /// SGR: nodes[t] is step t's input [N, s]. SAF: nodes[0] only.
     let nodes: [FloatBuffer]
+    /// SGR: m[t] is empty for inner rounds when lean.
     let q: [FloatBuffer], k: [FloatBuffer], e: [FloatBuffer], m: [FloatBuffer]
     let out: FloatBuffer       // [pairs, s] similarity vectors of the group's pairs
     // SAF
@@ -136,38 +176,46 @@ final class GroupState {
     let gateSum: FloatBuffer   // [pairs] Σ gate + ε
     let vNorm: FloatBuffer     // [pairs]
     let capacity: GroupCapacity
+    /// Keeps neither `u` nor the inner rounds' messages: the forward writes them to per-worker
+    /// scratch and the backward recomputes them (same products on the same inputs, same bits).
+    let lean: Bool
+    let byteCount: Int
 
-    var byteCount: Int {
-        var floats = gram.count + attnNorm.count + prob.count + u.count + uNorm.count + nodeNorm.count
-        floats += out.count + z.count + gate.count + gateSum.count + vNorm.count
-        for b in nodes + q + k + e + m { floats += b.count }
-        return floats * MemoryLayout<Float>.size
-    }
-
-    init(_ c: GroupCapacity, regions: Int, dim: Int, simDim s: Int, module: SimilarityModule) {
+    init(_ c: GroupCapacity, regions: Int, dim: Int, simDim s: Int, module: SimilarityModule, lean: Bool) {
         capacity = c
-        let n = c.nodes
-        gram = FloatBuffer(unzeroed: regions * c.words)
-        attnNorm = FloatBuffer(unzeroed: c.pairs * regions)
-        prob = FloatBuffer(unzeroed: c.words * regions)
-        u = FloatBuffer(unzeroed: c.words * dim)
-        uNorm = FloatBuffer(unzeroed: c.words)
-        nodeNorm = FloatBuffer(unzeroed: n)
-        out = FloatBuffer(unzeroed: c.pairs * s)
-        switch module {
-        case .sgr(let steps):
-            nodes = (0..<steps).map { _ in FloatBuffer(unzeroed: n * s) }
-            // The last step only needs node 0 of each pair for queries, messages and output.
-            q = (0..<steps).map { $0 == steps - 1 ? FloatBuffer(unzeroed: c.pairs * s) : FloatBuffer(unzeroed: n * s) }
-            k = (0..<steps).map { _ in FloatBuffer(unzeroed: n * s) }
-            e = (0..<steps).map { _ in FloatBuffer(unzeroed: c.edges) }
-            m = (0..<steps).map { $0 == steps - 1 ? FloatBuffer(unzeroed: c.pairs * s) : FloatBuffer(unzeroed: n * s) }
-            z = FloatBuffer(unzeroed: 0); gate = FloatBuffer(unzeroed: 0); gateSum = FloatBuffer(unzeroed: 0); vNorm = FloatBuffer(unzeroed: 0)
-        case .saf:
-            nodes = [FloatBuffer(unzeroed: n * s)]
-            q = []; k = []; e = []; m = []
-            z = FloatBuffer(unzeroed: n); gate = FloatBuffer(unzeroed: n); gateSum = FloatBuffer(unzeroed: c.pairs); vNorm = FloatBuffer(unzeroed: c.pairs)
-        }
+        self.lean = lean
+        let sizes = StateSizes(c, regions: regions, dim: dim, simDim: s, module: module, lean: lean)
+        byteCount = sizes.total * MemoryLayout<Float>.size
+        gram = FloatBuffer(unzeroed: sizes.gram)
+        attnNorm = FloatBuffer(unzeroed: sizes.attnNorm)
+        prob = FloatBuffer(unzeroed: sizes.prob)
+        u = FloatBuffer(unzeroed: sizes.u)
+        uNorm = FloatBuffer(unzeroed: sizes.uNorm)
+        nodeNorm = FloatBuffer(unzeroed: sizes.nodeNorm)
+        out = FloatBuffer(unzeroed: sizes.out)
+        nodes = sizes.nodes.map { FloatBuffer(unzeroed: $0) }
+        q = sizes.q.map { FloatBuffer(unzeroed: $0) }
+        k = sizes.k.map { FloatBuffer(unzeroed: $0) }
+        e = sizes.e.map { FloatBuffer(unzeroed: $0) }
+        m = sizes.m.map { FloatBuffer(unzeroed: $0) }
+        z = FloatBuffer(unzeroed: sizes.z)
+        gate = FloatBuffer(unzeroed: sizes.gate)
+        gateSum = FloatBuffer(unzeroed: sizes.gateSum)
+        vNorm = FloatBuffer(unzeroed: sizes.vNorm)
+    }
+}
+
+/// Per-worker buffers of a forward: the linear layers' inputs, and where a lean state's
+/// unkept activations (`u`, inner-round messages) are written.
+final class ForwardScratch {
+    let x: FloatBuffer  // [words, d]
+    let u: FloatBuffer  // [words, d]
+    let m: FloatBuffer  // [nodes, s]
+
+    init(_ c: GroupCapacity, dim d: Int, simDim s: Int, lean: Bool) {
+        x = FloatBuffer(unzeroed: c.words * d)
+        u = FloatBuffer(unzeroed: lean ? c.words * d : 0)
+        m = FloatBuffer(unzeroed: lean ? c.nodes * s : 0)
     }
 }
 

@@ -20,7 +20,7 @@ extension SimilarityKernel {
         let align = (0..<nw).map { _ in AlignmentGrads(x, simDim: s) }
         let graph = (0..<nw).map { _ in GraphGrads(steps: steps, simDim: s) }
         let filt = (0..<nw).map { _ in FiltrationGrads(simDim: s) }
-        let scratch = (0..<nw).map { _ in BackwardScratch(cap, regions: x.regions, dim: dim, simDim: s) }
+        let scratch = (0..<nw).map { _ in BackwardScratch(cap, regions: x.regions, dim: dim, simDim: s, lean: tape.states.first?.lean ?? false) }
         let states = tape.states
         let filtrationStats = tape.filtration ?? FiltrationStats(mean: [], invStd: [], count: [], training: false)
 

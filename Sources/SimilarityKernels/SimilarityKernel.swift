@@ -67,6 +67,11 @@ public final class SimilarityKernel {
         set { pool.limitBytes = newValue }
     }
     private let pool = StatePool(limitBytes: 1 << 30)
+    /// A taped forward whose activations would take more than this many bytes keeps neither the
+    /// attended contexts `u` [words, d] nor SGR's inner-round messages: the backward recomputes
+    /// them with the forward's own calls, so every result is bit-identical. At the paper's sizes
+    /// this saves about 40% of the tape for about 1% more work; small tapes keep everything.
+    public var recomputeAboveBytes: Int = 256 << 20
 
     /// Frees the activations kept from released tapes.
     public func releaseCachedBuffers() { pool.removeAll() }
@@ -106,6 +111,7 @@ public final class SimilarityKernel {
         let twoPass = isSAF && training
         let retain = keepTape || twoPass
         let cap = GroupCapacity(maxOf: layout)
+        let lean = retain && tapeBytes(layout, regions: x.regions, lean: false) > recomputeAboveBytes
         let nw = max(1, min(workers, groups.count))
         // Retained states: one per group (the tape owns them); otherwise one per worker, reused.
         let stateBox = StateBox(count: retain ? groups.count : 0)
@@ -117,9 +123,9 @@ public final class SimilarityKernel {
                                         count: [], training: false)
         }
         let module = self.module, pool = self.pool
-        let key = StatePool.Key(regions: x.regions, dim: dim, simDim: s, module: module)
+        let key = StatePool.Key(regions: x.regions, dim: dim, simDim: s, module: module, lean: lean)
         parallelWorkers(nw, threads: threads) { w in
-            let scratch = FloatBuffer(cap.words * dim, zeroed: false)
+            let scratch = ForwardScratch(cap, dim: dim, simDim: s, lean: lean)
             let shared = retain ? nil : pool.take(cap, key)
             defer { if let shared { pool.give([shared], key) } }
             for gi in Self.range(worker: w, of: nw, count: groups.count) {
@@ -129,7 +135,7 @@ public final class SimilarityKernel {
                 alignmentForward(g, layout, inputs, packed, st, shape: shape, scratch: scratch)
                 switch module {
                 case .sgr:
-                    graphForward(g, layout, packed, st, simDim: s)
+                    graphForward(g, layout, packed, st, simDim: s, scratch: scratch)
                     Self.scatter(g, layout, st, out, s)
                 case .saf:
                     filtrationLogits(g, packed, st, simDim: s)
@@ -167,6 +173,13 @@ public final class SimilarityKernel {
                                              pool: pool, poolKey: key) : nil
         if !keepTape { pool.give(states, key) }
         return (out.array, tape)
+    }
+
+    /// Bytes the states of a taped forward over `layout` would take (before the pool's headroom).
+    func tapeBytes(_ layout: PairLayout, regions: Int, lean: Bool) -> Int {
+        layout.groups.reduce(0) { sum, g in
+            sum + StateSizes(GroupCapacity(g, layout), regions: regions, dim: dim, simDim: simDim, module: module, lean: lean).total
+        } * MemoryLayout<Float>.size
     }
 
     static func range(worker w: Int, of n: Int, count: Int) -> Range<Int> {

@@ -5,7 +5,7 @@ import Foundation
 /// a step at d=256 in a profile). Bounded by `limitBytes`; thread-safe (tapes die anywhere).
 final class StatePool {
     struct Key: Equatable {
-        var regions: Int, dim: Int, simDim: Int, module: SimilarityModule
+        var regions: Int, dim: Int, simDim: Int, module: SimilarityModule, lean: Bool
     }
 
     private let lock = NSLock()
@@ -30,7 +30,7 @@ final class StatePool {
         cap.words += need.words / 8
         cap.pairs += need.pairs / 8
         cap.edges += need.edges / 4
-        return GroupState(cap, regions: key.regions, dim: key.dim, simDim: key.simDim, module: key.module)
+        return GroupState(cap, regions: key.regions, dim: key.dim, simDim: key.simDim, module: key.module, lean: key.lean)
     }
 
     func give(_ states: [GroupState], _ key: Key) {

@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import VectorLibm
 
 /// A manually managed Float buffer: hot loops work on its raw pointer, so they pay neither
 /// copy-on-write nor exclusivity checks. Owned by a tape or a worker, never shared while written.
@@ -148,7 +149,7 @@ func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
 func leakyReLU(_ x: Float) -> Float { x > 0 ? x : 0.1 * x }
 
 @inline(__always)
-func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+func sigmoid(_ x: Float) -> Float { Sigmoid.value(x) }
 
 /// Softmax of `n` values in place (max-subtracted).
 @inline(__always)
@@ -156,7 +157,9 @@ func unsafeSoftmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
     var m = -Float.infinity
     for i in 0..<n where x[i] > m { m = x[i] }
     var s: Float = 0
-    for i in 0..<n { let e = expf(x[i] - m); x[i] = e; s += e }
+    for i in 0..<n { x[i] -= m }
+    ExpF.apply(x, x, n)
+    for i in 0..<n { s += x[i] }
     let inv = 1 / s
     for i in 0..<n { x[i] *= inv }
 }

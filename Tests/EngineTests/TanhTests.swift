@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Engine
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,7 +62,7 @@ final class TanhTests: XCTestCase {
 
     func testScalarFormEqualsThePlatformTanhf() throws {
         // Other glibc releases may compute tanhf differently (2.41 and later: correctly rounded).
-        let version = Self.glibcVersion() ?? "not glibc"
+        let version = PlatformLibm.glibcVersion ?? "not glibc"
         try XCTSkipUnless(version == "2.36", "\(version): bit-equality is checked against glibc 2.36's fdlibm tanhf")
         var bad = 0
         for x in Self.sample where !same(Tanh.value(x), Foundation.tanh(x)) {
@@ -69,17 +70,6 @@ final class TanhTests: XCTestCase {
             if bad <= 5 { XCTFail("x = \(x) (0x\(String(x.bitPattern, radix: 16))): Tanh \(Tanh.value(x)), tanhf \(Foundation.tanh(x))") }
         }
         XCTAssertEqual(bad, 0)
-    }
-
-    /// `gnu_get_libc_version()`, looked up at run time (its header is not in the Glibc module).
-    static func glibcVersion() -> String? {
-        #if canImport(Glibc)
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "gnu_get_libc_version") else { return nil }
-        typealias Version = @convention(c) () -> UnsafePointer<CChar>
-        return String(cString: unsafeBitCast(symbol, to: Version.self)())
-        #else
-        return nil
-        #endif
     }
 
     /// Wherever the libm differs, the form stays within 2 ulps of tanh (checked on every platform).

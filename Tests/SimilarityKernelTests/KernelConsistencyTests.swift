@@ -105,6 +105,36 @@ final class KernelConsistencyTests: XCTestCase {
         }
     }
 
+    /// A lean tape (no attended contexts, no inner-round messages) recomputes them in the
+    /// backward with the forward's own calls: same bits as a full tape, in less memory.
+    func testLeanTapeGivesBitIdenticalGradients() throws {
+        for module in [SimilarityModule.sgr(steps: 3), .saf] {
+            let p = problem(module, seed: 25)
+            var rng = TestRNG(state: 9)
+            for pairs in [PairSet.all, .diagonal] {
+                let dOut = rng.array((pairs == .all ? 9 : 3) * p.simDim, -1, 1).map(Float.init)
+                var results: [(sims: [Float], grads: [String: [Float]], bytes: Int)] = []
+                for threshold in [Int.max, 0] {
+                    let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
+                    k.recomputeAboveBytes = threshold
+                    k.maxGroupWords = 6
+                    var params = p.kernelParams()
+                    let out = k.forward(p.kernelInputs(), params: &params, pairs: pairs, training: true, keepTape: true)
+                    let tape = try XCTUnwrap(out.tape)
+                    // Twice: the recomputation must not disturb what a second backward reads.
+                    _ = k.backward(tape, params: params, dSimVectors: dOut)
+                    let g = ReferenceProblem.named(k.backward(tape, params: params, dSimVectors: dOut))
+                    results.append((out.simVectors, g, tape.retainedBytes))
+                }
+                let full = results[0], lean = results[1]
+                XCTAssertEqual(full.sims, lean.sims, "\(module) \(pairs) forward")
+                XCTAssertEqual(full.grads.count, lean.grads.count)
+                for (name, g) in full.grads { XCTAssertEqual(g, lean.grads[name], "\(module) \(pairs) \(name)") }
+                XCTAssertLessThan(lean.bytes, full.bytes, "\(module) \(pairs): the lean tape is smaller")
+            }
+        }
+    }
+
     func testBackwardIsDeterministicAndSplitIndependent() throws {
         let p = problem(.sgr(steps: 3), seed: 23)
         var rng = TestRNG(state: 5)

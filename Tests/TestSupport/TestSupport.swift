@@ -82,3 +82,23 @@ public func runProduct(_ name: String, _ arguments: [String], cwd: URL? = nil,
 private final class DataBox: @unchecked Sendable {
     var data = Data()
 }
+
+/// The platform's math library, for tests that compare our bit-identical forms with it.
+public enum PlatformLibm {
+    /// `gnu_get_libc_version()`, looked up at run time (its header is not in the Glibc module).
+    public static var glibcVersion: String? {
+        #if canImport(Glibc)
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "gnu_get_libc_version") else { return nil }
+        typealias Version = @convention(c) () -> UnsafePointer<CChar>
+        return String(cString: unsafeBitCast(symbol, to: Version.self)())
+        #else
+        return nil
+        #endif
+    }
+
+    /// Whether the CPU has FMA (glibc then runs the FMA builds of its float functions).
+    public static var cpuHasFMA: Bool {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
+        return info.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").contains("fma") ?? false
+    }
+}
