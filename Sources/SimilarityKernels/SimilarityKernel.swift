@@ -67,11 +67,14 @@ public final class SimilarityKernel {
         set { pool.limitBytes = newValue }
     }
     private let pool = StatePool(limitBytes: 1 << 30)
-    /// A taped forward whose activations would take more than this many bytes keeps neither the
-    /// attended contexts `u` [words, d] nor SGR's inner-round messages: the backward recomputes
-    /// them with the forward's own calls, so every result is bit-identical. At the paper's sizes
-    /// this saves about 40% of the tape for about 1% more work; small tapes keep everything.
+    /// A taped forward whose activations would take more than this many bytes, and whose
+    /// recomputation costs at most `recomputeMaxShare` of its own work, keeps neither the attended
+    /// contexts `u` [words, d] nor SGR's inner-round messages: the backward recomputes them with
+    /// the forward's own calls, so every result is bit-identical. At the paper's sizes this saves
+    /// about 40% of the tape for about 5% of a forward (2% of a step); at d = 256, s = 64 the share
+    /// would be 16% and the tape stays whole.
     public var recomputeAboveBytes: Int = 256 << 20
+    public var recomputeMaxShare: Double = 0.06
 
     /// Frees the activations kept from released tapes.
     public func releaseCachedBuffers() { pool.removeAll() }
@@ -111,7 +114,8 @@ public final class SimilarityKernel {
         let twoPass = isSAF && training
         let retain = keepTape || twoPass
         let cap = GroupCapacity(maxOf: layout)
-        let lean = retain && tapeBytes(layout, regions: x.regions, lean: false) > recomputeAboveBytes
+        let lean = retain && recomputeShare(layout, regions: x.regions) <= recomputeMaxShare
+            && tapeBytes(layout, regions: x.regions, lean: false) > recomputeAboveBytes
         let nw = max(1, min(workers, groups.count))
         // Retained states: one per group (the tape owns them); otherwise one per worker, reused.
         let stateBox = StateBox(count: retain ? groups.count : 0)
@@ -180,6 +184,19 @@ public final class SimilarityKernel {
         layout.groups.reduce(0) { sum, g in
             sum + StateSizes(GroupCapacity(g, layout), regions: regions, dim: dim, simDim: simDim, module: module, lean: lean).total
         } * MemoryLayout<Float>.size
+    }
+
+    /// Multiply-adds a lean tape's backward adds, as a share of the forward's, per word row: the
+    /// context product (R·d) and the inner rounds' messages (about L+1 nodes of s each), against
+    /// the region and context products, Linear_loc and SGR's three s×s products per round.
+    func recomputeShare(_ layout: PairLayout, regions R: Int) -> Double {
+        let steps: Int
+        if case .sgr(let k) = module { steps = k } else { steps = 0 }
+        let nodes = Double(layout.wordOffset[layout.captionCount]) / Double(max(layout.captionCount, 1)) + 1
+        let d = Double(dim), s = Double(simDim), r = Double(R)
+        let extra = r * d + Double(max(steps - 1, 0)) * s * nodes
+        let forward = 2 * r * d + s * d + Double(3 * steps) * s * s
+        return extra / forward
     }
 
     static func range(worker w: Int, of n: Int, count: Int) -> Range<Int> {

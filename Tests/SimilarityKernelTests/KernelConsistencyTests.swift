@@ -117,6 +117,7 @@ final class KernelConsistencyTests: XCTestCase {
                 for threshold in [Int.max, 0] {
                     let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
                     k.recomputeAboveBytes = threshold
+                    k.recomputeMaxShare = .infinity
                     k.maxGroupWords = 6
                     var params = p.kernelParams()
                     let out = k.forward(p.kernelInputs(), params: &params, pairs: pairs, training: true, keepTape: true)
@@ -133,6 +134,15 @@ final class KernelConsistencyTests: XCTestCase {
                 XCTAssertLessThan(lean.bytes, full.bytes, "\(module) \(pairs): the lean tape is smaller")
             }
         }
+    }
+
+    /// Lean only where recomputing is cheap: the paper's sizes, not d = 256, s = 64.
+    func testRecomputationShareDecidesLeanTapes() {
+        let layout = PairLayout(lengths: [14, 15, 16], imageCount: 3, pairs: .all, maxGroupWords: 1024)
+        let paper = SimilarityKernel(dim: 1024, simDim: 256, module: .sgr(steps: 3))
+        let d256 = SimilarityKernel(dim: 256, simDim: 64, module: .sgr(steps: 3))
+        XCTAssertLessThan(paper.recomputeShare(layout, regions: 36), paper.recomputeMaxShare)
+        XCTAssertGreaterThan(d256.recomputeShare(layout, regions: 36), d256.recomputeMaxShare)
     }
 
     func testBackwardIsDeterministicAndSplitIndependent() throws {
