@@ -96,6 +96,49 @@ public enum PlatformLibm {
         #endif
     }
 
+    /// A structured sample of floats: every (sign, exponent) with mantissas at both ends and
+    /// spread between, and ±16 ulps around each of `points` (with both signs when `bothSigns`).
+    public static func sample(around points: [Float], bothSigns: Bool) -> [Float] {
+        var bits: [UInt32] = []
+        for signExponent in UInt32(0)..<512 {
+            let base = signExponent << 23
+            for m in [0, 1, 2, 0x7f_fffe, 0x7f_ffff] as [UInt32] { bits.append(base | m) }
+            for j in UInt32(1)..<48 { bits.append(base | (j &* 0x2_a9a5 % 0x80_0000)) }
+        }
+        for p in points {
+            for d in -16...16 {
+                let b = UInt32(bitPattern: Int32(bitPattern: p.bitPattern) &+ Int32(d))
+                bits.append(b)
+                if bothSigns { bits.append(b | 0x8000_0000) }
+            }
+        }
+        return bits.map { Float(bitPattern: $0) }
+    }
+
+    /// How many `xs` give different bits in `ours` and `platform` (NaN matches any NaN), with
+    /// the first few described.
+    public static func mismatches(_ xs: [Float], ours: (Float) -> Float, platform: (Float) -> Float) -> (count: Int, first: String) {
+        var count = 0, first: [String] = []
+        for x in xs {
+            let a = ours(x), b = platform(x)
+            if a.isNaN ? b.isNaN : a.bitPattern == b.bitPattern { continue }
+            count += 1
+            if first.count < 5 { first.append("x = \(x) (0x\(String(x.bitPattern, radix: 16))): ours \(a), platform \(b)") }
+        }
+        return (count, first.joined(separator: "; "))
+    }
+
+    /// The finite `xs` where `ours` is more than `ulps` float ulps from `exact` (a double-precision
+    /// form; the ulp is at least the smallest subnormal), described.
+    public static func beyondUlps(_ ulps: Double, _ xs: [Float], ours: (Float) -> Float, exact: (Double) -> Double) -> [String] {
+        xs.filter(\.isFinite).compactMap { x in
+            let y = ours(x), e = exact(Double(x))
+            guard e.magnitude <= Double(Float.greatestFiniteMagnitude) else { return nil }
+            let ulp = max(Double(Float(e).ulp), Double(Float.leastNonzeroMagnitude))
+            return abs(Double(y) - e) <= ulps * ulp ? nil : "x = \(x): ours \(y), exact \(e)"
+        }
+    }
+
     /// Whether the CPU has FMA (glibc then runs the FMA builds of its float functions).
     public static var cpuHasFMA: Bool {
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }

@@ -9,17 +9,8 @@ final class ExpFTests: XCTestCase {
     /// Every (sign, exponent) with mantissas at both ends and spread between, ±16 ulps around
     /// each branch point, and a dense run over the softmax range [−40, 0].
     static let sample: [Float] = {
-        var bits: [UInt32] = []
-        for signExponent in UInt32(0)..<512 {
-            let base = signExponent << 23
-            for m in [0, 1, 2, 0x7f_fffe, 0x7f_ffff] as [UInt32] { bits.append(base | m) }
-            for j in UInt32(1)..<48 { bits.append(base | (j &* 0x2_a9a5 % 0x80_0000)) }
-        }
         let points: [Float] = [88, -88, ExpF.overflow, ExpF.underflow, ExpF.subnormalFloor, -87.33655, 0]
-        for p in points {
-            for d in -16...16 { bits.append(UInt32(bitPattern: Int32(bitPattern: p.bitPattern) &+ Int32(d))) }
-        }
-        var x = bits.map { Float(bitPattern: $0) }
+        var x = PlatformLibm.sample(around: points, bothSigns: false)
         for i in 0..<40_000 { x.append(-40 * Float(i) / 40_000) }
         return x
     }()
@@ -83,22 +74,14 @@ final class ExpFTests: XCTestCase {
         let version = PlatformLibm.glibcVersion ?? "not glibc"
         try XCTSkipUnless(version == "2.36", "\(version): bit-equality is checked against glibc 2.36's expf")
         try XCTSkipUnless(PlatformLibm.cpuHasFMA, "no FMA: glibc runs its non-fused expf, which rounds differently")
-        var bad = 0
-        for x in Self.sample where !same(ExpF.value(x), Foundation.exp(x)) {
-            bad += 1
-            if bad <= 5 { XCTFail("x = \(x) (0x\(String(x.bitPattern, radix: 16))): ExpF \(ExpF.value(x)), expf \(Foundation.exp(x))") }
-        }
-        XCTAssertEqual(bad, 0)
+        let bad = PlatformLibm.mismatches(Self.sample, ours: ExpF.value, platform: { Foundation.exp($0) })
+        XCTAssertEqual(bad.count, 0, bad.first)
     }
 
     /// Wherever the libm differs, the form stays within 1 ulp of e^x (checked on every platform).
     func testScalarFormIsWithinOneUlpOfDoublePrecisionExp() {
-        for x in Self.sample where x.isFinite {
-            let y = ExpF.value(x), exact = Foundation.exp(Double(x))
-            guard exact < Double(Float.greatestFiniteMagnitude) else { continue }
-            let ulp = Double(Float(exact).ulp)
-            XCTAssertLessThanOrEqual(abs(Double(y) - exact), max(ulp, Double(Float.leastNonzeroMagnitude)), "x = \(x)")
-        }
+        let far = PlatformLibm.beyondUlps(1, Self.sample, ours: ExpF.value, exact: { Foundation.exp($0) })
+        XCTAssertEqual(far.count, 0, far.prefix(5).joined(separator: "; "))
     }
 }
 
