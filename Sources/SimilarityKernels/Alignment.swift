@@ -20,18 +20,13 @@ func alignmentForward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, _
     // All regions against all the group's words in one product: gram [R, W].
     sgemm(false, true, R, W, d, 1, v, d, t, d, 0, gram, W)
     for c in g.captionLo..<g.captionHi {
-        let L = layout.lengths[c], lw = layout.localWord(g, c), j = c - g.captionLo
-        for r in 0..<R {
-            let row = gram + r * W + lw
-            var ss: Float = 0
-            for l in 0..<L { let a = leakyReLU(row[l]); ss += a * a }
-            let n = ss.squareRoot()
-            st.attnNorm.p[j * R + r] = n
-            let scale = attentionSmooth / (n + normEps)
-            for l in 0..<L { prob[(lw + l) * R + r] = leakyReLU(row[l]) * scale }
-        }
+        let j = c - g.captionLo
+        attentionLogits(gram: gram, stride: W, firstWord: layout.localWord(g, c), words: layout.lengths[c], regions: R,
+                        norms: st.attnNorm.p + j * R, logits: prob)
     }
-    for w in 0..<W { unsafeSoftmaxInPlace(prob + w * R, R) }
+    var w = 0
+    while w + 2 <= W { unsafeSoftmaxInPlace2(prob + w * R, prob + (w + 1) * R, R); w += 2 }
+    if w < W { unsafeSoftmaxInPlace(prob + w * R, R) }
     attendedContext(words: W, regions: R, dim: d, prob: prob, images: v, into: u, norms: st.uNorm.p)
     // Local alignments of all the group's words in one product.
     let X = scratch.x.p
@@ -50,6 +45,64 @@ func alignmentForward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, _
     sgemm(false, true, n, s, d, 1, X, d, p.glo.w.p, d, 0, Sg, s)
     unsafeAddBiasRows(Sg, rows: n, p.glo.b.p, s)
     for j in 0..<n { st.nodeNorm.p[W + j] = unsafeL2NormalizeRow(Sg + j * s, s) }
+}
+
+/// SCAN's attention logits of one caption before the softmax over regions:
+/// `λ · LeakyReLU(gram[r, w]) / (‖LeakyReLU(gram[r, ·])‖ + ε)`, the norm over the caption's words.
+/// `gram` is [R, stride] (the caption's words at columns firstWord...); writes `norms[r]` and the
+/// logits transposed, `logits[(firstWord + l)·R + r]`. Four regions at a time: four independent
+/// sums, each over the words in order as for one region alone (the same bits), and each word's
+/// four logits stored as one vector.
+func attentionLogits(gram: UnsafePointer<Float>, stride W: Int, firstWord lw: Int, words L: Int, regions R: Int,
+                     norms: UnsafeMutablePointer<Float>, logits prob: UnsafeMutablePointer<Float>) {
+    var r = 0
+    while r + 4 <= R {
+        let row0 = gram + r * W + lw, row1 = row0 + W, row2 = row1 + W, row3 = row2 + W
+        var ss = SIMD4<Float>()
+        for l in 0..<L {
+            let a = leakyReLU4(SIMD4(row0[l], row1[l], row2[l], row3[l]))
+            ss += a * a
+        }
+        let n = ss.squareRoot()
+        UnsafeMutableRawPointer(norms + r).storeBytes(of: n, as: SIMD4<Float>.self)
+        let scale = SIMD4(repeating: attentionSmooth) / (n + normEps)
+        for l in 0..<L {
+            let a = leakyReLU4(SIMD4(row0[l], row1[l], row2[l], row3[l]))
+            UnsafeMutableRawPointer(prob + (lw + l) * R + r).storeBytes(of: a * scale, as: SIMD4<Float>.self)
+        }
+        r += 4
+    }
+    while r < R {
+        let row = gram + r * W + lw
+        var ss: Float = 0
+        for l in 0..<L { let a = leakyReLU(row[l]); ss += a * a }
+        let n = ss.squareRoot()
+        norms[r] = n
+        let scale = attentionSmooth / (n + normEps)
+        for l in 0..<L { prob[(lw + l) * R + r] = leakyReLU(row[l]) * scale }
+        r += 1
+    }
+}
+
+/// Backward of `attentionLogits` for one caption, in place on `dLogits` [R, stride] (the
+/// caption's columns): through the per-region l2norm over the caption's words, then LeakyReLU.
+/// One region at a time: a four-region form like the forward's gathers from four rows a
+/// stride apart and measured no faster.
+func attentionLogitsBackward(gram: UnsafePointer<Float>, gradient dGram: UnsafeMutablePointer<Float>, stride W: Int,
+                             firstWord lw: Int, words L: Int, regions R: Int, norms: UnsafePointer<Float>) {
+    for r in 0..<R {
+        let row = gram + r * W + lw, drow = dGram + r * W + lw
+        let nr = norms[r]
+        let inv = 1 / (nr + normEps)
+        var yd: Float = 0
+        for l in 0..<L { yd += leakyReLU(row[l]) * inv * drow[l] }
+        let coef = nr > 0 ? yd / nr : 0
+        for l in 0..<L {
+            let y = leakyReLU(row[l]) * inv
+            let da = drow[l] * inv - y * coef
+            drow[l] = row[l] > 0 ? da : 0.1 * da
+        }
+    }
 }
 
 /// Attended context of every word, `u = l2norm(P·v)`, with the row norms when `norms` is given.
@@ -165,20 +218,8 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
         for r in 0..<R { dGram[r * W + w] = attentionSmooth * pr[r] * (dp[r] - dotp) }
     }
     for c in g.captionLo..<g.captionHi {
-        let L = layout.lengths[c], lw = layout.localWord(g, c), j = c - g.captionLo
-        for r in 0..<R {
-            let row = gram + r * W + lw, drow = dGram + r * W + lw
-            let nr = st.attnNorm.p[j * R + r]
-            let inv = 1 / (nr + normEps)
-            var yd: Float = 0
-            for l in 0..<L { yd += leakyReLU(row[l]) * inv * drow[l] }
-            let coef = nr > 0 ? yd / nr : 0
-            for l in 0..<L {
-                let y = leakyReLU(row[l]) * inv
-                let da = drow[l] * inv - y * coef
-                drow[l] = row[l] > 0 ? da : 0.1 * da
-            }
-        }
+        attentionLogitsBackward(gram: gram, gradient: dGram, stride: W, firstWord: layout.localWord(g, c), words: layout.lengths[c],
+                                regions: R, norms: st.attnNorm.p + (c - g.captionLo) * R)
     }
     sgemm(false, false, R, d, W, 1, dGram, W, t, d, 1, dv, d)
     sgemm(true, false, W, d, R, 1, dGram, W, v, d, 1, dWords, d)

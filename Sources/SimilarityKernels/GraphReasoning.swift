@@ -22,11 +22,19 @@ func graphForward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st:
             let L1 = layout.lengths[c] + 1, lw = layout.localWord(g, c), j = c - g.captionLo
             let e = E + layout.localEdge(g, c)
             for b in 0..<L1 { rows.k[b] = K + nodeRow(b, words: W, slot: j, localWord: lw) * s }
-            for a in 0..<(last ? 1 : L1) {
-                let qa = last ? Q + j * s : Q + nodeRow(a, words: W, slot: j, localWord: lw) * s
-                let ea = e + a * L1
-                unsafeDotRows(qa, rows.k, L1, ea, s)
-                unsafeSoftmaxInPlace(ea, L1)
+            let A = last ? 1 : L1
+            func query(_ a: Int) -> UnsafeMutablePointer<Float> {
+                last ? Q + j * s : Q + nodeRow(a, words: W, slot: j, localWord: lw) * s
+            }
+            var a = 0
+            while a + 2 <= A {
+                unsafeDotRows2(query(a), query(a + 1), rows.k, L1, e + a * L1, e + (a + 1) * L1, s)
+                unsafeSoftmaxInPlace2(e + a * L1, e + (a + 1) * L1, L1)
+                a += 2
+            }
+            if a < A {
+                unsafeDotRows(query(a), rows.k, L1, e + a * L1, s)
+                unsafeSoftmaxInPlace(e + a * L1, L1)
             }
         }
         graphMessages(g, layout, nodes: S, edges: E, last: last, into: M, rows: rows, simDim: s)
@@ -50,10 +58,16 @@ func graphMessages(_ g: PairGroup, _ layout: PairLayout, nodes S: UnsafeMutableP
         let L1 = layout.lengths[c] + 1, lw = layout.localWord(g, c), j = c - g.captionLo
         let e = E + layout.localEdge(g, c)
         for b in 0..<L1 { rows.s[b] = S + nodeRow(b, words: W, slot: j, localWord: lw) * s }
-        for a in 0..<(last ? 1 : L1) {
-            let ma = last ? M + j * s : M + nodeRow(a, words: W, slot: j, localWord: lw) * s
-            unsafeCombineRows(e + a * L1, rows.s, L1, into: ma, s)
+        let A = last ? 1 : L1
+        func message(_ a: Int) -> UnsafeMutablePointer<Float> {
+            last ? M + j * s : M + nodeRow(a, words: W, slot: j, localWord: lw) * s
         }
+        var a = 0
+        while a + 2 <= A {
+            unsafeCombineRows2(e + a * L1, e + (a + 1) * L1, rows.s, L1, into: message(a), message(a + 1), s)
+            a += 2
+        }
+        if a < A { unsafeCombineRows(e + a * L1, rows.s, L1, into: message(a), s) }
     }
 }
 
@@ -80,7 +94,8 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
     let maxL1 = layout.maxLength(g) + 1
     let table = NodeRowTable(maxL1)
     // One pair's edge gradients [A, L1] and the row pointers of its queries and message gradients.
-    let dEdge = FloatBuffer(unzeroed: maxL1 * maxL1), column = FloatBuffer(unzeroed: maxL1)
+    let dEdge = FloatBuffer(unzeroed: maxL1 * maxL1)
+    let column = FloatBuffer(unzeroed: maxL1), column2 = FloatBuffer(unzeroed: maxL1)
     let qRows = NodeRowTable(maxL1)
     for step in stride(from: steps - 1, through: 0, by: -1) {
         let last = step == steps - 1
@@ -117,17 +132,41 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
                 qRows.k[a] = Q + qRow * s
             }
             // Per query row a: dE_ab = dM_a · S_b, then the softmax backward; dQ_a = Σ_b dE_ab K_b.
-            for a in 0..<A {
+            // Two query rows at a time share the loads of S_b and K_b.
+            func softmaxBackward(_ a: Int) {
                 let ea = e + a * L1, dEs = dEdge.p + a * L1
-                unsafeDotRows(qRows.s[a], table.s, L1, dEs, s)
                 var dotED: Float = 0
                 for b in 0..<L1 { dotED += dEs[b] * ea[b] }
                 for b in 0..<L1 { dEs[b] = ea[b] * (dEs[b] - dotED) }
-                unsafeCombineRows(dEs, table.k, L1, into: dQ + (qRows.k[a] - Q), s)
             }
-            // Per node b, summed over a in order (each row loaded and stored once per four a):
-            // the message term dS_b += Σ_a E_ab dM_a and the key term dK_b += Σ_a dE_ab Q_a.
-            for b in 0..<L1 {
+            var a = 0
+            while a + 2 <= A {
+                unsafeDotRows2(qRows.s[a], qRows.s[a + 1], table.s, L1, dEdge.p + a * L1, dEdge.p + (a + 1) * L1, s)
+                softmaxBackward(a)
+                softmaxBackward(a + 1)
+                unsafeCombineRows2(dEdge.p + a * L1, dEdge.p + (a + 1) * L1, table.k, L1,
+                                   into: dQ + (qRows.k[a] - Q), dQ + (qRows.k[a + 1] - Q), s)
+                a += 2
+            }
+            if a < A {
+                unsafeDotRows(qRows.s[a], table.s, L1, dEdge.p + a * L1, s)
+                softmaxBackward(a)
+                unsafeCombineRows(dEdge.p + a * L1, table.k, L1, into: dQ + (qRows.k[a] - Q), s)
+            }
+            // Per node b, summed over a in order, two nodes at a time (each dM_a and Q_a loaded
+            // once for both): the message term dS_b += Σ_a E_ab dM_a and the key term
+            // dK_b += Σ_a dE_ab Q_a.
+            var b = 0
+            while b + 2 <= L1 {
+                let r0 = nodeRow(b, words: W, slot: j, localWord: lw) * s
+                let r1 = nodeRow(b + 1, words: W, slot: j, localWord: lw) * s
+                for a in 0..<A { column.p[a] = e[a * L1 + b]; column2.p[a] = e[a * L1 + b + 1] }
+                unsafeCombineRows2(column.p, column2.p, qRows.s, A, into: dS + r0, dS + r1, s)
+                for a in 0..<A { column.p[a] = dEdge.p[a * L1 + b]; column2.p[a] = dEdge.p[a * L1 + b + 1] }
+                unsafeCombineRows2(column.p, column2.p, qRows.k, A, into: dK + r0, dK + r1, s)
+                b += 2
+            }
+            if b < L1 {
                 let r = nodeRow(b, words: W, slot: j, localWord: lw) * s
                 for a in 0..<A { column.p[a] = e[a * L1 + b] }
                 unsafeCombineRows(column.p, qRows.s, A, into: dS + r, s)

@@ -148,6 +148,10 @@ func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
 @inline(__always)
 func leakyReLU(_ x: Float) -> Float { x > 0 ? x : 0.1 * x }
 
+/// `leakyReLU` of four lanes (the same select and product per lane).
+@inline(__always)
+func leakyReLU4(_ x: SIMD4<Float>) -> SIMD4<Float> { x.replacing(with: 0.1 * x, where: .!(x .> 0)) }
+
 @inline(__always)
 func sigmoid(_ x: Float) -> Float { Sigmoid.value(x) }
 
@@ -162,6 +166,24 @@ func unsafeSoftmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
     for i in 0..<n { s += x[i] }
     let inv = 1 / s
     for i in 0..<n { x[i] *= inv }
+}
+
+/// `unsafeSoftmaxInPlace` of two rows of `n` values, interleaved so that the two running max and
+/// sum chains overlap; each row gets the same operations in the same order as alone.
+@inline(__always)
+func unsafeSoftmaxInPlace2(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    var mx = -Float.infinity, my = -Float.infinity
+    for i in 0..<n {
+        if x[i] > mx { mx = x[i] }
+        if y[i] > my { my = y[i] }
+    }
+    for i in 0..<n { x[i] -= mx; y[i] -= my }
+    ExpF.apply(x, x, n)
+    ExpF.apply(y, y, n)
+    var sx: Float = 0, sy: Float = 0
+    for i in 0..<n { sx += x[i]; sy += y[i] }
+    let ix = 1 / sx, iy = 1 / sy
+    for i in 0..<n { x[i] *= ix; y[i] *= iy }
 }
 
 /// `MSCN_THREADS` (when set): how many threads compute at once, e.g. 1 when two training
@@ -182,76 +204,4 @@ func parallelWorkers(_ workers: Int, threads: Int, _ body: (Int) -> Void) {
     openblas_set_num_threads(1)
     DispatchQueue.concurrentPerform(iterations: workers, execute: body)
     openblas_set_num_threads(saved)
-}
-
-// Register-blocked forms for SGR's per-pair edge work: one pass over `x` serves four rows,
-// with four independent FMA chains (the one-row loops are load- and latency-bound at s = 64).
-
-/// (x·y0, x·y1, x·y2, x·y3)
-@inline(__always)
-func unsafeDot4(_ x: UnsafePointer<Float>, _ y0: UnsafePointer<Float>, _ y1: UnsafePointer<Float>,
-                _ y2: UnsafePointer<Float>, _ y3: UnsafePointer<Float>, _ n: Int) -> SIMD4<Float> {
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-    var i = 0
-    while i + 8 <= n {
-        let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        a0 += xv * UnsafeRawPointer(y0 + i).loadUnaligned(as: SIMD8<Float>.self)
-        a1 += xv * UnsafeRawPointer(y1 + i).loadUnaligned(as: SIMD8<Float>.self)
-        a2 += xv * UnsafeRawPointer(y2 + i).loadUnaligned(as: SIMD8<Float>.self)
-        a3 += xv * UnsafeRawPointer(y3 + i).loadUnaligned(as: SIMD8<Float>.self)
-        i += 8
-    }
-    var r = SIMD4<Float>(a0.sum(), a1.sum(), a2.sum(), a3.sum())
-    while i < n {
-        r += SIMD4<Float>(y0[i], y1[i], y2[i], y3[i]) * x[i]
-        i += 1
-    }
-    return r
-}
-
-/// y += c.x·x0 + c.y·x1 + c.z·x2 + c.w·x3
-@inline(__always)
-func unsafeAxpy4(_ c: SIMD4<Float>, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>,
-                 _ x3: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    let c0 = SIMD8<Float>(repeating: c.x), c1 = SIMD8<Float>(repeating: c.y)
-    let c2 = SIMD8<Float>(repeating: c.z), c3 = SIMD8<Float>(repeating: c.w)
-    var i = 0
-    while i + 8 <= n {
-        var yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
-        yv += c0 * UnsafeRawPointer(x0 + i).loadUnaligned(as: SIMD8<Float>.self)
-        yv += c1 * UnsafeRawPointer(x1 + i).loadUnaligned(as: SIMD8<Float>.self)
-        yv += c2 * UnsafeRawPointer(x2 + i).loadUnaligned(as: SIMD8<Float>.self)
-        yv += c3 * UnsafeRawPointer(x3 + i).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: yv, as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < n {
-        y[i] += c.x * x0[i] + c.y * x1[i] + c.z * x2[i] + c.w * x3[i]
-        i += 1
-    }
-}
-
-/// out[b] = x·rows[b] for b in 0..<count (rows given by pointer table).
-@inline(__always)
-func unsafeDotRows(_ x: UnsafePointer<Float>, _ rows: UnsafePointer<UnsafeMutablePointer<Float>>, _ count: Int,
-                   _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-    var b = 0
-    while b + 4 <= count {
-        let r = unsafeDot4(x, rows[b], rows[b + 1], rows[b + 2], rows[b + 3], n)
-        out[b] = r.x; out[b + 1] = r.y; out[b + 2] = r.z; out[b + 3] = r.w
-        b += 4
-    }
-    while b < count { out[b] = unsafeDot(x, rows[b], n); b += 1 }
-}
-
-/// y += Σ_b coef[b]·rows[b]
-@inline(__always)
-func unsafeCombineRows(_ coef: UnsafePointer<Float>, _ rows: UnsafePointer<UnsafeMutablePointer<Float>>, _ count: Int,
-                       into y: UnsafeMutablePointer<Float>, _ n: Int) {
-    var b = 0
-    while b + 4 <= count {
-        unsafeAxpy4(SIMD4(coef[b], coef[b + 1], coef[b + 2], coef[b + 3]), rows[b], rows[b + 1], rows[b + 2], rows[b + 3], y, n)
-        b += 4
-    }
-    while b < count { unsafeAxpy(coef[b], rows[b], y, n); b += 1 }
 }
