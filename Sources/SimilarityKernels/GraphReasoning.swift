@@ -23,9 +23,7 @@ func graphForward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st:
             let e = E + layout.localEdge(g, c)
             for b in 0..<L1 { rows.k[b] = K + nodeRow(b, words: W, slot: j, localWord: lw) * s }
             let A = last ? 1 : L1
-            func query(_ a: Int) -> UnsafeMutablePointer<Float> {
-                last ? Q + j * s : Q + nodeRow(a, words: W, slot: j, localWord: lw) * s
-            }
+            func query(_ a: Int) -> UnsafeMutablePointer<Float> { Q + roundRow(a, last: last, words: W, slot: j, localWord: lw) * s }
             var a = 0
             while a + 2 <= A {
                 unsafeDotRows2(query(a), query(a + 1), rows.k, L1, e + a * L1, e + (a + 1) * L1, s)
@@ -59,9 +57,7 @@ func graphMessages(_ g: PairGroup, _ layout: PairLayout, nodes S: UnsafeMutableP
         let e = E + layout.localEdge(g, c)
         for b in 0..<L1 { rows.s[b] = S + nodeRow(b, words: W, slot: j, localWord: lw) * s }
         let A = last ? 1 : L1
-        func message(_ a: Int) -> UnsafeMutablePointer<Float> {
-            last ? M + j * s : M + nodeRow(a, words: W, slot: j, localWord: lw) * s
-        }
+        func message(_ a: Int) -> UnsafeMutablePointer<Float> { M + roundRow(a, last: last, words: W, slot: j, localWord: lw) * s }
         var a = 0
         while a + 2 <= A {
             unsafeCombineRows2(e + a * L1, e + (a + 1) * L1, rows.s, L1, into: message(a), message(a + 1), s)
@@ -127,7 +123,7 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
             }
             let A = last ? 1 : L1
             for a in 0..<A {
-                let qRow = last ? j : nodeRow(a, words: W, slot: j, localWord: lw)
+                let qRow = roundRow(a, last: last, words: W, slot: j, localWord: lw)
                 qRows.s[a] = dM + qRow * s
                 qRows.k[a] = Q + qRow * s
             }

@@ -224,3 +224,10 @@ final class ForwardScratch {
 func nodeRow(_ k: Int, words: Int, slot j: Int, localWord lw: Int) -> Int {
     k == 0 ? words + j : lw + k - 1
 }
+
+/// Row of query (or message) `a` of the pair in slot `j` in one SGR round: every node has a row
+/// (`nodeRow`), except in the last round, which keeps one row per pair (node 0 only), at row `j`.
+@inline(__always)
+func roundRow(_ a: Int, last: Bool, words: Int, slot j: Int, localWord lw: Int) -> Int {
+    last ? j : nodeRow(a, words: words, slot: j, localWord: lw)
+}
