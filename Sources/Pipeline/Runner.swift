@@ -262,6 +262,7 @@ public final class Runner {
             let text = "\(error)"
             return fail(name, text.hasPrefix("stage ") ? text : "stage \(name): \(text)", log: logPath)
         }
+        let warnings = (try? String(contentsOfFile: logPath, encoding: .utf8)).map(StageWarnings.lines) ?? []
         let stdoutDigest = stdoutPath.flatMap { store.storeLog($0, name: "stdout") }
         let logDigest = store.storeLog(logPath, name: "log")
         let entry = IndexEntry(key: p.key, stage: name, record: p.record, outputs: outputs, log: logDigest,
@@ -269,6 +270,9 @@ public final class Runner {
                                finished: ISO8601DateFormatter().string(from: Date()), job: end.job)
         do { try store.publish(entry) } catch { return fail(name, "\(error)", log: nil) }
         say("  done    \(name) (\(String(format: "%.1fs", seconds)))")
+        // A stage's own warnings would otherwise stay in its log, where a user watching the run
+        // never looks; they are the stage's way of saying a result is suspect.
+        if !warnings.isEmpty { say(warnings.map { "  warning \(name): \($0.prefix(400))" }.joined(separator: "\n")) }
         return .ran(entry, seconds)
     }
 
@@ -279,6 +283,15 @@ public final class Runner {
         }
         say(lines.joined(separator: "\n"))
         return .failed(message, log)
+    }
+}
+
+/// The warning lines of a stage's log: stages write `<tool>: warning: <what>` on stderr.
+enum StageWarnings {
+    static func lines(in log: String) -> [String] {
+        log.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+            .filter { $0.contains(": warning: ") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
     }
 }
 

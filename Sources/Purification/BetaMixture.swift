@@ -49,6 +49,9 @@ public struct BetaMixtureOptions: Codable, Equatable, Sendable {
     public var maxMSteps: Int = 10
     /// A caption is kept when its clean posterior is above this.
     public var keepThreshold: Double = 0.5
+    /// Meta scores of one class whose standard deviation is below this mean the net scores every
+    /// pair of that class alike (a collapsed net: healthy nets spread them by ~0.05); the fit flags it.
+    public var collapsedSpread: Double = 1e-3
 
     public init() {}
 }
@@ -76,6 +79,11 @@ public struct PurificationFit: Sendable {
     public var keep: [Bool]
     /// Why EM stopped before its rule said so (a degenerate step), or nil.
     public var stopped: String? = nil
+    /// Standard deviations of the clamped meta positive and meta negative scores.
+    public var metaSpread: (clean: Double, noisy: Double) = (0, 0)
+    /// Set when a meta class's scores barely vary: the net's scores have collapsed, so the fit
+    /// runs (as the reference's would) but cannot separate clean from noisy captions.
+    public var collapsed: String? = nil
 
     public init(initial: BetaMixture, iterations: [EMIteration], final: BetaMixture, cleanPosterior: [Double], keep: [Bool]) {
         self.initial = initial
@@ -105,9 +113,11 @@ public enum Purifier {
     public static func fit(trainScores: [Double], metaClean: [Double], metaNoisy: [Double],
                            options: BetaMixtureOptions = BetaMixtureOptions()) throws -> PurificationFit {
         let x = try clamped(trainScores, "training scores", options)
-        let initial = BetaMixture(
-            noisy: try BetaParameters.fitMoments(try clamped(metaNoisy, "meta negative scores", options), what: "meta negative scores"),
-            clean: try BetaParameters.fitMoments(try clamped(metaClean, "meta positive scores", options), what: "meta positive scores"))
+        let metaN = try clamped(metaNoisy, "meta negative scores", options)
+        let metaC = try clamped(metaClean, "meta positive scores", options)
+        let initial = BetaMixture(noisy: try BetaParameters.fitMoments(metaN, what: "meta negative scores"),
+                                  clean: try BetaParameters.fitMoments(metaC, what: "meta positive scores"))
+        let spread = (clean: standardDeviation(metaC), noisy: standardDeviation(metaN))
 
         var mixture = initial
         var (resp, ll) = expectation(mixture, x)
@@ -139,7 +149,28 @@ public enum Purifier {
         var fit = PurificationFit(initial: initial, iterations: iterations, final: mixture, cleanPosterior: posterior,
                                   keep: posterior.map { $0 > options.keepThreshold })
         fit.stopped = stopped
+        fit.metaSpread = spread
+        fit.collapsed = collapseDiagnosis(spread, clean: metaC, noisy: metaN, limit: options.collapsedSpread)
         return fit
+    }
+
+    /// Says why the fit is uninformative when one meta class's scores barely vary, or nil.
+    static func collapseDiagnosis(_ spread: (clean: Double, noisy: Double), clean: [Double], noisy: [Double],
+                                  limit: Double) -> String? {
+        let narrow = [("positives", spread.clean, clean), ("negatives", spread.noisy, noisy)].filter { $0.1 < limit }
+        guard !narrow.isEmpty else { return nil }
+        let parts = narrow.map { name, sd, v in
+            String(format: "the meta %@' scores barely vary (std %.1e around %.4f)", name, sd, v.reduce(0, +) / Double(v.count))
+        }
+        return parts.joined(separator: " and ") + String(format: ", below %.0e: ", limit)
+            + "the net's scores have collapsed onto one value, so the mixture starts from a spike and cannot tell "
+            + "clean from noisy captions (the training stage before this purification collapsed)"
+    }
+
+    /// Population standard deviation (the moments' biased form).
+    static func standardDeviation(_ v: [Double]) -> Double {
+        let m = v.reduce(0, +) / Double(v.count)
+        return (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)).squareRoot()
     }
 
     /// The same fit from Float scores (as the model produces them), widened to Double first.

@@ -3,7 +3,9 @@
 ///
 /// JSON keys: `initial`, `iterations`, `final`, `captions`, `kept`, `kept_fraction`, and when
 /// labels were given `clean_captions`, `precision`, `recall`, `accuracy` (fractions in [0, 1];
-/// precision is absent when nothing was kept), and `em_stopped` when EM stopped on a degenerate step.
+/// precision is absent when nothing was kept), `meta_clean_std` / `meta_noisy_std` (the spread of
+/// the meta scores the Betas start from), `em_stopped` when EM stopped on a degenerate step, and
+/// `collapsed` when the net scores every pair alike.
 public struct PurificationReport: Codable, Equatable, Sendable {
     public var initial: BetaMixture
     public var iterations: [EMIteration]
@@ -20,6 +22,10 @@ public struct PurificationReport: Codable, Equatable, Sendable {
     public var accuracy: Double?
     /// Set when EM stopped early on a degenerate step (see `PurificationFit.stopped`).
     public var emStopped: String?
+    public var metaCleanStd: Double?
+    public var metaNoisyStd: Double?
+    /// Set when the scoring net has collapsed (see `PurificationFit.collapsed`).
+    public var collapsed: String?
 
     enum CodingKeys: String, CodingKey {
         case initial, iterations, final, captions, kept
@@ -27,6 +33,9 @@ public struct PurificationReport: Codable, Equatable, Sendable {
         case cleanCaptions = "clean_captions"
         case precision, recall, accuracy
         case emStopped = "em_stopped"
+        case metaCleanStd = "meta_clean_std"
+        case metaNoisyStd = "meta_noisy_std"
+        case collapsed
     }
 
     /// Summarises `fit`; `cleanLabels` (1 = clean, one per training caption) adds the quality figures.
@@ -38,6 +47,9 @@ public struct PurificationReport: Codable, Equatable, Sendable {
         kept = fit.keep.lazy.filter { $0 }.count
         keptFraction = fit.keptFraction
         emStopped = fit.stopped
+        metaCleanStd = fit.metaSpread.clean
+        metaNoisyStd = fit.metaSpread.noisy
+        collapsed = fit.collapsed
         guard let labels = cleanLabels else { return }
         guard labels.count == fit.keep.count else {
             throw PurificationError("\(labels.count) clean labels for \(fit.keep.count) scored captions")

@@ -193,6 +193,11 @@ public enum RunReport {
         }
         o += HTMLPage.table(["round", "net", "captions", "kept", "kept %", "precision %", "recall %", "accuracy %", "EM entries",
                              "clean weight", "clean Beta (a, b)", "noisy Beta (a, b)"], rows, id: "purification", numericFrom: 2)
+        for p in all {
+            for problem in [p.report.collapsed, p.report.emStopped].compactMap({ $0 }) {
+                o += HTMLPage.warning("Round \(p.round), net \(p.net): \(problem).")
+            }
+        }
         return o
     }
 

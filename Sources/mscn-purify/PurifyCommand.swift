@@ -75,6 +75,9 @@ struct PurifyCommand: ParsableCommand {
             if let stopped = fit.stopped {
                 FileHandle.standardError.write(Data("mscn-purify: warning: net \(net) round \(round): \(stopped)\n".utf8))
             }
+            if let collapsed = fit.collapsed {
+                FileHandle.standardError.write(Data("mscn-purify: warning: net \(net) round \(round): \(collapsed)\n".utf8))
+            }
             try TensorFiles.write(out, [
                 StoredTensor(name: Schema.pClean, shape: [m], floats: pClean),
                 StoredTensor(name: Schema.keep, shape: [m], uint8s: keep),

@@ -80,6 +80,36 @@ final class PurificationTests: XCTestCase {
         XCTAssertNil(ordinary.stopped)
     }
 
+    func testCollapsedScoresAreFlaggedNotHidden() throws {
+        // A collapsed net scores every pair near one value (seen: meta positives with std 3e-5
+        // around 0.5933); the fit still runs, as the reference's would, but says so.
+        let spreadNoisy: [Double] = (0..<40).map { k in 0.3 + 0.28 * Double(k) / 39 }
+        let nearCeiling: [Double] = (0..<30).map { k in 0.59325 + 1e-5 * Double(k % 7) }
+        let train = spreadNoisy + nearCeiling
+        let metaClean: [Double] = (0..<20).map { k in 0.59330 + 1e-5 * Double(k % 5) }
+        let metaNoisy: [Double] = (0..<20).map { k in 0.05 + 0.02 * Double(k) }
+        let fit = try Purifier.fit(trainScores: train, metaClean: metaClean, metaNoisy: metaNoisy)
+        let collapsed = try XCTUnwrap(fit.collapsed, "narrow meta positives must be flagged")
+        XCTAssertTrue(collapsed.contains("meta positives") && !collapsed.contains("negatives"), collapsed)
+        XCTAssertLessThan(fit.metaSpread.clean, 1e-4)
+        XCTAssertGreaterThan(fit.metaSpread.noisy, 0.1)
+        let report = try PurificationReport(fit: fit)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: try JSONEncoder().encode(report)) as? [String: Any])
+        XCTAssertEqual(obj["collapsed"] as? String, collapsed)
+        XCTAssertEqual(try XCTUnwrap(obj["meta_clean_std"] as? Double), fit.metaSpread.clean, accuracy: 1e-15)
+
+        let healthy = try Purifier.fit(trainScores: [0.1, 0.2, 0.8, 0.9, 0.85, 0.15],
+                                       metaClean: [0.6, 0.8, 0.9], metaNoisy: [0.1, 0.3, 0.2])
+        XCTAssertNil(healthy.collapsed)
+        // Population std of [0.6, 0.8, 0.9]: mean 0.7667, variance 0.015556.
+        XCTAssertEqual(healthy.metaSpread.clean, 0.0155556.squareRoot(), accuracy: 1e-6)
+        var options = BetaMixtureOptions()
+        options.collapsedSpread = 0.2
+        let strict = try Purifier.fit(trainScores: [0.1, 0.2, 0.8, 0.9, 0.85, 0.15],
+                                      metaClean: [0.6, 0.8, 0.9], metaNoisy: [0.1, 0.3, 0.2], options: options)
+        XCTAssertTrue(strict.collapsed?.contains("positives") == true && strict.collapsed?.contains("negatives") == true)
+    }
+
     func testReportCountsAndJSON() throws {
         let fit = PurificationFit(initial: BetaMixture(noisy: .init(alpha: 1, beta: 2), clean: .init(alpha: 2, beta: 1)),
                                   iterations: [], final: BetaMixture(noisy: .init(alpha: 1, beta: 2), clean: .init(alpha: 2, beta: 1)),

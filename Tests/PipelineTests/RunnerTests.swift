@@ -112,6 +112,23 @@ final class RunnerTests: XCTestCase {
         XCTAssertFalse(f.indexEntries().contains { $0.stage == "bad" }, "a failed stage leaves no index entry")
     }
 
+    func testStageWarningsReachTheRunOutput() throws {
+        let f = Fixture()
+        f.script("warn.sh", #"echo "progress 1/2" >&2; echo "tool: warning: scores collapsed" >&2; echo done > "$1""#)
+        f.script("quiet.sh", #"echo "no warning here" >&2; echo done > "$1""#)
+        _ = f.pipeline("""
+            name: warn
+            stages:
+              loud: {command: "./warn.sh ${out.x}", outputs: {x: file}}
+              quiet: {command: "./quiet.sh ${out.x}", outputs: {x: file}}
+            """)
+        let s = try f.run([:], RunOptions(jobs: 1))
+        XCTAssertEqual(Set(s.ran), ["loud", "quiet"])
+        let relayed = f.lines.joined(separator: "\n").split(separator: "\n").filter { $0.contains("warning") }
+        XCTAssertEqual(relayed.map { $0.trimmingCharacters(in: .whitespaces) }, ["warning loud: tool: warning: scores collapsed"])
+        XCTAssertEqual(StageWarnings.lines(in: "a\r  x: warning: y  \nb: warning z\n"), ["x: warning: y"])
+    }
+
     func testMissingDeclaredOutputFails() throws {
         let f = Fixture()
         f.script("lazy.sh", "exit 0")

@@ -53,6 +53,16 @@ final class RunReportTests: XCTestCase {
         }
     }
 
+    func testCollapsedPurificationIsNamedUnderTheTable() throws {
+        let run = try FakeRun()
+        XCTAssertFalse(try RunReport.render(run.inputs).contains("scores every pair alike"), "healthy fits carry no warning")
+        let path = run.inputs.purifyB[0]
+        var obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        obj["collapsed"] = "this net scores every pair alike"
+        try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]).write(to: URL(fileURLWithPath: path))
+        XCTAssertTrue(try RunReport.render(run.inputs).contains("Round 1, net B: this net scores every pair alike."))
+    }
+
     func testHistogramsSplitCleanAndNoisyScoresAndOverlayTheFittedBetas() throws {
         let run = try FakeRun()
         let html = try RunReport.render(run.inputs)
