@@ -50,8 +50,10 @@ public struct BetaMixtureOptions: Codable, Equatable, Sendable {
     /// A caption is kept when its clean posterior is above this.
     public var keepThreshold: Double = 0.5
     /// Meta scores of one class whose standard deviation is below this mean the net scores every
-    /// pair of that class alike (a collapsed net: healthy nets spread them by ~0.05); the fit flags it.
-    public var collapsedSpread: Double = 1e-3
+    /// pair of that class alike, and the fit flags it. Measured at noise 0.7: collapsed nets 3e-6 to
+    /// 3e-5; working ones 2e-3 to 0.06, and 1.1e-3 for the weakest (a net B that purified at
+    /// precision 0.68). The limit sits between, a factor of about 6 from either side.
+    public var collapsedSpread: Double = 2e-4
 
     public init() {}
 }
