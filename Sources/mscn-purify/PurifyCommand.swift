@@ -72,11 +72,8 @@ struct PurifyCommand: ParsableCommand {
                 score[j] = min(max(trainScores[k], Float(options.clamp)), Float(1 - options.clamp))
             }
             let summary = try PurificationReport(fit: fit, cleanLabels: base.map { data.noisy.clean[$0] })
-            if let stopped = fit.stopped {
-                FileHandle.standardError.write(Data("mscn-purify: warning: net \(net) round \(round): \(stopped)\n".utf8))
-            }
-            if let collapsed = fit.collapsed {
-                FileHandle.standardError.write(Data("mscn-purify: warning: net \(net) round \(round): \(collapsed)\n".utf8))
+            for problem in [fit.stopped, fit.collapsed].compactMap({ $0 }) {
+                Stage.note("mscn-purify: warning: net \(net) round \(round): \(problem)")
             }
             try TensorFiles.write(out, [
                 StoredTensor(name: Schema.pClean, shape: [m], floats: pClean),
