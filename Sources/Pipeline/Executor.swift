@@ -19,6 +19,8 @@ public struct StageLaunch {
     public var resources: StageResources
     /// The runner's working folder: relative paths in the command mean the same on a node.
     public var workingDirectory: String
+    /// Variables set for the command over the runner's environment (the pipeline's `environment:`).
+    public var environment: [String: String] = [:]
     /// Called once the stage has an identity outside this process (a cluster job id).
     public var started: (String) -> Void = { _ in }
 }
@@ -73,7 +75,7 @@ public final class LocalExecutor: StageExecutor, @unchecked Sendable {
 
     public func run(_ launch: StageLaunch) throws -> StageEnd {
         let exit = try StageProcess.run(executable: launch.executable, argv: launch.arguments, logPath: launch.logPath,
-                                        stdoutPath: launch.stdoutPath, echo: launch.echo)
+                                        stdoutPath: launch.stdoutPath, echo: launch.echo, environment: launch.environment)
         return StageEnd(exit: exit)
     }
 

@@ -12,6 +12,9 @@ public struct KeyRecord: Codable, Equatable, Sendable {
     public var inputs: [String: String]
     public var outputs: [String: OutputKind]
     public var params: [String: String]
+    /// The pipeline's `environment:` values in effect (nil when it declares none, which keeps the
+    /// keys of such pipelines as they were).
+    public var environment: [String: String]?
 
     public var key: String {
         var text = "format \(format)\n"
@@ -19,6 +22,7 @@ public struct KeyRecord: Codable, Equatable, Sendable {
         text += "exe \(executableDigest)\n"
         for (k, v) in inputs.sorted(by: { $0.key < $1.key }) { text += "in \(k.count):\(k) \(v)\n" }
         for (k, v) in outputs.sorted(by: { $0.key < $1.key }) { text += "out \(k) \(v.rawValue)\n" }
+        for (k, v) in (environment ?? [:]).sorted(by: { $0.key < $1.key }) { text += "env \(k.count):\(k) \(v.count):\(v)\n" }
         return ContentDigest.of(text)
     }
 
@@ -42,6 +46,7 @@ public struct KeyRecord: Codable, Equatable, Sendable {
             let moved = executablePath != old.executablePath ? " (\(old.executablePath) → \(executablePath))" : " (\(executablePath))"
             lines.append("binary: \(short(old.executableDigest)) → \(short(executableDigest))\(moved)")
         }
+        mapDiff("environment", old.environment ?? [:], environment ?? [:]) { $0 }
         mapDiff("input", old.inputs, inputs, short)
         if command != old.command {
             if command.count == old.command.count {

@@ -29,6 +29,8 @@
 ///                                   # default `log`: stdout and stderr go to the stage log only
 ///     resources: {cpus: 2, mem: 8G, time: "2:00:00"}   # on a cluster executor (StageResources)
 /// resources: {cpus: 1, time: "1:00:00"}  # optional: every stage's default on a cluster
+/// environment:                      # optional: variables every stage runs with, unless the
+///   OPENBLAS_CORETYPE: Haswell      # runner's environment sets them; in every key (StageEnvironment)
 /// publish:                          # optional: run-folder entry name → one stage output
 ///   metrics.json: "${evaluate_test.metrics}"
 /// ```
@@ -70,7 +72,8 @@
 ///
 /// Keys: a stage's key covers its command with stage outputs written symbolically, the SHA-256
 /// of its resolved executable, the digests of the outputs it reads and of its external inputs,
-/// and its declared outputs. Parameters enter through the command text.
+/// its declared outputs, and the `environment:` values in effect. Parameters enter through the
+/// command text.
 import Foundation
 import Yams
 
@@ -109,6 +112,9 @@ public struct PipelineFile: Sendable {
     public var publish: [(name: String, template: String)]
     /// The top-level `resources:`: the default of every stage on a cluster executor.
     public var resources: StageResources?
+    /// The top-level `environment:`: variables every stage runs with unless the runner's own
+    /// environment sets them (`StageEnvironment`), in file order.
+    public var environment: [(name: String, value: String)] = []
 
     public static func load(path: String) throws -> PipelineFile {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -127,7 +133,7 @@ public struct PipelineFile: Sendable {
         }
         let p = YAMLReader(source: source)
         guard let top = root?.mapping else { throw PipelineError("\(source): expected a mapping at the top level") }
-        try p.allowKeys(top, ["name", "params", "stages", "publish", "resources"], what: "the top level")
+        try p.allowKeys(top, ["name", "params", "stages", "publish", "resources", "environment"], what: "the top level")
         guard let nameNode = top["name"], let name = nameNode.scalar?.string,
               name.range(of: #"^[A-Za-z0-9_.-]+$"#, options: .regularExpression) != nil else {
             throw p.error(root, "'name' must be a word of letters, digits, '_', '.', '-'")
@@ -158,7 +164,18 @@ public struct PipelineFile: Sendable {
             }
         }
         let resources = try top["resources"].map { try p.resources($0, "the top-level resources") }
-        return PipelineFile(name: name, source: source, params: params, stages: stages, publish: publish, resources: resources)
+        var environment: [(String, String)] = []
+        if let node = top["environment"] {
+            for (k, v) in try p.mapping(node, "environment") {
+                let key = try p.scalar(k, "environment variable name")
+                guard key.range(of: #"^[A-Za-z_][A-Za-z0-9_]*$"#, options: .regularExpression) != nil else {
+                    throw p.error(k, "environment variable name '\(key)' must be an identifier (letters, digits, '_')")
+                }
+                environment.append((key, try p.scalar(v, "environment variable '\(key)'")))
+            }
+        }
+        return PipelineFile(name: name, source: source, params: params, stages: stages, publish: publish,
+                            resources: resources, environment: environment)
     }
 }
 

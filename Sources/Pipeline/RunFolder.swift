@@ -19,7 +19,10 @@ public enum RunFolder {
         return parts.joined(separator: "-")
     }
 
-    static func update(plan: Plan, dataRoot: String, store: CacheStore, entries: [String: IndexEntry]) throws -> String {
+    /// `environment`: the pipeline's environment in effect, recorded in params.json beside the
+    /// parameters (a run under another BLAS kernel has the same folder name but other results).
+    static func update(plan: Plan, dataRoot: String, store: CacheStore, entries: [String: IndexEntry],
+                       environment: [String: String] = [:]) throws -> String {
         let name = name(for: plan)
         let runs = dataRoot + "/runs"
         let folder = runs + "/" + name
@@ -32,8 +35,9 @@ public enum RunFolder {
         let evaluator = Evaluator(params: values, instances: nil, families: [:])
         var params: [String: String] = [:]
         for (k, v) in plan.params { params[k] = (try? evaluator.text("${\(k)}")) ?? v }
-        let info: [String: Any] = ["pipeline": plan.file.source, "params": params,
+        var info: [String: Any] = ["pipeline": plan.file.source, "params": params,
                                    "overrides": Dictionary(plan.overrides.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })]
+        if !environment.isEmpty { info["environment"] = environment }
         if let data = try? JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]),
            FileManager.default.contents(atPath: folder + "/params.json") != data {
             try AtomicFile.write(data, to: folder + "/params.json")

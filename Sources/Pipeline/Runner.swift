@@ -54,11 +54,19 @@ public final class Runner {
     /// Where stages run: child processes here (the default) or cluster jobs.
     public var executor: StageExecutor = LocalExecutor()
 
-    public init(plan: Plan, dataRoot: String, toolDirectory: String?) throws {
+    /// The pipeline's `environment:` as it applies here; its notes are printed when a run starts.
+    public let environment: StageEnvironment
+
+    /// `processEnvironment` and `cpuFlags` decide the pipeline's environment (`StageEnvironment`);
+    /// they default to this process's and this machine's.
+    public init(plan: Plan, dataRoot: String, toolDirectory: String?,
+                processEnvironment: [String: String] = ProcessInfo.processInfo.environment,
+                cpuFlags: Set<String>? = StageEnvironment.machineCPUFlags()) throws {
         self.plan = plan
         self.dataRoot = dataRoot
         store = try CacheStore(root: dataRoot + "/cache")
-        keyer = StageKeyer(plan: plan, store: store, toolDirectory: toolDirectory)
+        environment = StageEnvironment.resolve(declared: plan.file.environment, process: processEnvironment, cpuFlags: cpuFlags)
+        keyer = StageKeyer(plan: plan, store: store, toolDirectory: toolDirectory, environment: environment)
     }
 
     func say(_ line: String) {
@@ -74,6 +82,7 @@ public final class Runner {
     }
 
     public func run(_ options: RunOptions = RunOptions()) throws -> RunSummary {
+        for note in environment.notes { say("note: \(note)") }
         if options.dryRun { return try dryRun(until: options.until) }
         let start = Date()
         let order = try plan.needed(until: options.until)
@@ -165,7 +174,8 @@ public final class Runner {
         }
         for i in pending where !blocked.contains(plan.stages[i].name) { summary.skipped.append(plan.stages[i].name) }
         if summary.failed.isEmpty {
-            summary.runFolder = try RunFolder.update(plan: plan, dataRoot: dataRoot, store: store, entries: entries)
+            summary.runFolder = try RunFolder.update(plan: plan, dataRoot: dataRoot, store: store, entries: entries,
+                                                     environment: environment.values)
         }
         summary.seconds = Date().timeIntervalSince(start)
         let time = String(format: "%.2fs", summary.seconds)
@@ -226,7 +236,8 @@ public final class Runner {
                 guard let self else { return }
                 self.outputLock.lock(); self.echo(d); self.outputLock.unlock()
             } : nil,
-            resources: p.stage.resources, workingDirectory: FileManager.default.currentDirectoryPath)
+            resources: p.stage.resources, workingDirectory: FileManager.default.currentDirectoryPath,
+            environment: environment.values)
         let jobRecord = store.jobRecordPath(key: p.key)
         launch.started = { [weak self] job in
             self?.store.recordJob(at: jobRecord, stage: name, job: job, executor: self?.executor.name ?? "?")

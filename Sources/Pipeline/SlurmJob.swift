@@ -13,10 +13,12 @@ public enum SlurmJob {
     }
 
     /// The batch script: says which job and node ran the stage, checks that the node sees the
-    /// same cache as the runner (its identity file and the staging folder), then execs the command.
+    /// same cache as the runner (its identity file and the staging folder), sets the pipeline's
+    /// environment (sbatch's `--export=ALL` carries the runner's own), then execs the command.
     static func script(_ launch: StageLaunch, cacheRoot: String, cacheIdentity: String) -> String {
         let words = launch.arguments.enumerated().map { i, w in quote(i == 0 ? launch.executable : w) }
         let redirect = launch.stdoutPath.map { " > " + quote($0) } ?? ""
+        let exports = launch.environment.sorted { $0.key < $1.key }.map { "export \($0.key)=\(quote($0.value))\n" }.joined()
         return """
             #!/bin/sh
             # Stage \(launch.stage) of an mscn run: written and submitted by the runner (`mscn run --executor slurm`).
@@ -25,7 +27,7 @@ public enum SlurmJob {
               echo "mscn: node $(hostname) \(unsharedCacheMarker) \(cacheRoot): the cache, the data and the stage executables must be on a filesystem every node shares" >&2
               exit \(unsharedCacheStatus)
             fi
-            exec \(words.joined(separator: " "))\(redirect)
+            \(exports)exec \(words.joined(separator: " "))\(redirect)
 
             """
     }

@@ -29,13 +29,16 @@ final class StageKeyer {
     let plan: Plan
     let store: CacheStore
     let toolDirectory: String?
+    /// The pipeline's environment in effect: part of every key.
+    let environment: StageEnvironment
     private let cacheRootAbsolute: String
     private var resolved: [String: String] = [:]
 
-    init(plan: Plan, store: CacheStore, toolDirectory: String?) {
+    init(plan: Plan, store: CacheStore, toolDirectory: String?, environment: StageEnvironment) {
         self.plan = plan
         self.store = store
         self.toolDirectory = toolDirectory
+        self.environment = environment
         cacheRootAbsolute = StageKeyer.absolute(store.root)
     }
 
@@ -117,7 +120,7 @@ final class StageKeyer {
         let params = Dictionary(uniqueKeysWithValues: plan.params.filter { stage.usedParams.contains($0.name) }.map { ($0.name, $0.value) })
         let record = KeyRecord(command: symbolic, executableDigest: exeDigest, executablePath: exe, inputs: inputs,
                                outputs: Dictionary(stage.outputs.map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a }),
-                               params: params)
+                               params: params, environment: environment.values.isEmpty ? nil : environment.values)
         return PreparedStage(stage: stage, record: record, key: record.key, executable: exe, argv: argv)
     }
 

@@ -33,8 +33,9 @@ enum StageProcess {
         for pid in pids { kill(pid, signal) }
     }
 
+    /// `environment` is set over the runner's own environment for the child.
     static func run(executable: String, argv: [String], logPath: String, stdoutPath: String?,
-                    echo: ((Data) -> Void)?) throws -> ProcessExit {
+                    echo: ((Data) -> Void)?, environment: [String: String] = [:]) throws -> ProcessExit {
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard logFD >= 0 else { throw PipelineError("\(logPath): cannot create log") }
         defer { close(logFD) }
@@ -68,6 +69,10 @@ enum StageProcess {
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         cargs.append(nil)
         defer { for p in cargs { free(p) } }
+        var cenv: [UnsafeMutablePointer<CChar>?] = environment.isEmpty ? [] :
+            StageEnvironment(values: environment).applied(to: ProcessInfo.processInfo.environment).map { strdup($0) }
+        cenv.append(nil)
+        defer { for p in cenv { free(p) } }
         // The runner ignores SIGTERM/SIGHUP (it forwards them) and spawns from worker threads whose
         // signals are blocked; stages start with default dispositions and an empty mask, so a
         // forwarded SIGTERM or a terminal's Ctrl-C reaches them.
@@ -84,7 +89,8 @@ enum StageProcess {
         posix_spawnattr_setsigmask(&attr, &emptyMask)
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var pid = pid_t()
-        let rc = posix_spawn(&pid, executable, &actions, &attr, cargs, environ)
+        let rc = environment.isEmpty ? posix_spawn(&pid, executable, &actions, &attr, cargs, environ)
+                                     : posix_spawn(&pid, executable, &actions, &attr, cargs, cenv)
         if stdoutPath != nil { close(pipeFDs[1]) }
         if rc == 0 {
             runningLock.lock()

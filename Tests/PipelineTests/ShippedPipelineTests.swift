@@ -42,6 +42,16 @@ final class ShippedPipelineTests: XCTestCase {
         XCTAssertNotEqual(try stage(try plan("oracle.yaml", []), "warmup_a@1").words, try stage(mscn, "warmup_a@1").words)
     }
 
+    /// The stages they share have equal keys only if the four ask for the same environment; the
+    /// published numbers were made with OpenBLAS's Haswell kernels.
+    func testAllFourPinTheSameBLASKernel() throws {
+        for file in ["mscn.yaml", "baseline.yaml", "standard.yaml", "oracle.yaml"] {
+            let env = try plan(file, []).file.environment
+            XCTAssertEqual(env.map(\.name), ["OPENBLAS_CORETYPE"], file)
+            XCTAssertEqual(env.map(\.value), ["Haswell"], file)
+        }
+    }
+
     func testCOCORuleEvaluatesFoldsOfAThousandByDefault() throws {
         for file in ["mscn.yaml", "baseline.yaml", "standard.yaml", "oracle.yaml"] {
             func folds(_ overrides: [(String, String)]) throws -> [Piece]? {

@@ -1,0 +1,125 @@
+import Foundation
+import XCTest
+@testable import Pipeline
+
+/// The pipeline file's `environment:`: defaults for the stages' environment that the runner's
+/// own environment overrides, part of every key, passed to local processes and cluster jobs.
+final class EnvironmentTests: XCTestCase {
+    let avx2: Set<String> = ["sse4_2", "avx", "avx2", "fma"]
+
+    func testFileValuesApplyUnlessTheEnvironmentSetsThem() {
+        let declared = [(name: "OPENBLAS_CORETYPE", value: "Haswell"), (name: "OMP_PROC_BIND", value: "close")]
+        let fresh = StageEnvironment.resolve(declared: declared, process: ["PATH": "/bin"], cpuFlags: avx2)
+        XCTAssertEqual(fresh.values, ["OPENBLAS_CORETYPE": "Haswell", "OMP_PROC_BIND": "close"])
+        XCTAssertEqual(fresh.notes, [])
+
+        let same = StageEnvironment.resolve(declared: declared, process: ["OPENBLAS_CORETYPE": "Haswell"], cpuFlags: avx2)
+        XCTAssertEqual(same.values["OPENBLAS_CORETYPE"], "Haswell")
+        XCTAssertEqual(same.notes, [], "a machine that already sets the pinned value is not warned about")
+
+        let own = StageEnvironment.resolve(declared: declared, process: ["OPENBLAS_CORETYPE": "Zen"], cpuFlags: avx2)
+        XCTAssertEqual(own.values["OPENBLAS_CORETYPE"], "Zen", "the machine's own setting is never overridden")
+        XCTAssertEqual(own.notes.count, 1)
+        XCTAssertTrue(own.notes[0].contains("OPENBLAS_CORETYPE=Zen") && own.notes[0].contains("Haswell"), own.notes[0])
+    }
+
+    func testAKernelTheCPUCannotRunIsNotForced() {
+        let declared = [(name: "OPENBLAS_CORETYPE", value: "Haswell")]
+        let old = StageEnvironment.resolve(declared: declared, process: [:], cpuFlags: ["sse4_2", "avx"])
+        XCTAssertEqual(old.values, [:])
+        XCTAssertEqual(old.notes.count, 1)
+        XCTAssertTrue(old.notes[0].contains("lacks avx2, fma"), old.notes[0])
+        let arm = StageEnvironment.resolve(declared: declared, process: [:], cpuFlags: [])
+        XCTAssertEqual(arm.values, [:], "no x86 flags at all: not an x86 CPU")
+        let unknownMachine = StageEnvironment.resolve(declared: declared, process: [:], cpuFlags: nil)
+        XCTAssertEqual(unknownMachine.values, ["OPENBLAS_CORETYPE": "Haswell"], "no /proc/cpuinfo: nothing to check against")
+        let unlisted = StageEnvironment.resolve(declared: [(name: "OPENBLAS_CORETYPE", value: "Sandybridge")], process: [:], cpuFlags: [])
+        XCTAssertEqual(unlisted.values, ["OPENBLAS_CORETYPE": "Sandybridge"], "only listed kernels are checked")
+    }
+
+    func testCPUFlagsAreReadFromTheFlagsLine() throws {
+        let dir = NSTemporaryDirectory() + "cpuinfo-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "processor\t: 0\nvmx flags\t: ept\nflags\t\t: fpu sse avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu\n"
+            .write(toFile: dir + "/x86", atomically: true, encoding: .utf8)
+        XCTAssertEqual(StageEnvironment.machineCPUFlags(cpuinfo: dir + "/x86"), ["fpu", "sse", "avx2", "fma"])
+        try "processor\t: 0\nFeatures\t: fp asimd\n".write(toFile: dir + "/arm", atomically: true, encoding: .utf8)
+        XCTAssertEqual(StageEnvironment.machineCPUFlags(cpuinfo: dir + "/arm"), [])
+        XCTAssertNil(StageEnvironment.machineCPUFlags(cpuinfo: dir + "/missing"))
+    }
+
+    func testParsedInOrderAndNamesChecked() throws {
+        let file = try PipelineFile.parse(yaml: """
+            name: e
+            environment: {B_VAR: two, A_VAR: "1"}
+            stages:
+              s: {command: "x ${out.f}", outputs: {f: file}}
+            """, source: "e.yaml")
+        XCTAssertEqual(file.environment.map(\.name), ["B_VAR", "A_VAR"])
+        XCTAssertEqual(file.environment.map(\.value), ["two", "1"])
+        XCTAssertThrowsError(try PipelineFile.parse(yaml: "name: e\nenvironment: {'BAD NAME': x}\nstages:\n  s: {command: x}\n", source: "e.yaml")) {
+            XCTAssertTrue("\($0)".contains("e.yaml:2") && "\($0)".contains("'BAD NAME'"), "\($0)")
+        }
+        XCTAssertThrowsError(try PipelineFile.parse(yaml: "name: e\nenvironment: {A: [1, 2]}\nstages:\n  s: {command: x}\n", source: "e.yaml"))
+    }
+
+    func testEnvironmentIsPartOfTheKeyOnlyWhenDeclared() {
+        let r = KeyRecord(command: ["x"], executableDigest: "e", executablePath: "/p", inputs: [:], outputs: ["o": .file], params: [:])
+        var pinned = r
+        pinned.environment = ["OPENBLAS_CORETYPE": "Haswell"]
+        var other = r
+        other.environment = ["OPENBLAS_CORETYPE": "Cooperlake"]
+        XCTAssertNotEqual(pinned.key, r.key)
+        XCTAssertNotEqual(pinned.key, other.key)
+        XCTAssertEqual(other.differences(from: pinned), ["environment OPENBLAS_CORETYPE: Haswell → Cooperlake"])
+        var empty = r
+        empty.environment = nil
+        XCTAssertEqual(empty.key, r.key)
+        // Records written before the field existed still decode.
+        let old = #"{"format":1,"command":["x"],"executableDigest":"e","executablePath":"/p","inputs":{},"outputs":{"o":"file"},"params":{}}"#
+        XCTAssertEqual(try JSONDecoder().decode(KeyRecord.self, from: Data(old.utf8)).key, r.key)
+    }
+
+    /// A stage sees the file's value, or the runner's own when it sets one; the two are cached apart.
+    func testStagesRunWithTheEnvironmentInEffect() throws {
+        let f = Fixture("env")
+        f.script("show.sh", #"printf '%s\n' "$MSCN_TEST_KERNEL" > "$1""#)
+        _ = f.pipeline("""
+            name: env
+            environment: {MSCN_TEST_KERNEL: Haswell}
+            stages:
+              show: {command: "./show.sh ${out.txt}", outputs: {txt: file}}
+            publish: {kernel.txt: "${show.txt}"}
+            """)
+        func runner(_ process: [String: String]) throws -> Runner {
+            let plan = try Plan(file: try PipelineFile.load(path: f.path + "/p.yaml"), overrides: [])
+            let r = try Runner(plan: plan, dataRoot: f.data, toolDirectory: nil, processEnvironment: process, cpuFlags: nil)
+            r.report = { f.lines.append($0) }
+            return r
+        }
+        func run(_ process: [String: String]) throws -> RunSummary { try f.inFolder { try runner(process).run() } }
+        XCTAssertEqual(try run([:]).ran, ["show"])
+        XCTAssertEqual(f.read("Data/runs/latest/kernel.txt"), "Haswell\n")
+        let params = try XCTUnwrap(f.read("Data/runs/latest/params.json"))
+        let info = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(params.utf8)) as? [String: Any])
+        XCTAssertEqual(info["environment"] as? [String: String], ["MSCN_TEST_KERNEL": "Haswell"], "the run folder records it")
+        XCTAssertEqual(try run([:]).cached, ["show"])
+
+        let why = try f.inFolder { try runner(["MSCN_TEST_KERNEL": "Zen"]).explain("show") }
+        XCTAssertTrue(why.contains("environment MSCN_TEST_KERNEL: Haswell → Zen"), why)
+        XCTAssertEqual(try run(["MSCN_TEST_KERNEL": "Zen"]).ran, ["show"], "another value is another key")
+        XCTAssertEqual(f.read("Data/runs/latest/kernel.txt"), "Zen\n")
+        XCTAssertTrue(f.lines.contains { $0.hasPrefix("note: MSCN_TEST_KERNEL=Zen from the environment") }, f.lines.joined(separator: "\n"))
+        XCTAssertEqual(try run([:]).cached, ["show"], "the pinned result is still cached")
+        XCTAssertEqual(f.read("Data/runs/latest/kernel.txt"), "Haswell\n")
+    }
+
+    func testBatchScriptExportsTheEnvironmentBeforeTheCommand() {
+        let launch = StageLaunch(stage: "s", executable: "/opt/bin/x", arguments: ["x"], staging: "/c/tmp/1",
+                                 logPath: "/c/logs/s.log", stdoutPath: nil, echo: nil, resources: StageResources(),
+                                 workingDirectory: "/w", environment: ["OPENBLAS_CORETYPE": "Haswell", "A": "it's"])
+        let script = SlurmJob.script(launch, cacheRoot: "/c", cacheIdentity: "ID")
+        XCTAssertTrue(script.contains("\nexport A='it'\\''s'\nexport OPENBLAS_CORETYPE='Haswell'\nexec '/opt/bin/x'"), script)
+    }
+}
