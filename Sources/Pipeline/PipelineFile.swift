@@ -31,6 +31,8 @@
 /// resources: {cpus: 1, time: "1:00:00"}  # optional: every stage's default on a cluster
 /// environment:                      # optional: variables every stage runs with, unless the
 ///   OPENBLAS_CORETYPE: Haswell      # runner's environment sets them; in every key (StageEnvironment)
+///                                   # A stage may add its own `environment:` (values are templates:
+///                                   # `MSCN_THREADS: "${warmup_threads}"`; an empty value sets nothing).
 /// publish:                          # optional: run-folder entry name → one stage output
 ///   metrics.json: "${evaluate_test.metrics}"
 /// ```
@@ -101,6 +103,9 @@ public struct StageSpec: Sendable {
     public var echoStdout: Bool
     /// Cluster resources of this stage's jobs (fields it leaves open come from the file's default).
     public var resources: StageResources?
+    /// Variables for this stage over the file's `environment:` (value templates, substituted like
+    /// the command; a value that comes out empty leaves the variable out).
+    public var environment: [(name: String, value: String)] = []
 }
 
 /// A parsed pipeline file.
@@ -164,16 +169,7 @@ public struct PipelineFile: Sendable {
             }
         }
         let resources = try top["resources"].map { try p.resources($0, "the top-level resources") }
-        var environment: [(String, String)] = []
-        if let node = top["environment"] {
-            for (k, v) in try p.mapping(node, "environment") {
-                let key = try p.scalar(k, "environment variable name")
-                guard key.range(of: #"^[A-Za-z_][A-Za-z0-9_]*$"#, options: .regularExpression) != nil else {
-                    throw p.error(k, "environment variable name '\(key)' must be an identifier (letters, digits, '_')")
-                }
-                environment.append((key, try p.scalar(v, "environment variable '\(key)'")))
-            }
-        }
+        let environment = try top["environment"].map { try p.environment($0, "environment") } ?? []
         return PipelineFile(name: name, source: source, params: params, stages: stages, publish: publish,
                             resources: resources, environment: environment)
     }
@@ -217,6 +213,19 @@ private struct YAMLReader {
         return try StageResources.parse(pairs)
     }
 
+    /// An `environment:` mapping: variable name → value (a template at stage level).
+    func environment(_ node: Node, _ what: String) throws -> [(name: String, value: String)] {
+        var pairs: [(name: String, value: String)] = []
+        for (k, v) in try mapping(node, what) {
+            let key = try scalar(k, "\(what) variable name")
+            guard key.range(of: #"^[A-Za-z_][A-Za-z0-9_]*$"#, options: .regularExpression) != nil else {
+                throw error(k, "\(what): variable name '\(key)' must be an identifier (letters, digits, '_')")
+            }
+            pairs.append((key, try scalar(v, "\(what) variable '\(key)'")))
+        }
+        return pairs
+    }
+
     func allowKeys(_ m: Node.Mapping, _ allowed: Set<String>, what: String) throws {
         for (k, _) in m {
             let key = k.scalar?.string ?? "?"
@@ -231,7 +240,7 @@ private struct YAMLReader {
             throw error(node, "stage name '\(name)' must use only letters, digits, '_', '-'")
         }
         guard let m = node.mapping else { throw error(node, "stage '\(name)' must be a mapping") }
-        try allowKeys(m, ["command", "outputs", "on_demand", "foreach", "name", "stdout", "resources"], what: "stage '\(name)'")
+        try allowKeys(m, ["command", "outputs", "on_demand", "foreach", "name", "stdout", "resources", "environment"], what: "stage '\(name)'")
         var spec = StageSpec(family: name, line: node.mark?.line ?? 0, commandWords: [], outputs: [],
                              onDemand: false, echoStdout: false)
         guard let cmd = m["command"] else { throw error(node, "stage '\(name)' has no 'command'") }
@@ -255,6 +264,7 @@ private struct YAMLReader {
             }
         }
         if let r = m["resources"] { spec.resources = try resources(r, "stage '\(name)' resources") }
+        if let e = m["environment"] { spec.environment = try environment(e, "stage '\(name)' environment") }
         if let v = m["on_demand"] { spec.onDemand = try bool(v, "stage '\(name)' on_demand") }
         if let v = m["stdout"] {
             switch try scalar(v, "stage '\(name)' stdout") {

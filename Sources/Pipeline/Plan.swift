@@ -13,6 +13,8 @@ public struct StageInstance: Sendable {
     public var echoStdout: Bool
     /// The stage's resources over the file's default (empty when neither sets any).
     public var resources: StageResources = StageResources()
+    /// The stage's own `environment:`, substituted; variables whose value came out empty are left out.
+    public var environment: [(name: String, value: String)] = []
 }
 
 /// A pipeline file with parameters applied: every stage instance in dependency order.
@@ -80,6 +82,7 @@ public struct Plan: Sendable {
             eval.own = Set(spec.outputs.map(\.name))
             eval.resetUsage()
             var words: [[Piece]] = []
+            var environment: [(name: String, value: String)] = []
             var deps: [String] = []
             func depend(_ d: String) throws {
                 guard d != name else { throw PipelineError("stage '\(name)' reads its own output") }
@@ -105,13 +108,21 @@ public struct Plan: Sendable {
                 guard !words.isEmpty, case .text = words[0].first, words[0].count == 1 else {
                     throw PipelineError("the first command word must be an executable name or path")
                 }
+                for (variable, template) in spec.environment {
+                    let value: String
+                    do { value = try eval.text(template) } catch {
+                        throw PipelineError("environment \(variable): \(error) (values take parameters, not stage outputs)")
+                    }
+                    if !value.isEmpty { environment.append((variable, value)) }
+                }
             } catch {
                 throw PipelineError("\(file.source):\(spec.line): stage '\(name)': \(error)")
             }
             unsorted.append(StageInstance(name: name, family: spec.family, words: words, outputs: spec.outputs,
                                           dependencies: deps, usedParams: eval.usedParams.sorted(),
                                           onDemand: spec.onDemand, echoStdout: spec.echoStdout,
-                                          resources: (spec.resources ?? StageResources()).over(file.resources)))
+                                          resources: (spec.resources ?? StageResources()).over(file.resources),
+                                          environment: environment))
         }
 
         eval.vars = [:]

@@ -54,7 +54,7 @@ public final class Runner {
     /// Where stages run: child processes here (the default) or cluster jobs.
     public var executor: StageExecutor = LocalExecutor()
 
-    /// The pipeline's `environment:` as it applies here; its notes are printed when a run starts.
+    /// The pipeline file's `environment:` as it applies here (recorded in the run folder).
     public let environment: StageEnvironment
 
     /// `processEnvironment` and `cpuFlags` decide the pipeline's environment (`StageEnvironment`);
@@ -66,7 +66,14 @@ public final class Runner {
         self.dataRoot = dataRoot
         store = try CacheStore(root: dataRoot + "/cache")
         environment = StageEnvironment.resolve(declared: plan.file.environment, process: processEnvironment, cpuFlags: cpuFlags)
-        keyer = StageKeyer(plan: plan, store: store, toolDirectory: toolDirectory, environment: environment)
+        keyer = StageKeyer(plan: plan, store: store, toolDirectory: toolDirectory,
+                           processEnvironment: processEnvironment, cpuFlags: cpuFlags)
+    }
+
+    /// What differs from the pipeline's `environment:` values (file and stages), each said once.
+    var environmentNotes: [String] {
+        var seen: Set<String> = []
+        return (environment.notes + plan.stages.flatMap { keyer.environment(of: $0).notes }).filter { seen.insert($0).inserted }
     }
 
     func say(_ line: String) {
@@ -82,7 +89,7 @@ public final class Runner {
     }
 
     public func run(_ options: RunOptions = RunOptions()) throws -> RunSummary {
-        for note in environment.notes { say("note: \(note)") }
+        for note in environmentNotes { say("note: \(note)") }
         if options.dryRun { return try dryRun(until: options.until) }
         let start = Date()
         let order = try plan.needed(until: options.until)
@@ -237,7 +244,7 @@ public final class Runner {
                 self.outputLock.lock(); self.echo(d); self.outputLock.unlock()
             } : nil,
             resources: p.stage.resources, workingDirectory: FileManager.default.currentDirectoryPath,
-            environment: environment.values)
+            environment: p.environment)
         let jobRecord = store.jobRecordPath(key: p.key)
         launch.started = { [weak self] job in
             self?.store.recordJob(at: jobRecord, stage: name, job: job, executor: self?.executor.name ?? "?")

@@ -11,6 +11,8 @@ struct PreparedStage {
     var key: String
     var executable: String
     var argv: [[Part]]
+    /// The variables set for the command (the file's and the stage's `environment:` in effect).
+    var environment: [String: String] = [:]
 
     func arguments(staging: String) -> [String] {
         argv.map { parts in
@@ -29,16 +31,19 @@ final class StageKeyer {
     let plan: Plan
     let store: CacheStore
     let toolDirectory: String?
-    /// The pipeline's environment in effect: part of every key.
-    let environment: StageEnvironment
+    /// The runner's environment and this machine's CPU flags, against which each stage's
+    /// `environment:` (the file's, with the stage's own over it) is resolved; part of every key.
+    let processEnvironment: [String: String]
+    let cpuFlags: Set<String>?
     private let cacheRootAbsolute: String
     private var resolved: [String: String] = [:]
 
-    init(plan: Plan, store: CacheStore, toolDirectory: String?, environment: StageEnvironment) {
+    init(plan: Plan, store: CacheStore, toolDirectory: String?, processEnvironment: [String: String], cpuFlags: Set<String>?) {
         self.plan = plan
         self.store = store
         self.toolDirectory = toolDirectory
-        self.environment = environment
+        self.processEnvironment = processEnvironment
+        self.cpuFlags = cpuFlags
         cacheRootAbsolute = StageKeyer.absolute(store.root)
     }
 
@@ -118,10 +123,20 @@ final class StageKeyer {
             argv.append(parts)
         }
         let params = Dictionary(uniqueKeysWithValues: plan.params.filter { stage.usedParams.contains($0.name) }.map { ($0.name, $0.value) })
-        let record = KeyRecord(command: symbolic, executableDigest: exeDigest, executablePath: exe, inputs: inputs,
+        var record = KeyRecord(command: symbolic, executableDigest: exeDigest, executablePath: exe, inputs: inputs,
                                outputs: Dictionary(stage.outputs.map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a }),
-                               params: params, environment: environment.values.isEmpty ? nil : environment.values)
-        return PreparedStage(stage: stage, record: record, key: record.key, executable: exe, argv: argv)
+                               params: params)
+        let environment = environment(of: stage)
+        record.environment = environment.values.isEmpty ? nil : environment.values
+        return PreparedStage(stage: stage, record: record, key: record.key, executable: exe, argv: argv,
+                             environment: environment.values)
+    }
+
+    /// The file's `environment:` with the stage's own over it, resolved here.
+    func environment(of stage: StageInstance) -> StageEnvironment {
+        let own = Set(stage.environment.map(\.name))
+        let declared = plan.file.environment.filter { !own.contains($0.name) } + stage.environment
+        return StageEnvironment.resolve(declared: declared, process: processEnvironment, cpuFlags: cpuFlags)
     }
 
     /// A word naming an existing file or folder outside the cache contributes its content digest.

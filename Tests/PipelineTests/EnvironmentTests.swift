@@ -64,6 +64,40 @@ final class EnvironmentTests: XCTestCase {
         XCTAssertThrowsError(try PipelineFile.parse(yaml: "name: e\nenvironment: {A: [1, 2]}\nstages:\n  s: {command: x}\n", source: "e.yaml"))
     }
 
+    /// A stage's own values are templates over the parameters; empty ones set nothing, and the
+    /// stage's value of a variable replaces the file's.
+    func testStageValuesAreSubstitutedAndOverTheFiles() throws {
+        let yaml = """
+            name: e
+            params: {threads: "", kernel: Zen}
+            environment: {OPENBLAS_CORETYPE: Haswell, OTHER: x}
+            stages:
+              a: {command: "x ${out.f}", outputs: {f: file}, environment: {MSCN_THREADS: "${threads}", OPENBLAS_CORETYPE: "${kernel}"}}
+              b: {command: "x ${out.f}", outputs: {f: file}}
+            """
+        let file = try PipelineFile.parse(yaml: yaml, source: "e.yaml")
+        let cache = NSTemporaryDirectory() + "envkey-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let store = try CacheStore(root: cache)
+        func env(_ overrides: [(String, String)], _ stage: String) throws -> [String: String] {
+            let plan = try Plan(file: file, overrides: overrides)
+            let instance = try XCTUnwrap(plan.stages.first { $0.name == stage })
+            let keyer = StageKeyer(plan: plan, store: store, toolDirectory: nil, processEnvironment: [:], cpuFlags: nil)
+            return keyer.environment(of: instance).values
+        }
+        XCTAssertEqual(try env([], "a"), ["OPENBLAS_CORETYPE": "Zen", "OTHER": "x"], "empty threads: no MSCN_THREADS")
+        XCTAssertEqual(try env([("threads", "1")], "a"), ["OPENBLAS_CORETYPE": "Zen", "OTHER": "x", "MSCN_THREADS": "1"])
+        XCTAssertEqual(try env([("threads", "1")], "b"), ["OPENBLAS_CORETYPE": "Haswell", "OTHER": "x"])
+        XCTAssertThrowsError(try Plan(file: try PipelineFile.parse(yaml: """
+            name: e
+            stages:
+              a: {command: "x ${out.f}", outputs: {f: file}}
+              b: {command: "x ${out.g}", outputs: {g: file}, environment: {V: "${a.f}"}}
+            """, source: "e.yaml"), overrides: [])) {
+            XCTAssertTrue("\($0)".contains("stage 'b'") && "\($0)".contains("environment V"), "\($0)")
+        }
+    }
+
     func testEnvironmentIsPartOfTheKeyOnlyWhenDeclared() {
         let r = KeyRecord(command: ["x"], executableDigest: "e", executablePath: "/p", inputs: [:], outputs: ["o": .file], params: [:])
         var pinned = r

@@ -52,6 +52,20 @@ final class ShippedPipelineTests: XCTestCase {
         }
     }
 
+    /// One thread per warm-up process is an option: by default the warm-ups set nothing, so
+    /// their keys (and results) stay those of the published runs.
+    func testWarmupThreadsOnlyWhenAsked() throws {
+        for file in ["mscn.yaml", "baseline.yaml", "standard.yaml", "oracle.yaml"] {
+            for name in ["warmup_a@1", "warmup_b@3"] {
+                XCTAssertTrue(try stage(try plan(file, []), name).environment.isEmpty, "\(file) \(name)")
+                let one = try stage(try plan(file, [("warmup_threads", "1")]), name).environment
+                XCTAssertEqual(one.map(\.name), ["MSCN_THREADS"], "\(file) \(name)")
+                XCTAssertEqual(one.map(\.value), ["1"], "\(file) \(name)")
+            }
+            XCTAssertTrue(try stage(try plan(file, [("warmup_threads", "1")]), "evaluate_test").environment.isEmpty, file)
+        }
+    }
+
     func testCOCORuleEvaluatesFoldsOfAThousandByDefault() throws {
         for file in ["mscn.yaml", "baseline.yaml", "standard.yaml", "oracle.yaml"] {
             func folds(_ overrides: [(String, String)]) throws -> [Piece]? {
