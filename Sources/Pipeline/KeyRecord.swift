@@ -12,8 +12,8 @@ public struct KeyRecord: Codable, Equatable, Sendable {
     public var inputs: [String: String]
     public var outputs: [String: OutputKind]
     public var params: [String: String]
-    /// The pipeline's `environment:` values in effect (nil when it declares none, which keeps the
-    /// keys of such pipelines as they were).
+    /// The `environment:` values in effect for the stage, the file's with the stage's own over
+    /// them (nil when there are none, which keeps the keys of such stages as they were).
     public var environment: [String: String]?
 
     public var key: String {

@@ -1,7 +1,7 @@
 import Foundation
 
-/// The environment variables a pipeline file asks its stages to run with (top-level
-/// `environment:`), resolved against the runner's own environment.
+/// The environment variables a pipeline file asks a stage to run with (the top-level
+/// `environment:`, with the stage's own over it), resolved against the runner's own environment.
 ///
 /// Values in the file are defaults: a variable the runner's environment already sets keeps that
 /// value, so a machine's or a user's deliberate setting (say an `OPENBLAS_CORETYPE` chosen because
