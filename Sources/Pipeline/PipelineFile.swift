@@ -31,6 +31,7 @@
 /// resources: {cpus: 1, time: "1:00:00"}  # optional: every stage's default on a cluster
 /// environment:                      # optional: variables every stage runs with, unless the
 ///   OPENBLAS_CORETYPE: Haswell      # runner's environment sets them; in every key (StageEnvironment)
+///   OPENBLAS_THREAD_TIMEOUT: "12"   # except the few that only change speed (`speedOnly`)
 ///                                   # A stage may add its own `environment:` (values are templates:
 ///                                   # `MSCN_THREADS: "${warmup_threads}"`; an empty value sets nothing).
 /// publish:                          # optional: run-folder entry name → one stage output

@@ -8,6 +8,10 @@ import Foundation
 /// another kernel misbehaves there) is never overridden. Whatever is in effect enters every stage's
 /// key, so artefacts computed under different settings never stand in for each other in a cache.
 ///
+/// A few variables change how fast a stage runs but never what it computes (`speedOnly`, e.g.
+/// how long OpenBLAS's idle threads spin): they are applied and recorded like the others but
+/// stay out of the keys, so tuning them keeps every cached artefact.
+///
 /// The reason it exists is OpenBLAS's kernel choice: the same sgemm rounds differently under the
 /// Haswell and the Cooperlake kernels, and a training run that sits near a tipping point (noise 0.7
 /// on the built-in data) can end on either side. Pinning the kernel makes results bit-identical
@@ -17,6 +21,14 @@ public struct StageEnvironment: Equatable, Sendable {
     public var values: [String: String]
     /// One line per declared variable whose file value is not in effect, saying why.
     public var notes: [String]
+
+    /// Variables that decide speed only, never a result bit, so they are not part of stage keys.
+    /// `OPENBLAS_THREAD_TIMEOUT` (log₂ of the cycles an idle OpenBLAS thread spins before it
+    /// sleeps) changes how threads wait, not how a product is split between them.
+    public static let speedOnly: Set<String> = ["OPENBLAS_THREAD_TIMEOUT"]
+
+    /// The values in effect that decide results: the ones a stage key holds.
+    public var keyed: [String: String] { values.filter { !Self.speedOnly.contains($0.key) } }
 
     public init(values: [String: String] = [:], notes: [String] = []) {
         self.values = values
@@ -31,7 +43,7 @@ public struct StageEnvironment: Equatable, Sendable {
         for (name, value) in declared {
             if let own = process[name] {
                 env.values[name] = own
-                if own != value {
+                if own != value && !speedOnly.contains(name) {
                     env.notes.append("\(name)=\(own) from the environment, not the pipeline's \(value): results may differ in the last bits from runs made with \(value)")
                 }
                 continue

@@ -127,7 +127,8 @@ final class StageKeyer {
                                outputs: Dictionary(stage.outputs.map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a }),
                                params: params)
         let environment = environment(of: stage)
-        record.environment = environment.values.isEmpty ? nil : environment.values
+        let keyed = environment.keyed
+        record.environment = keyed.isEmpty ? nil : keyed
         return PreparedStage(stage: stage, record: record, key: record.key, executable: exe, argv: argv,
                              environment: environment.values)
     }

@@ -149,6 +149,45 @@ final class EnvironmentTests: XCTestCase {
         XCTAssertEqual(f.read("Data/runs/latest/kernel.txt"), "Haswell\n")
     }
 
+    /// A speed-only variable reaches the stage and the run folder but not the key: setting it,
+    /// changing it or dropping it keeps every cached artefact, and overriding it is not warned about.
+    func testSpeedOnlyVariablesRunButStayOutOfTheKey() throws {
+        let declared = [(name: "OPENBLAS_CORETYPE", value: "Haswell"), (name: "OPENBLAS_THREAD_TIMEOUT", value: "12")]
+        let own = StageEnvironment.resolve(declared: declared, process: ["OPENBLAS_THREAD_TIMEOUT": "20"], cpuFlags: nil)
+        XCTAssertEqual(own.values, ["OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_THREAD_TIMEOUT": "20"])
+        XCTAssertEqual(own.keyed, ["OPENBLAS_CORETYPE": "Haswell"])
+        XCTAssertEqual(own.notes, [], "a speed setting cannot change a result: nothing to warn about")
+
+        let f = Fixture("speed")
+        f.script("show.sh", #"printf '%s\n' "${OPENBLAS_THREAD_TIMEOUT:-unset}" > "$1""#)
+        func write(_ environment: String) {
+            _ = f.pipeline("""
+                name: speed
+                \(environment)
+                stages:
+                  show: {command: "./show.sh ${out.txt}", outputs: {txt: file}}
+                publish: {timeout.txt: "${show.txt}"}
+                """)
+        }
+        func run(_ process: [String: String]) throws -> RunSummary {
+            try f.inFolder {
+                let plan = try Plan(file: try PipelineFile.load(path: f.path + "/p.yaml"), overrides: [])
+                return try Runner(plan: plan, dataRoot: f.data, toolDirectory: nil, processEnvironment: process, cpuFlags: nil).run()
+            }
+        }
+        write("environment: {OPENBLAS_THREAD_TIMEOUT: \"12\"}")
+        XCTAssertEqual(try run([:]).ran, ["show"])
+        XCTAssertEqual(f.read("Data/runs/latest/timeout.txt"), "12\n", "the stage runs with it")
+        let params = try XCTUnwrap(f.read("Data/runs/latest/params.json"))
+        let info = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(params.utf8)) as? [String: Any])
+        XCTAssertEqual(info["environment"] as? [String: String], ["OPENBLAS_THREAD_TIMEOUT": "12"], "the run folder records it")
+        XCTAssertEqual(try run(["OPENBLAS_THREAD_TIMEOUT": "4"]).cached, ["show"], "another value: same key")
+        write("environment: {OPENBLAS_THREAD_TIMEOUT: \"16\"}")
+        XCTAssertEqual(try run([:]).cached, ["show"])
+        write("")
+        XCTAssertEqual(try run([:]).cached, ["show"], "a file that declares none keeps the key too")
+    }
+
     func testBatchScriptExportsTheEnvironmentBeforeTheCommand() {
         let launch = StageLaunch(stage: "s", executable: "/opt/bin/x", arguments: ["x"], staging: "/c/tmp/1",
                                  logPath: "/c/logs/s.log", stdoutPath: nil, echo: nil, resources: StageResources(),
