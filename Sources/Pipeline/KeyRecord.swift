@@ -13,7 +13,8 @@ public struct KeyRecord: Codable, Equatable, Sendable {
     public var outputs: [String: OutputKind]
     public var params: [String: String]
     /// The `environment:` values in effect for the stage, the file's with the stage's own over
-    /// them (nil when there are none, which keeps the keys of such stages as they were).
+    /// them, without the speed-only ones (`StageEnvironment.keyed`); nil when there are none,
+    /// which keeps the keys of such stages as they were.
     public var environment: [String: String]?
 
     public var key: String {
