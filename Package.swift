@@ -43,6 +43,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
                        providers: [.apt(["libzstd-dev", "pkg-config"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        // The engine's sgemm entry: OpenBLAS, or its two-thread split replayed on one thread.
+        .target(name: "CBLASReplay", dependencies: ["CBLAS"], linkerSettings: [.linkedLibrary("dl")]),
 
         // Libraries.
         .target(name: "MSCNRandom"),
@@ -57,8 +59,8 @@ let package = Package(
         .target(name: "BuiltinDataset", dependencies: ["Imaging", "MSCNRandom"]),
         .target(name: "DataPrep", dependencies: ["MSCNRandom", "Artefacts"]),
         .target(name: "VectorLibm", swiftSettings: fmaFlags),
-        .target(name: "Engine", dependencies: ["CBLAS", "MSCNRandom", "VectorLibm"], swiftSettings: vectorFlags),
-        .target(name: "SimilarityKernels", dependencies: ["CBLAS", "VectorLibm"], swiftSettings: vectorFlags),
+        .target(name: "Engine", dependencies: ["CBLAS", "CBLASReplay", "MSCNRandom", "VectorLibm"], swiftSettings: vectorFlags),
+        .target(name: "SimilarityKernels", dependencies: ["CBLAS", "CBLASReplay", "VectorLibm"], swiftSettings: vectorFlags),
         .target(name: "MSCN", dependencies: ["Engine", "SimilarityKernels", "TensorFile", "MSCNRandom", "VectorLibm"]),
         .target(name: "Purification"),
         .target(name: "Reporting", dependencies: ["Retrieval", "Purification", "TensorFile", "Imaging", "Artefacts"]),

@@ -1,4 +1,5 @@
 import CBLAS
+import CBLASReplay
 import Foundation
 
 /// Thin wrappers over OpenBLAS sgemm for row-major operands.
@@ -24,9 +25,8 @@ public enum BLAS {
             c.update(repeating: 0, count: m * n)
             beta = 1
         }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
-                    beta, c, Int32(n))
+        mscn_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k),
+                   b, Int32(transB ? k : n), beta, c, Int32(n))
     }
 
     /// Array convenience: returns `op(A) · op(B)` as a new array `[m,n]`.
@@ -62,11 +62,16 @@ public enum BLAS {
     /// path can round mid-sized products differently, so a different cap may change last bits.
     static let threadCap: Int? = {
         guard let n = environmentThreads else { return nil }
-        openblas_set_num_threads(Int32(n))
+        mscn_blas_set_threads(Int32(n))
         return n
     }()
 
     /// Sets the number of OpenBLAS threads (skinny products can be faster on one).
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    public static func setThreads(_ n: Int) { mscn_blas_set_threads(Int32(n)) }
+    /// The threads products are computed as if with (two under `MSCN_SERIAL_BLAS=1`, computed on one).
+    public static var threads: Int { Int(mscn_blas_threads()) }
+    /// Whether `MSCN_SERIAL_BLAS=1` is in effect, and why not when it was asked for but refused.
+    public static var serialReplay: (active: Bool, status: String) {
+        (mscn_blas_replay_active() != 0, String(cString: mscn_blas_replay_status()))
+    }
 }

@@ -25,7 +25,9 @@ public struct StageEnvironment: Equatable, Sendable {
     /// Variables that decide speed only, never a result bit, so they are not part of stage keys.
     /// `OPENBLAS_THREAD_TIMEOUT` (log₂ of the cycles an idle OpenBLAS thread spins before it
     /// sleeps) changes how threads wait, not how a product is split between them.
-    public static let speedOnly: Set<String> = ["OPENBLAS_THREAD_TIMEOUT"]
+    /// `MSCN_SERIAL_BLAS=1` computes OpenBLAS's two-thread products on the calling thread with
+    /// OpenBLAS's own split and kernel calls (the CBLASReplay target; `mscn blas-check`).
+    public static let speedOnly: Set<String> = ["OPENBLAS_THREAD_TIMEOUT", "MSCN_SERIAL_BLAS"]
 
     /// The values in effect that decide results: the ones a stage key holds.
     public var keyed: [String: String] { values.filter { !Self.speedOnly.contains($0.key) } }

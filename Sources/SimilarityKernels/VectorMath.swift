@@ -1,4 +1,5 @@
 import CBLAS
+import CBLASReplay
 import Foundation
 import VectorLibm
 
@@ -141,8 +142,7 @@ func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
         if ldc == n { c.update(repeating: 0, count: m * n) } else { for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) } }
         beta = 1
     }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    mscn_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
 @inline(__always)
@@ -200,8 +200,8 @@ func parallelWorkers(_ workers: Int, threads: Int, _ body: (Int) -> Void) {
         for w in 0..<workers { body(w) }
         return
     }
-    let saved = openblas_get_num_threads()
-    openblas_set_num_threads(1)
+    let saved = mscn_blas_threads()
+    mscn_blas_set_threads(1)
     DispatchQueue.concurrentPerform(iterations: workers, execute: body)
-    openblas_set_num_threads(saved)
+    mscn_blas_set_threads(saved)
 }

@@ -164,6 +164,10 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         Stage.run("mscn-train") {
+            let replay = BLAS.serialReplay
+            if ProcessInfo.processInfo.environment["MSCN_SERIAL_BLAS"] != nil && !replay.active {
+                Stage.note("mscn-train: note: \(replay.status) (results are the same either way)")
+            }
             let data = try TrainingData.load(features: inputs.features, corpus: inputs.corpus, noise: inputs.noise,
                                              meta: inputs.meta, devFeatures: inputs.devFeatures,
                                              metaFeatures: inputs.metaFeatures)

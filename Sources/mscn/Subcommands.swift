@@ -14,6 +14,7 @@ extension MSCNTool {
             RunsCommand.self, DiffCommand.self,
             SweepCommand.self,
             ExportCommand.self,
+            BLASCheckCommand.self,
         ]
     }
 }

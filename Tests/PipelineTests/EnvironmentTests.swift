@@ -157,6 +157,9 @@ final class EnvironmentTests: XCTestCase {
         XCTAssertEqual(own.values, ["OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_THREAD_TIMEOUT": "20"])
         XCTAssertEqual(own.keyed, ["OPENBLAS_CORETYPE": "Haswell"])
         XCTAssertEqual(own.notes, [], "a speed setting cannot change a result: nothing to warn about")
+        let serial = StageEnvironment.resolve(declared: declared + [(name: "MSCN_SERIAL_BLAS", value: "1")], process: [:], cpuFlags: nil)
+        XCTAssertEqual(serial.values["MSCN_SERIAL_BLAS"], "1", "applied to the stage")
+        XCTAssertEqual(serial.keyed, ["OPENBLAS_CORETYPE": "Haswell"], "the serial replay is speed only")
 
         let f = Fixture("speed")
         f.script("show.sh", #"printf '%s\n' "${OPENBLAS_THREAD_TIMEOUT:-unset}" > "$1""#)

@@ -55,17 +55,35 @@ final class ShippedPipelineTests: XCTestCase {
         }
     }
 
-    /// One thread per warm-up process is an option: by default the warm-ups set nothing, so
-    /// their keys (and results) stay those of the published runs.
+    /// One thread per warm-up process is an option: by default the warm-ups set only the
+    /// speed-only serial replay, so their keys (and results) stay those of the published runs.
     func testWarmupThreadsOnlyWhenAsked() throws {
         for file in ["mscn.yaml", "baseline.yaml", "standard.yaml", "oracle.yaml"] {
             for name in ["warmup_a@1", "warmup_b@3"] {
-                XCTAssertTrue(try stage(try plan(file, []), name).environment.isEmpty, "\(file) \(name)")
+                let plain = try stage(try plan(file, []), name).environment
+                XCTAssertEqual(plain.map(\.name), ["MSCN_SERIAL_BLAS"], "\(file) \(name)")
+                let keyed = StageEnvironment.resolve(declared: plain, process: [:], cpuFlags: nil).keyed
+                XCTAssertEqual(keyed, [:], "\(file) \(name): nothing that decides results")
                 let one = try stage(try plan(file, [("warmup_threads", "1")]), name).environment
-                XCTAssertEqual(one.map(\.name), ["MSCN_THREADS"], "\(file) \(name)")
-                XCTAssertEqual(one.map(\.value), ["1"], "\(file) \(name)")
+                XCTAssertEqual(one.map(\.name), ["MSCN_THREADS", "MSCN_SERIAL_BLAS"], "\(file) \(name)")
+                XCTAssertEqual(one.map(\.value), ["1", "1"], "\(file) \(name)")
             }
             XCTAssertTrue(try stage(try plan(file, [("warmup_threads", "1")]), "evaluate_test").environment.isEmpty, file)
+        }
+    }
+
+    /// The stages that run two at a time (nets A and B side by side) ask for the serial replay;
+    /// MSCN's co-teaching chain runs one stage at a time and keeps OpenBLAS's own threads.
+    func testPairedStagesAskForTheSerialReplay() throws {
+        let paired = ["mscn.yaml": ["warmup_a@2", "warmup_b@2"], "baseline.yaml": ["plain_a@1", "plain_b@2"],
+                      "standard.yaml": ["std_a@1", "std_b@2"], "oracle.yaml": ["oracle_a@1", "oracle_b@2"]]
+        for (file, names) in paired {
+            for name in names {
+                XCTAssertEqual(try stage(try plan(file, []), name).environment.map(\.value), ["1"], "\(file) \(name)")
+            }
+        }
+        for name in ["train_a@1", "train_b@2", "purify_a@1", "purify_b@2", "evaluate_dev@1"] {
+            XCTAssertTrue(try stage(try plan("mscn.yaml", []), name).environment.isEmpty, name)
         }
     }
 

@@ -1,0 +1,259 @@
+// See include/blas_replay.h. The replay follows OpenBLAS 0.3.21's threaded level-3 driver
+// (driver/level3/level3_thread.c, gemm_driver and inner_thread) as compiled into Debian's
+// DYNAMIC_ARCH build: SWITCH_RATIO 2, GEMM_PREFERED_SIZE 1, DIVIDE_RATE 2, and the Haswell
+// sgemm parameters (unroll 8×4, P = Q = 320). Each C element's bits depend on which kernel call
+// covers it and with what width (the kernel tiles a call's columns as 12s, then 8, 4, 2, 1), so
+// the calls are reproduced exactly, not just the split. `mscn blas-check` compares the replay
+// with OpenBLAS's two threads on random shapes, and a test runs it.
+#include "blas_replay.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { CblasRowMajorValue = 101, CblasNoTransValue = 111, CblasTransValue = 112 };
+extern void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha,
+                        const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+extern void openblas_set_num_threads(int n);
+extern int openblas_get_num_threads(void);
+extern char *openblas_get_corename(void);
+
+typedef long blas_long;
+typedef int (*copy_fn)(blas_long m, blas_long n, float *a, blas_long lda, float *b);
+typedef int (*kernel_fn)(blas_long m, blas_long n, blas_long k, float alpha, float *sa, float *sb, float *c, blas_long ldc);
+typedef int (*beta_fn)(blas_long m, blas_long n, blas_long unused1, float beta, float *unused2, blas_long unused3,
+                       float *unused4, blas_long unused5, float *c, blas_long ldc);
+
+static copy_fn itcopy, incopy, oncopy, otcopy;
+static kernel_fn kernel;
+static beta_fn beta_op;
+
+enum { SWITCH_RATIO = 2, UNROLL_M = 8, UNROLL_N = 4, GEMM_P = 320, GEMM_Q = 320, DIVIDE_RATE = 2, REPLAY_THREADS = 2 };
+// OpenBLAS splits products with m·n·k above this over its threads (interface/gemm.c).
+static const double threading_threshold = 65536.0 * 4.0;
+
+static int replay_on = 0;
+static int virtual_threads = 0;   // 0 until initialised
+static char status_line[256] = "OpenBLAS's own threads";
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void initialise(void) {
+    virtual_threads = openblas_get_num_threads();
+    const char *asked = getenv("MSCN_SERIAL_BLAS");
+    if (!asked || strcmp(asked, "1") != 0) return;
+    const char *core = openblas_get_corename();
+    void *self = dlopen(NULL, RTLD_NOW);
+    if (self) {
+        itcopy = (copy_fn)dlsym(self, "sgemm_itcopy_HASWELL");
+        incopy = (copy_fn)dlsym(self, "sgemm_incopy_HASWELL");
+        oncopy = (copy_fn)dlsym(self, "sgemm_oncopy_HASWELL");
+        otcopy = (copy_fn)dlsym(self, "sgemm_otcopy_HASWELL");
+        kernel = (kernel_fn)dlsym(self, "sgemm_kernel_HASWELL");
+        beta_op = (beta_fn)dlsym(self, "sgemm_beta_HASWELL");
+    }
+    const char *version = "";
+    char *(*config)(void) = self ? (char *(*)(void))dlsym(self, "openblas_get_config") : NULL;
+    if (config) version = config();
+    if (!core || strcasecmp(core, "haswell") != 0) {
+        snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1 ignored: OpenBLAS runs its %s kernels, the replay knows Haswell's (set OPENBLAS_CORETYPE=Haswell)", core ? core : "unknown");
+    } else if (!(itcopy && incopy && oncopy && otcopy && kernel && beta_op)) {
+        snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1 ignored: this OpenBLAS does not export its Haswell sgemm kernels");
+    } else if (!strstr(version, "0.3.21")) {
+        snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1 ignored: the replay follows OpenBLAS 0.3.21, this is %s", version);
+    } else if (virtual_threads != REPLAY_THREADS) {
+        snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1 ignored: OpenBLAS has %d threads here, the replay knows the split of 2", virtual_threads);
+    } else {
+        replay_on = 1;
+        openblas_set_num_threads(1);
+        snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1: OpenBLAS's two-thread products computed on the calling thread");
+    }
+}
+
+static void ensure_initialised(void) { pthread_once(&init_once, initialise); }
+
+int mscn_blas_replay_active(void) { ensure_initialised(); return replay_on; }
+const char *mscn_blas_replay_status(void) { ensure_initialised(); return status_line; }
+int mscn_blas_threads(void) { ensure_initialised(); return replay_on ? virtual_threads : openblas_get_num_threads(); }
+
+void mscn_blas_set_threads(int n) {
+    ensure_initialised();
+    if (n < 1) n = 1;
+    if (!replay_on) { openblas_set_num_threads(n); return; }
+    virtual_threads = n;
+    openblas_set_num_threads(n == REPLAY_THREADS ? 1 : n);
+}
+
+// Packing buffers of the calling thread, grown on demand and kept (one product at a time each).
+static _Thread_local float *packed_a, *packed_b;
+static _Thread_local size_t packed_a_floats, packed_b_floats;
+
+static float *reserve(float **buffer, size_t *have, size_t floats) {
+    if (*have < floats) {
+        free(*buffer);
+        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+        *buffer = aligned_alloc(64, bytes);
+        *have = *buffer ? floats : 0;
+    }
+    return *buffer;
+}
+
+// OpenBLAS's column-major view: C[M,N] (ldc) = alpha·op(A)[M,K]·op(B)[K,N] + beta·C, split as
+// gemm_driver splits it for nthreads_m × nthreads_n threads, each thread's work replayed in turn.
+// Returns 0 when the packing buffers could not be allocated (nothing written then).
+static int replay(int ta, int tb, blas_long M, blas_long N, blas_long K, float alpha,
+                  const float *A, blas_long lda, const float *B, blas_long ldb, float beta, float *C, blas_long ldc,
+                  int nthreads_m, int nthreads_n) {
+    const int nthreads = nthreads_m * nthreads_n;
+    blas_long range_m[REPLAY_THREADS + 1], range_n[REPLAY_THREADS + 1];
+    int parts = 0;
+    blas_long rest = M;
+    range_m[0] = 0;
+    while (rest > 0) {
+        blas_long width = (rest + nthreads_m - parts - 1) / (nthreads_m - parts);
+        rest -= width;
+        if (rest < 0) width += rest;
+        range_m[parts + 1] = range_m[parts] + width;
+        parts++;
+    }
+    for (int i = parts; i < nthreads_m; i++) range_m[i + 1] = range_m[parts];
+    parts = 0;
+    rest = N;
+    range_n[0] = 0;
+    while (rest > 0) {
+        blas_long width = (rest + nthreads - parts - 1) / (nthreads - parts);
+        if (width < SWITCH_RATIO) width = SWITCH_RATIO;
+        rest -= width;
+        if (rest < 0) width += rest;
+        range_n[parts + 1] = range_n[parts] + width;
+        parts++;
+    }
+    for (int i = parts; i < nthreads; i++) range_n[i + 1] = range_n[parts];
+
+    // Buffers first, so that a failed allocation leaves C untouched.
+    blas_long widest = 0;
+    for (int r = 0; r < nthreads; r++) {
+        blas_long chunk = (range_n[r + 1] - range_n[r] + DIVIDE_RATE - 1) / DIVIDE_RATE;
+        if (chunk > widest) widest = chunk;
+    }
+    const blas_long depth = K < GEMM_Q ? K : GEMM_Q;
+    const size_t chunk_floats = (size_t)depth * (size_t)((widest + UNROLL_N - 1) / UNROLL_N * UNROLL_N);
+    float *sa = reserve(&packed_a, &packed_a_floats, (size_t)GEMM_P * (size_t)GEMM_Q);
+    float *sb = reserve(&packed_b, &packed_b_floats, chunk_floats * nthreads * DIVIDE_RATE + 1);
+    if (!sa || !sb) return 0;
+
+    if (beta != 1.0f) {
+        for (int t = 0; t < nthreads; t++) {
+            int pm = t % nthreads_m, pn = t / nthreads_m;
+            blas_long m0 = range_m[pm], m1 = range_m[pm + 1];
+            blas_long n0 = range_n[pn * nthreads_m], n1 = range_n[(pn + 1) * nthreads_m];
+            if (m1 > m0 && n1 > n0) beta_op(m1 - m0, n1 - n0, 0, beta, NULL, 0, NULL, 0, C + m0 + n0 * ldc, ldc);
+        }
+    }
+    if (K == 0 || alpha == 0.0f) return 1;
+
+    blas_long min_l;
+    for (blas_long ls = 0; ls < K; ls += min_l) {
+        min_l = K - ls;
+        if (min_l >= GEMM_Q * 2) min_l = GEMM_Q;
+        else if (min_l > GEMM_Q) min_l = (min_l + 1) / 2;
+
+        // Every thread packs its own columns of B, in the pieces its own kernel calls use.
+        for (int r = 0; r < nthreads; r++) {
+            blas_long n0 = range_n[r], n1 = range_n[r + 1];
+            if (n1 <= n0) continue;
+            blas_long chunk = (n1 - n0 + DIVIDE_RATE - 1) / DIVIDE_RATE;
+            int side = 0;
+            for (blas_long js = n0; js < n1; js += chunk, side++) {
+                blas_long je = n1 < js + chunk ? n1 : js + chunk;
+                float *base = sb + chunk_floats * (size_t)(r * DIVIDE_RATE + side);
+                blas_long piece;
+                for (blas_long jjs = js; jjs < je; jjs += piece) {
+                    piece = je - jjs;
+                    if (piece >= 3 * UNROLL_N) piece = 3 * UNROLL_N;
+                    else if (piece > UNROLL_N) piece = UNROLL_N;
+                    float *dst = base + min_l * (jjs - js);
+                    if (!tb) oncopy(min_l, piece, (float *)B + (ls + jjs * ldb), ldb, dst);
+                    else otcopy(min_l, piece, (float *)B + (jjs + ls * ldb), ldb, dst);
+                }
+            }
+        }
+
+        for (int t = 0; t < nthreads; t++) {
+            int pm = t % nthreads_m, pn = t / nthreads_m;
+            blas_long m0 = range_m[pm], m1 = range_m[pm + 1];
+            if (m1 <= m0) continue;
+            blas_long min_i = m1 - m0;
+            if (min_i >= GEMM_P * 2) min_i = GEMM_P;
+            else if (min_i > GEMM_P) min_i = ((min_i / 2 + UNROLL_M - 1) / UNROLL_M) * UNROLL_M;
+            for (blas_long is = m0; is < m1; is += min_i) {
+                if (is > m0) {
+                    min_i = m1 - is;
+                    if (min_i >= GEMM_P * 2) min_i = GEMM_P;
+                    else if (min_i > GEMM_P) min_i = (((min_i + 1) / 2 + UNROLL_M - 1) / UNROLL_M) * UNROLL_M;
+                }
+                if (!ta) itcopy(min_l, min_i, (float *)A + (is + ls * lda), lda, sa);
+                else incopy(min_l, min_i, (float *)A + (ls + is * lda), lda, sa);
+                for (int cur = pn * nthreads_m; cur < (pn + 1) * nthreads_m; cur++) {
+                    blas_long n0 = range_n[cur], n1 = range_n[cur + 1];
+                    if (n1 <= n0) continue;
+                    blas_long chunk = (n1 - n0 + DIVIDE_RATE - 1) / DIVIDE_RATE;
+                    int side = 0;
+                    for (blas_long js = n0; js < n1; js += chunk, side++) {
+                        blas_long je = n1 < js + chunk ? n1 : js + chunk;
+                        float *base = sb + chunk_floats * (size_t)(cur * DIVIDE_RATE + side);
+                        if (cur == t && is == m0) {
+                            // A thread's first pass over its own columns calls the kernel per packed piece.
+                            blas_long piece;
+                            for (blas_long jjs = js; jjs < je; jjs += piece) {
+                                piece = je - jjs;
+                                if (piece >= 3 * UNROLL_N) piece = 3 * UNROLL_N;
+                                else if (piece > UNROLL_N) piece = UNROLL_N;
+                                kernel(min_i, piece, min_l, alpha, sa, base + min_l * (jjs - js), C + is + jjs * ldc, ldc);
+                            }
+                        } else {
+                            kernel(min_i, je - js, min_l, alpha, sa, base, C + is + js * ldc, ldc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+void mscn_sgemm(int transA, int transB, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    ensure_initialised();
+    if (replay_on && virtual_threads == REPLAY_THREADS && m > 0 && n > 0) {
+        double mnk = (double)m * (double)n * (double)k;
+        if (mnk > threading_threshold) {
+            // cblas_sgemm's row-major call is OpenBLAS's column-major C^T = op(B)^T·op(A)^T.
+            blas_long M = n, N = m;
+            int nthreads_m, nthreads_n;
+            if (M < 2 * SWITCH_RATIO) nthreads_m = 1;
+            else {
+                nthreads_m = REPLAY_THREADS;
+                while (M < nthreads_m * SWITCH_RATIO) nthreads_m /= 2;
+            }
+            if (N < SWITCH_RATIO * nthreads_m) nthreads_n = 1;
+            else {
+                nthreads_n = (int)((N + SWITCH_RATIO * nthreads_m - 1) / (SWITCH_RATIO * nthreads_m));
+                if (nthreads_m * nthreads_n > REPLAY_THREADS) nthreads_n = REPLAY_THREADS / nthreads_m;
+            }
+            if (nthreads_m * nthreads_n > 1) {
+                if (replay(transB, transA, M, N, k, alpha, b, ldb, a, lda, beta, c, ldc, nthreads_m, nthreads_n)) return;
+                // No memory for the packing buffers: OpenBLAS's own two threads give the same bits.
+                openblas_set_num_threads(REPLAY_THREADS);
+                cblas_sgemm(CblasRowMajorValue, transA ? CblasTransValue : CblasNoTransValue, transB ? CblasTransValue : CblasNoTransValue,
+                            m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                openblas_set_num_threads(1);
+                return;
+            }
+        }
+    }
+    cblas_sgemm(CblasRowMajorValue, transA ? CblasTransValue : CblasNoTransValue, transB ? CblasTransValue : CblasNoTransValue,
+                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}

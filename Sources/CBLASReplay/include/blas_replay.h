@@ -1,0 +1,29 @@
+#ifndef MSCN_BLAS_REPLAY_H
+#define MSCN_BLAS_REPLAY_H
+
+/// Row-major single-precision GEMM for the engine: C = alpha·op(A)·op(B) + beta·C with op(A)
+/// [m,k], op(B) [k,n] (cblas_sgemm's CblasRowMajor arguments; transA/transB 0 or 1).
+///
+/// By default this is cblas_sgemm. With MSCN_SERIAL_BLAS=1 in the environment, OpenBLAS 0.3.21
+/// running its Haswell kernels with two threads, a product that OpenBLAS would split between its
+/// two threads is instead computed on the calling thread with the same split: the same packing
+/// and kernel calls over the same blocks (driver/level3/level3_thread.c), so every result bit is
+/// the one the two threads would have produced. What changes is only that the second core stays
+/// free: a process that shares two cores with another (the two warm-up nets) no longer waits
+/// for OpenBLAS's worker to be scheduled.
+void mscn_sgemm(int transA, int transB, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+/// The thread count products are computed as if with (OpenBLAS's own count unless replaying).
+int mscn_blas_threads(void);
+
+/// Sets that count; while replaying, OpenBLAS itself keeps one thread unless n > 2.
+void mscn_blas_set_threads(int n);
+
+/// 1 when MSCN_SERIAL_BLAS=1 took effect, 0 when unset or refused (see mscn_blas_replay_status).
+int mscn_blas_replay_active(void);
+
+/// A line saying whether the replay is on and, when it was asked for but refused, why.
+const char *mscn_blas_replay_status(void);
+
+#endif

@@ -1,0 +1,62 @@
+import CBLAS
+import CBLASReplay
+import MSCNRandom
+
+extension BLAS {
+    /// One product of `checkSerialReplay` whose result differed from OpenBLAS's two threads.
+    public struct ReplayMismatch: Sendable, CustomStringConvertible {
+        public var m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float
+        public var differing: Int
+        public var description: String {
+            "[\(m)×\(k)]\(transA ? "ᵀ" : "")·[\(k)×\(n)]\(transB ? "ᵀ" : "") α=\(alpha) β=\(beta): \(differing) of \(m * n) values differ"
+        }
+    }
+
+    /// Runs `count` random products (sides up to `maxSide`, depth up to `maxDepth`, every
+    /// transposition, α ∈ {1, 0.5}, β ∈ {0, 1, 0.7}) through `gemm` and through OpenBLAS with two
+    /// threads, and returns the products whose bits differ. Meaningful only while the serial
+    /// replay is active (`serialReplay.active`); `splitCount` counts the products above OpenBLAS's
+    /// threading threshold (m·n·k > 262,144), the ones it may split.
+    public static func checkSerialReplay(count: Int, maxSide: Int, maxDepth: Int, seed: UInt64)
+        -> (splitCount: Int, mismatches: [ReplayMismatch]) {
+        var rng = SeededGenerator(seed: seed, stream: "blas-check")
+        var split = 0
+        var mismatches: [ReplayMismatch] = []
+        for _ in 0..<count {
+            let m = Int.random(in: 1...maxSide, using: &rng), n = Int.random(in: 1...maxSide, using: &rng)
+            let k = Int.random(in: 1...maxDepth, using: &rng)
+            let transA = Bool.random(using: &rng), transB = Bool.random(using: &rng)
+            let alpha: Float = Bool.random(using: &rng) ? 1 : 0.5
+            let beta: Float = [0, 1, 0.7][Int.random(in: 0..<3, using: &rng)]
+            let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let c0 = (0..<(m * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+            if Double(m) * Double(n) * Double(k) > 262_144 { split += 1 }
+            var replayed = c0, reference = c0
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    guard let ap = pa.baseAddress, let bp = pb.baseAddress else { return }
+                    replayed.withUnsafeMutableBufferPointer { pc in
+                        guard let cp = pc.baseAddress else { return }
+                        gemm(ap, bp, cp, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta)
+                    }
+                    reference.withUnsafeMutableBufferPointer { pc in
+                        guard let cp = pc.baseAddress else { return }
+                        // OpenBLAS itself with two threads, bypassing the replay.
+                        openblas_set_num_threads(2)
+                        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                                    Int32(m), Int32(n), Int32(k), alpha, ap, Int32(transA ? m : k), bp, Int32(transB ? k : n),
+                                    beta, cp, Int32(n))
+                        openblas_set_num_threads(1)
+                    }
+                }
+            }
+            let differing = zip(replayed, reference).filter { $0.bitPattern != $1.bitPattern }.count
+            if differing > 0 {
+                mismatches.append(ReplayMismatch(m: m, n: n, k: k, transA: transA, transB: transB,
+                                                 alpha: alpha, beta: beta, differing: differing))
+            }
+        }
+        return (split, mismatches)
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Engine
+import Foundation
+import StageKit
+
+/// `mscn blas-check`: whether `MSCN_SERIAL_BLAS=1` reproduces OpenBLAS's two-thread products
+/// bit for bit on this machine, before trusting it with a cache of published results.
+struct BLASCheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blas-check",
+        abstract: "Check that MSCN_SERIAL_BLAS=1 gives OpenBLAS's two-thread results bit for bit.",
+        discussion: """
+            Run as `OPENBLAS_CORETYPE=Haswell MSCN_SERIAL_BLAS=1 mscn blas-check`. Random products \
+            of every transposition go through the engine's sgemm (replayed on one thread) and \
+            through OpenBLAS with two threads; every value must have the same bits. Exits 1 on any \
+            difference, 2 when the replay is not in effect (the reason is printed).
+            """
+    )
+    @Option(help: "Random products to compare.") var products: Int = 500
+    @Option(help: "Largest row or column count of a product.") var maxSide: Int = 400
+    @Option(help: "Largest inner dimension (beyond 320 OpenBLAS blocks the depth).") var maxDepth: Int = 700
+    @Option(help: "Seed of the shapes and values.") var seed: UInt64 = 0
+
+    func validate() throws {
+        guard products >= 1, maxSide >= 1, maxDepth >= 1 else {
+            throw ValidationError("--products, --max-side and --max-depth must be at least 1")
+        }
+    }
+
+    func run() throws {
+        let replay = BLAS.serialReplay
+        guard replay.active else {
+            FileHandle.standardError.write(Data("mscn blas-check: the replay is not in effect: \(replay.status)\n".utf8))
+            throw ExitCode(2)
+        }
+        let started = Date()
+        let result = BLAS.checkSerialReplay(count: products, maxSide: maxSide, maxDepth: maxDepth, seed: seed)
+        let seconds = Date().timeIntervalSince(started)
+        if result.mismatches.isEmpty {
+            print(String(format: "%d products (%d of them above OpenBLAS's threading threshold): all bit-identical (%.1f s)",
+                         products, result.splitCount, seconds))
+            return
+        }
+        for m in result.mismatches.prefix(20) { print("differs: \(m)") }
+        print("\(result.mismatches.count) of \(products) products differ from OpenBLAS's two threads: do not use MSCN_SERIAL_BLAS=1 here")
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `MSCN_SERIAL_BLAS=1` (speed only, outside every stage key) must give OpenBLAS's two-thread
+/// results bit for bit. It needs OpenBLAS 0.3.21 with two threads and its Haswell kernels, which
+/// the pipelines pin; elsewhere it declines and says why, and these tests say so too (skip).
+final class SerialBLASTests: XCTestCase {
+    /// The kernel pin as the pipelines apply it: a machine's own OPENBLAS_CORETYPE is kept.
+    static let haswell: [String: String] =
+        ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil ? ["OPENBLAS_CORETYPE": "Haswell"] : [:]
+
+    /// The replay's status when asked for under the pipelines' kernel pin, nil when it runs.
+    func refusal() throws -> String? {
+        let r = try runProduct("mscn", ["blas-check", "--products", "1"], environment: Self.haswell.merging(["MSCN_SERIAL_BLAS": "1"]) { $1 })
+        return r.status == 2 ? r.stderr : nil
+    }
+
+    /// Random products of every transposition, depth blocking (k > 320) and row blocking (sides
+    /// above 640, the second run) included, against OpenBLAS's own two threads.
+    func testReplayedProductsMatchOpenBLASTwoThreads() throws {
+        if let why = try refusal() { throw XCTSkip("replay not available on this machine: \(why)") }
+        for (products, side, depth, seed) in [("200", "300", "700", "11"), ("6", "1400", "400", "12")] {
+            let r = try runProduct("mscn", ["blas-check", "--products", products, "--max-side", side, "--max-depth", depth, "--seed", seed],
+                                   environment: Self.haswell.merging(["MSCN_SERIAL_BLAS": "1"]) { $1 })
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+            XCTAssertTrue(r.stdout.contains("all bit-identical"), r.stdout)
+        }
+    }
+
+    /// A warm-up epoch at the built-in sizes (its GRU products are above OpenBLAS's threading
+    /// threshold) writes the same checkpoint with and without the replay.
+    func testWarmupCheckpointIsTheSameWithTheReplay() throws {
+        if let why = try refusal() { throw XCTSkip("replay not available on this machine: \(why)") }
+        let e = try TinyExperiment.shared(by: Self.self)
+        let sizes = ["--embed-size", "64", "--sim-dim", "32", "--word-dim", "32", "--warmup-batch-size", "32",
+                     "--batch-size", "32", "--warmup-epochs", "1", "--lr", "0.0005"]
+        var checkpoints: [Data] = []
+        for serial in [false, true] {
+            let out = e.path("warmup-serial-\(serial).ckpt")
+            var env = Self.haswell
+            if serial { env["MSCN_SERIAL_BLAS"] = "1" }
+            let r = try runProduct("mscn-train", ["--mode", "warmup", "--net", "a"] + e.common + sizes + ["--out", out, "--log", out + ".log"],
+                                   environment: env)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertFalse(r.stderr.contains("MSCN_SERIAL_BLAS=1 ignored"), r.stderr)
+            checkpoints.append(try Data(contentsOf: URL(fileURLWithPath: out)))
+        }
+        XCTAssertEqual(checkpoints[0], checkpoints[1])
+    }
+
+    /// Where it cannot reproduce OpenBLAS (here: one OpenBLAS thread), the replay declines with
+    /// the reason and leaves the products to OpenBLAS; unset, it is off.
+    func testDeclinedWithTheReasonWhereItDoesNotApply() throws {
+        let r = try runProduct("mscn", ["blas-check", "--products", "1"],
+                               environment: Self.haswell.merging(["OPENBLAS_NUM_THREADS": "1", "MSCN_SERIAL_BLAS": "1"]) { $1 })
+        XCTAssertEqual(r.status, 2, r.stdout + r.stderr)
+        XCTAssertTrue(r.stderr.contains("ignored"), r.stderr)
+        let unset = try runProduct("mscn", ["blas-check", "--products", "1"], environment: Self.haswell)
+        XCTAssertEqual(unset.status, 2)
+        XCTAssertTrue(unset.stderr.contains("OpenBLAS's own threads"), unset.stderr)
+    }
+}
