@@ -100,6 +100,18 @@ static float *reserve(float **buffer, size_t *have, size_t floats) {
     return *buffer;
 }
 
+// Width of the next piece of B a thread packs and, on its first pass, computes with: three
+// unroll widths, one, or what is left (inner_thread's min_jj).
+static blas_long piece_width(blas_long rest) {
+    if (rest >= 3 * UNROLL_N) return 3 * UNROLL_N;
+    return rest > UNROLL_N ? UNROLL_N : rest;
+}
+
+// Width of each of the DIVIDE_RATE chunks of thread r's columns (inner_thread's div_n).
+static blas_long chunk_width(const blas_long *range_n, int r) {
+    return (range_n[r + 1] - range_n[r] + DIVIDE_RATE - 1) / DIVIDE_RATE;
+}
+
 // OpenBLAS's column-major view: C[M,N] (ldc) = alpha·op(A)[M,K]·op(B)[K,N] + beta·C, split as
 // gemm_driver splits it for nthreads_m × nthreads_n threads, each thread's work replayed in turn.
 // Returns 0 when the packing buffers could not be allocated (nothing written then).
@@ -135,14 +147,27 @@ static int replay(int ta, int tb, blas_long M, blas_long N, blas_long K, float a
     // Buffers first, so that a failed allocation leaves C untouched.
     blas_long widest = 0;
     for (int r = 0; r < nthreads; r++) {
-        blas_long chunk = (range_n[r + 1] - range_n[r] + DIVIDE_RATE - 1) / DIVIDE_RATE;
-        if (chunk > widest) widest = chunk;
+        if (chunk_width(range_n, r) > widest) widest = chunk_width(range_n, r);
     }
     const blas_long depth = K < GEMM_Q ? K : GEMM_Q;
     const size_t chunk_floats = (size_t)depth * (size_t)((widest + UNROLL_N - 1) / UNROLL_N * UNROLL_N);
     float *sa = reserve(&packed_a, &packed_a_floats, (size_t)GEMM_P * (size_t)GEMM_Q);
     float *sb = reserve(&packed_b, &packed_b_floats, chunk_floats * nthreads * DIVIDE_RATE + 1);
     if (!sa || !sb) return 0;
+
+    // Each thread's columns in DIVIDE_RATE chunks, each with its packed buffer.
+    struct chunk { blas_long from, to; float *packed; } chunks[REPLAY_THREADS][DIVIDE_RATE];
+    int chunk_count[REPLAY_THREADS] = {0};
+    for (int r = 0; r < nthreads; r++) {
+        blas_long width = chunk_width(range_n, r);
+        for (blas_long js = range_n[r]; js < range_n[r + 1] && chunk_count[r] < DIVIDE_RATE; js += width) {
+            struct chunk *ch = &chunks[r][chunk_count[r]];
+            ch->from = js;
+            ch->to = range_n[r + 1] < js + width ? range_n[r + 1] : js + width;
+            ch->packed = sb + chunk_floats * (size_t)(r * DIVIDE_RATE + chunk_count[r]);
+            chunk_count[r]++;
+        }
+    }
 
     if (beta != 1.0f) {
         for (int t = 0; t < nthreads; t++) {
@@ -162,19 +187,12 @@ static int replay(int ta, int tb, blas_long M, blas_long N, blas_long K, float a
 
         // Every thread packs its own columns of B, in the pieces its own kernel calls use.
         for (int r = 0; r < nthreads; r++) {
-            blas_long n0 = range_n[r], n1 = range_n[r + 1];
-            if (n1 <= n0) continue;
-            blas_long chunk = (n1 - n0 + DIVIDE_RATE - 1) / DIVIDE_RATE;
-            int side = 0;
-            for (blas_long js = n0; js < n1; js += chunk, side++) {
-                blas_long je = n1 < js + chunk ? n1 : js + chunk;
-                float *base = sb + chunk_floats * (size_t)(r * DIVIDE_RATE + side);
+            for (int q = 0; q < chunk_count[r]; q++) {
+                const struct chunk *ch = &chunks[r][q];
                 blas_long piece;
-                for (blas_long jjs = js; jjs < je; jjs += piece) {
-                    piece = je - jjs;
-                    if (piece >= 3 * UNROLL_N) piece = 3 * UNROLL_N;
-                    else if (piece > UNROLL_N) piece = UNROLL_N;
-                    float *dst = base + min_l * (jjs - js);
+                for (blas_long jjs = ch->from; jjs < ch->to; jjs += piece) {
+                    piece = piece_width(ch->to - jjs);
+                    float *dst = ch->packed + min_l * (jjs - ch->from);
                     if (!tb) oncopy(min_l, piece, (float *)B + (ls + jjs * ldb), ldb, dst);
                     else otcopy(min_l, piece, (float *)B + (jjs + ls * ldb), ldb, dst);
                 }
@@ -197,24 +215,17 @@ static int replay(int ta, int tb, blas_long M, blas_long N, blas_long K, float a
                 if (!ta) itcopy(min_l, min_i, (float *)A + (is + ls * lda), lda, sa);
                 else incopy(min_l, min_i, (float *)A + (ls + is * lda), lda, sa);
                 for (int cur = pn * nthreads_m; cur < (pn + 1) * nthreads_m; cur++) {
-                    blas_long n0 = range_n[cur], n1 = range_n[cur + 1];
-                    if (n1 <= n0) continue;
-                    blas_long chunk = (n1 - n0 + DIVIDE_RATE - 1) / DIVIDE_RATE;
-                    int side = 0;
-                    for (blas_long js = n0; js < n1; js += chunk, side++) {
-                        blas_long je = n1 < js + chunk ? n1 : js + chunk;
-                        float *base = sb + chunk_floats * (size_t)(cur * DIVIDE_RATE + side);
+                    for (int q = 0; q < chunk_count[cur]; q++) {
+                        const struct chunk *ch = &chunks[cur][q];
                         if (cur == t && is == m0) {
                             // A thread's first pass over its own columns calls the kernel per packed piece.
                             blas_long piece;
-                            for (blas_long jjs = js; jjs < je; jjs += piece) {
-                                piece = je - jjs;
-                                if (piece >= 3 * UNROLL_N) piece = 3 * UNROLL_N;
-                                else if (piece > UNROLL_N) piece = UNROLL_N;
-                                kernel(min_i, piece, min_l, alpha, sa, base + min_l * (jjs - js), C + is + jjs * ldc, ldc);
+                            for (blas_long jjs = ch->from; jjs < ch->to; jjs += piece) {
+                                piece = piece_width(ch->to - jjs);
+                                kernel(min_i, piece, min_l, alpha, sa, ch->packed + min_l * (jjs - ch->from), C + is + jjs * ldc, ldc);
                             }
                         } else {
-                            kernel(min_i, je - js, min_l, alpha, sa, base, C + is + js * ldc, ldc);
+                            kernel(min_i, ch->to - ch->from, min_l, alpha, sa, ch->packed, C + is + ch->from * ldc, ldc);
                         }
                     }
                 }
