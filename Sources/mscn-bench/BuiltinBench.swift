@@ -49,8 +49,9 @@ enum BuiltinBench {
         let tag = env["MSCN_BENCH_CHILD"].map { "process \($0): " } ?? ""
         // Speed-only settings in effect, since they move these rates (not the results).
         let timeout = env["OPENBLAS_THREAD_TIMEOUT"].map { "OPENBLAS_THREAD_TIMEOUT=\($0)" } ?? "OpenBLAS's default idle-thread timeout"
-        print(String(format: "%@built-in sizes, batch 32: warm-up %.1f steps/s (%.1f ms), round step (meta + main) %.1f steps/s (%.1f ms), OpenBLAS threads %d, %@",
-                     tag, Double(steps) / tw, 1000 * tw / Double(steps), Double(steps) / ts, 1000 * ts / Double(steps), BLAS.threads, timeout))
+        let replay = BLAS.serialReplay.active ? "two-thread products replayed on one (MSCN_SERIAL_BLAS=1)" : "no serial replay"
+        print(String(format: "%@built-in sizes, batch 32: warm-up %.1f steps/s (%.1f ms), round step (meta + main) %.1f steps/s (%.1f ms), OpenBLAS threads %d, %@, %@",
+                     tag, Double(steps) / tw, 1000 * tw / Double(steps), Double(steps) / ts, 1000 * ts / Double(steps), BLAS.threads, timeout, replay))
     }
 
     /// Runs this benchmark in `n` child processes at once (as the pipeline runs the two nets).
