@@ -112,6 +112,32 @@ static blas_long chunk_width(const blas_long *range_n, int r) {
     return (range_n[r + 1] - range_n[r] + DIVIDE_RATE - 1) / DIVIDE_RATE;
 }
 
+// Splits 0..<total into `parts` ranges as gemm_driver does (widths rounded up, at least
+// `min_width`, the last cut short); `range` gets parts + 1 bounds, empty ranges at the end.
+static void partition(blas_long total, int parts, blas_long min_width, blas_long *range) {
+    int made = 0;
+    blas_long rest = total;
+    range[0] = 0;
+    while (rest > 0) {
+        blas_long width = (rest + parts - made - 1) / (parts - made);
+        if (width < min_width) width = min_width;
+        rest -= width;
+        if (rest < 0) width += rest;
+        range[made + 1] = range[made] + width;
+        made++;
+    }
+    for (int i = made; i < parts; i++) range[i + 1] = range[made];
+}
+
+// Rows of A packed at once: GEMM_P, half of what is left between P and 2P rounded to the
+// unroll, or all of it. A thread's first block and its later ones round the half differently.
+static blas_long row_block(blas_long rest, int first) {
+    if (rest >= GEMM_P * 2) return GEMM_P;
+    if (rest <= GEMM_P) return rest;
+    blas_long half = first ? rest / 2 : (rest + 1) / 2;
+    return ((half + UNROLL_M - 1) / UNROLL_M) * UNROLL_M;
+}
+
 // OpenBLAS's column-major view: C[M,N] (ldc) = alpha·op(A)[M,K]·op(B)[K,N] + beta·C, split as
 // gemm_driver splits it for nthreads_m × nthreads_n threads, each thread's work replayed in turn.
 // Returns 0 when the packing buffers could not be allocated (nothing written then).
@@ -120,29 +146,8 @@ static int replay(int ta, int tb, blas_long M, blas_long N, blas_long K, float a
                   int nthreads_m, int nthreads_n) {
     const int nthreads = nthreads_m * nthreads_n;
     blas_long range_m[REPLAY_THREADS + 1], range_n[REPLAY_THREADS + 1];
-    int parts = 0;
-    blas_long rest = M;
-    range_m[0] = 0;
-    while (rest > 0) {
-        blas_long width = (rest + nthreads_m - parts - 1) / (nthreads_m - parts);
-        rest -= width;
-        if (rest < 0) width += rest;
-        range_m[parts + 1] = range_m[parts] + width;
-        parts++;
-    }
-    for (int i = parts; i < nthreads_m; i++) range_m[i + 1] = range_m[parts];
-    parts = 0;
-    rest = N;
-    range_n[0] = 0;
-    while (rest > 0) {
-        blas_long width = (rest + nthreads - parts - 1) / (nthreads - parts);
-        if (width < SWITCH_RATIO) width = SWITCH_RATIO;
-        rest -= width;
-        if (rest < 0) width += rest;
-        range_n[parts + 1] = range_n[parts] + width;
-        parts++;
-    }
-    for (int i = parts; i < nthreads; i++) range_n[i + 1] = range_n[parts];
+    partition(M, nthreads_m, 1, range_m);
+    partition(N, nthreads, SWITCH_RATIO, range_n);   // B's columns go to every thread
 
     // Buffers first, so that a failed allocation leaves C untouched.
     blas_long widest = 0;
@@ -203,15 +208,9 @@ static int replay(int ta, int tb, blas_long M, blas_long N, blas_long K, float a
             int pm = t % nthreads_m, pn = t / nthreads_m;
             blas_long m0 = range_m[pm], m1 = range_m[pm + 1];
             if (m1 <= m0) continue;
-            blas_long min_i = m1 - m0;
-            if (min_i >= GEMM_P * 2) min_i = GEMM_P;
-            else if (min_i > GEMM_P) min_i = ((min_i / 2 + UNROLL_M - 1) / UNROLL_M) * UNROLL_M;
+            blas_long min_i;
             for (blas_long is = m0; is < m1; is += min_i) {
-                if (is > m0) {
-                    min_i = m1 - is;
-                    if (min_i >= GEMM_P * 2) min_i = GEMM_P;
-                    else if (min_i > GEMM_P) min_i = (((min_i + 1) / 2 + UNROLL_M - 1) / UNROLL_M) * UNROLL_M;
-                }
+                min_i = row_block(m1 - is, is == m0);
                 if (!ta) itcopy(min_l, min_i, (float *)A + (is + ls * lda), lda, sa);
                 else incopy(min_l, min_i, (float *)A + (ls + is * lda), lda, sa);
                 for (int cur = pn * nthreads_m; cur < (pn + 1) * nthreads_m; cur++) {
@@ -235,36 +234,41 @@ static int replay(int ta, int tb, blas_long M, blas_long N, blas_long K, float a
     return 1;
 }
 
+static void openblas_sgemm(int transA, int transB, int m, int n, int k, float alpha,
+                           const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    cblas_sgemm(CblasRowMajorValue, transA ? CblasTransValue : CblasNoTransValue, transB ? CblasTransValue : CblasNoTransValue,
+                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// How level3_thread.c's entry divides two threads over an M×N product: rows of C (M) need
+// SWITCH_RATIO per thread, columns fill the threads left. Returns the threads used (1: not split).
+static int two_thread_split(blas_long M, blas_long N, int *nthreads_m, int *nthreads_n) {
+    *nthreads_m = 1;
+    if (M >= 2 * SWITCH_RATIO) {
+        *nthreads_m = REPLAY_THREADS;
+        while (M < *nthreads_m * SWITCH_RATIO) *nthreads_m /= 2;
+    }
+    *nthreads_n = 1;
+    if (N >= SWITCH_RATIO * *nthreads_m) {
+        *nthreads_n = (int)((N + SWITCH_RATIO * *nthreads_m - 1) / (SWITCH_RATIO * *nthreads_m));
+        if (*nthreads_m * *nthreads_n > REPLAY_THREADS) *nthreads_n = REPLAY_THREADS / *nthreads_m;
+    }
+    return *nthreads_m * *nthreads_n;
+}
+
 void mscn_sgemm(int transA, int transB, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     ensure_initialised();
-    if (replay_on && virtual_threads == REPLAY_THREADS && m > 0 && n > 0) {
-        double mnk = (double)m * (double)n * (double)k;
-        if (mnk > threading_threshold) {
-            // cblas_sgemm's row-major call is OpenBLAS's column-major C^T = op(B)^T·op(A)^T.
-            blas_long M = n, N = m;
-            int nthreads_m, nthreads_n;
-            if (M < 2 * SWITCH_RATIO) nthreads_m = 1;
-            else {
-                nthreads_m = REPLAY_THREADS;
-                while (M < nthreads_m * SWITCH_RATIO) nthreads_m /= 2;
-            }
-            if (N < SWITCH_RATIO * nthreads_m) nthreads_n = 1;
-            else {
-                nthreads_n = (int)((N + SWITCH_RATIO * nthreads_m - 1) / (SWITCH_RATIO * nthreads_m));
-                if (nthreads_m * nthreads_n > REPLAY_THREADS) nthreads_n = REPLAY_THREADS / nthreads_m;
-            }
-            if (nthreads_m * nthreads_n > 1) {
-                if (replay(transB, transA, M, N, k, alpha, b, ldb, a, lda, beta, c, ldc, nthreads_m, nthreads_n)) return;
-                // No memory for the packing buffers: OpenBLAS's own two threads give the same bits.
-                openblas_set_num_threads(REPLAY_THREADS);
-                cblas_sgemm(CblasRowMajorValue, transA ? CblasTransValue : CblasNoTransValue, transB ? CblasTransValue : CblasNoTransValue,
-                            m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-                openblas_set_num_threads(1);
-                return;
-            }
-        }
+    int nthreads_m, nthreads_n;
+    // cblas_sgemm's row-major call is OpenBLAS's column-major C^T = op(B)^T·op(A)^T: M = n, N = m.
+    if (replay_on && virtual_threads == REPLAY_THREADS && m > 0 && n > 0 &&
+        (double)m * (double)n * (double)k > threading_threshold && two_thread_split(n, m, &nthreads_m, &nthreads_n) > 1) {
+        if (replay(transB, transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nthreads_m, nthreads_n)) return;
+        // No memory for the packing buffers: OpenBLAS's own two threads give the same bits.
+        openblas_set_num_threads(REPLAY_THREADS);
+        openblas_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        openblas_set_num_threads(1);
+        return;
     }
-    cblas_sgemm(CblasRowMajorValue, transA ? CblasTransValue : CblasNoTransValue, transB ? CblasTransValue : CblasNoTransValue,
-                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    openblas_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
