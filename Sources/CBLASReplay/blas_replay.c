@@ -36,6 +36,7 @@ enum { SWITCH_RATIO = 2, UNROLL_M = 8, UNROLL_N = 4, GEMM_P = 320, GEMM_Q = 320,
 static const double threading_threshold = 65536.0 * 4.0;
 
 static int replay_on = 0;
+static int replay_refused = 0;   // asked for (MSCN_SERIAL_BLAS=1) but not applicable here
 static int virtual_threads = 0;   // 0 until initialised
 static char status_line[256] = "OpenBLAS's own threads";
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -70,11 +71,13 @@ static void initialise(void) {
         openblas_set_num_threads(1);
         snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1: OpenBLAS's two-thread products computed on the calling thread");
     }
+    replay_refused = !replay_on;
 }
 
 static void ensure_initialised(void) { pthread_once(&init_once, initialise); }
 
 int mscn_blas_replay_active(void) { ensure_initialised(); return replay_on; }
+int mscn_blas_replay_refused(void) { ensure_initialised(); return replay_refused; }
 const char *mscn_blas_replay_status(void) { ensure_initialised(); return status_line; }
 int mscn_blas_threads(void) { ensure_initialised(); return replay_on ? virtual_threads : openblas_get_num_threads(); }
 

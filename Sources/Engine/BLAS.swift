@@ -70,8 +70,9 @@ public enum BLAS {
     public static func setThreads(_ n: Int) { mscn_blas_set_threads(Int32(n)) }
     /// The threads products are computed as if with (two under `MSCN_SERIAL_BLAS=1`, computed on one).
     public static var threads: Int { Int(mscn_blas_threads()) }
-    /// Whether `MSCN_SERIAL_BLAS=1` is in effect, and why not when it was asked for but refused.
-    public static var serialReplay: (active: Bool, status: String) {
-        (mscn_blas_replay_active() != 0, String(cString: mscn_blas_replay_status()))
+    /// Whether `MSCN_SERIAL_BLAS=1` is in effect, whether it was asked for but declined, and a
+    /// line saying which (with the reason when declined).
+    public static var serialReplay: (active: Bool, refused: Bool, status: String) {
+        (mscn_blas_replay_active() != 0, mscn_blas_replay_refused() != 0, String(cString: mscn_blas_replay_status()))
     }
 }

@@ -165,7 +165,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         Stage.run("mscn-train") {
             let replay = BLAS.serialReplay
-            if ProcessInfo.processInfo.environment["MSCN_SERIAL_BLAS"] != nil && !replay.active {
+            if replay.refused {
                 Stage.note("mscn-train: note: \(replay.status) (results are the same either way)")
             }
             let data = try TrainingData.load(features: inputs.features, corpus: inputs.corpus, noise: inputs.noise,

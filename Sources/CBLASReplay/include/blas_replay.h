@@ -23,6 +23,9 @@ void mscn_blas_set_threads(int n);
 /// 1 when MSCN_SERIAL_BLAS=1 took effect, 0 when unset or refused (see mscn_blas_replay_status).
 int mscn_blas_replay_active(void);
 
+/// 1 when MSCN_SERIAL_BLAS=1 was asked for but declined here (the status says why).
+int mscn_blas_replay_refused(void);
+
 /// A line saying whether the replay is on and, when it was asked for but refused, why.
 const char *mscn_blas_replay_status(void);
 
