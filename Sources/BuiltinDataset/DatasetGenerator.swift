@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Imaging
 import MSCNRandom
@@ -32,6 +33,8 @@ public struct DatasetGenerator {
 
     /// Writes every split into `folder`; the list and caption files are written last (each
     /// atomically), so an interrupted run does not look complete. `progress` gets images done.
+    /// Images are rendered and encoded on two threads, in chunks: each depends on its own stream
+    /// only, so the files are the same whichever thread makes them.
     public func write(to folder: String, progress: (Int, Int) -> Void = { _, _ in }) throws {
         let fm = FileManager.default
         let imageDir = (folder as NSString).appendingPathComponent("images")
@@ -39,23 +42,44 @@ public struct DatasetGenerator {
         let total = counts.reduce(0) { $0 + $1.count }
         var done = 0
         var texts: [(String, String)] = []
+        let chunk = 64
         for (split, count) in counts {
             var names = "", caps = ""
-            for i in 0..<count {
-                let (_, image, captions) = sample(split: split, index: i)
-                let digits = String(i)
-                let name = "\(split)_" + String(repeating: "0", count: max(0, 5 - digits.count)) + digits + ".jpg"
-                let jpeg = try JPEG.encode(image, quality: quality)
-                try write(Data(jpeg), to: (imageDir as NSString).appendingPathComponent(name))
-                names += name + "\n"
-                caps += captions.joined(separator: "\n") + "\n"
-                done += 1
+            var start = 0
+            while start < count {
+                let end = min(start + chunk, count)
+                var results = [Result<(name: String, captions: [String]), Error>](repeating: .success(("", [])), count: end - start)
+                results.withUnsafeMutableBufferPointer { slots in
+                    let base = slots.baseAddress
+                    DispatchQueue.concurrentPerform(iterations: 2) { worker in
+                        for i in stride(from: worker, to: end - start, by: 2) {
+                            base?.advanced(by: i).pointee = Result { try writeImage(split: split, index: start + i, into: imageDir) }
+                        }
+                    }
+                }
+                for r in results {
+                    let (name, captions) = try r.get()
+                    names += name + "\n"
+                    caps += captions.joined(separator: "\n") + "\n"
+                }
+                done += end - start
                 progress(done, total)
+                start = end
             }
             texts.append(("\(split)_images.txt", names))
             texts.append(("\(split)_caps.txt", caps))
         }
         for (name, text) in texts { try write(Data(text.utf8), to: (folder as NSString).appendingPathComponent(name)) }
+    }
+
+    /// Renders, encodes and writes one image; returns its file name and captions.
+    private func writeImage(split: String, index: Int, into imageDir: String) throws -> (name: String, captions: [String]) {
+        let (_, image, captions) = sample(split: split, index: index)
+        let digits = String(index)
+        let name = "\(split)_" + String(repeating: "0", count: max(0, 5 - digits.count)) + digits + ".jpg"
+        let jpeg = try JPEG.encode(image, quality: quality)
+        try write(Data(jpeg), to: (imageDir as NSString).appendingPathComponent(name))
+        return (name, captions)
     }
 
     private func write(_ data: Data, to path: String) throws {
@@ -72,3 +96,4 @@ public struct DatasetError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { "\(path): \(message)" }
 }
+

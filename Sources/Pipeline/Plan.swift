@@ -201,4 +201,27 @@ public struct Plan: Sendable {
         }
         return stages.indices.filter { keep.contains(stages[$0].name) }
     }
+
+    /// `indices` (a `needed` list, in run order) reordered so that of the stages ready at the same
+    /// time, the one with the longest chain of stages still waiting on it starts first; ties keep
+    /// run order. Still a dependency order: a stage's chain is longer than any of its dependents'.
+    /// With two job slots this starts the next round's purification before the side branches
+    /// (dev evaluation, regime checks) that only the end of the run waits for.
+    public func longestChainFirst(_ indices: [Int]) -> [Int] {
+        let included = Set(indices)
+        var chain = [Int: Int]()
+        for i in indices.reversed() {
+            let own = chain[i, default: 1]
+            chain[i] = own
+            for d in Set(stages[i].dependencies) {
+                guard let j = index[d], included.contains(j) else { continue }
+                chain[j] = max(chain[j, default: 1], own + 1)
+            }
+        }
+        let position = Dictionary(uniqueKeysWithValues: indices.enumerated().map { ($1, $0) })
+        return indices.sorted { a, b in
+            let (ca, cb) = (chain[a, default: 1], chain[b, default: 1])
+            return ca != cb ? ca > cb : position[a, default: 0] < position[b, default: 0]
+        }
+    }
 }

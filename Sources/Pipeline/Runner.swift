@@ -98,7 +98,7 @@ public final class Runner {
         var summary = RunSummary()
         var entries: [String: IndexEntry] = [:]
         var blocked: Set<String> = []          // failed or skipped
-        var pending = order
+        var pending = plan.longestChainFirst(order)
         var running = 0
         var logs: [String: (path: String, started: Date, shown: String)] = [:]
         let events = Mailbox<(String, Outcome)>()

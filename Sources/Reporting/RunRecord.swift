@@ -15,7 +15,7 @@ public struct RunRecord: Sendable {
     /// Files that exist but could not be read (a listing shows them instead of stopping).
     public var problems: [String]
     /// Figures beside the test metrics, when the run has them: `auc_a`, `auc_b` (warm-up regime
-    /// checks, `warmup_<net>/regime`), `precision_a/b`, `recall_a/b` (the last round's
+    /// checks, `regime_<net>@N/regime`), `precision_a/b`, `recall_a/b` (the last round's
     /// purification, `purify_<net>@<last>/report`).
     public var extras: [String: Double] = [:]
 
@@ -40,9 +40,11 @@ public struct RunRecord: Sendable {
             stages.compactMap { $0.hasPrefix(prefix + "@") ? Int($0.dropFirst(prefix.count + 1)) : nil }.max()
         }
         for net in ["a", "b"] {
-            // The warm-up runs as one stage per epoch (warmup_a@1..N): its regime check is the last one's.
-            let warmup = lastOf("warmup_\(net)").map { "warmup_\(net)@\($0)" } ?? "warmup_\(net)"
-            if let c = read("\(warmup)/regime", WarmupCheck.load), let auc = c.auc { r.extras["auc_\(net)"] = auc }
+            // The regime check of the warm-up's last epoch: the stage regime_a@N, or in runs made
+            // before it was a stage of its own, the end of the epoch stage warmup_a@N (or warmup_a).
+            let check = lastOf("regime_\(net)").map { "regime_\(net)@\($0)" }
+                ?? lastOf("warmup_\(net)").map { "warmup_\(net)@\($0)" } ?? "warmup_\(net)"
+            if let c = read("\(check)/regime", WarmupCheck.load), let auc = c.auc { r.extras["auc_\(net)"] = auc }
             if let last = lastOf("purify_\(net)"), let p = read("purify_\(net)@\(last)/report", RoundPurification.load) {
                 r.extras["precision_\(net)"] = p.report.precision
                 r.extras["recall_\(net)"] = p.report.recall

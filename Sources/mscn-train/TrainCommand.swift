@@ -25,9 +25,12 @@ struct TrainCommand: ParsableCommand {
         and the size options and runs --warmup-epochs epochs of the warm-up loss (or up to --until-epoch; \
         with --initial it continues a partial warm-up from the epoch that checkpoint reached, and \
         --previous-log prepends that part's log, so a warm-up can run as one cached stage per epoch \
-        with bit-identical results), then scores every \
+        with bit-identical results); with --regime it then scores every \
         training caption with its noisy image (eval mode) and prints the AUC of clean vs noisy pairs \
-        (the regime check; also in the checkpoint's metadata and in --regime). --clean-only (warmup, \
+        (the regime check; also in the checkpoint's metadata and in --regime). --mode regime runs that \
+        check alone on --initial (a warm-up checkpoint, or any other) and writes --regime, without \
+        training or --out: the pipelines check the warm-up's last epoch as a stage of its own, since \
+        scoring every caption at the end of every epoch stage lengthened the warm-up. --clean-only (warmup, \
         standard) trains on the captions the noise map labels clean only. --mode round loads --init (the net's previous checkpoint), trains one epoch on \
         the captions --mask keeps (purified by the other net), with the meta step every --meta-interval \
         steps, and writes --out. Round 1 starts fresh Adam states (the reference re-creates them after \
@@ -36,10 +39,10 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    enum Mode: String, ExpressibleByArgument, CaseIterable { case warmup, round, baseline, standard }
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case warmup, round, baseline, standard, regime }
     enum Module: String, ExpressibleByArgument, CaseIterable { case sgr, saf }
 
-    @Option(help: "warmup, round, baseline or standard.") var mode: Mode
+    @Option(help: "warmup, round, baseline, standard or regime.") var mode: Mode
     @Option(help: "Net name, A or B (names its random streams).") var net: String = "A"
     @OptionGroup var inputs: TrainingInputOptions
     @Option(help: "Previous checkpoint of this net (round, baseline, standard; warmup: a partial warm-up to continue).") var initial: String?
@@ -47,12 +50,12 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("previous-log"), help: "Warm-up with --initial: that part's log, prepended to --log.") var previousLog: String?
     @Option(help: "Purification mask from the other net (round mode; default keeps every caption).") var mask: String?
     @Option(help: "Round (epoch after warm-up), from 1 (round mode).") var round: Int = 1
-    @Option(help: "Output checkpoint.") var out: String
+    @Option(help: "Output checkpoint (every mode but regime).") var out: String?
     @Option(help: "Per-step log (TSV: step, epoch, loss, meta_loss, lr).") var log: String?
     @Option(name: .customLong("batch-plan-out"),
             help: "Round mode: also write the round's batch plan (JSON: main batches and meta batches step by step, the meta set), before training on it.")
     var batchPlanOut: String?
-    @Option(help: "Warm-up regime check (JSON: clean-vs-noisy AUC of the warm-up net's scores; warmup mode).") var regime: String?
+    @Option(help: "Regime check (JSON: clean-vs-noisy AUC of the net's scores on the training pairs; warmup and regime modes).") var regime: String?
     @Flag(name: .customLong("clean-only"), help: "Train on the captions the noise map labels clean only (warmup, standard: the oracle).") var cleanOnly = false
     @Option(help: "Seed (initial weights, dropout, batches, meta negatives).") var seed: UInt64 = 0
 
@@ -88,13 +91,19 @@ struct TrainCommand: ParsableCommand {
         if mode != .warmup && initial == nil { throw ValidationError("--mode \(mode.rawValue) needs --initial (the previous checkpoint)") }
         if (mode == .baseline || mode == .standard) && mask != nil { throw ValidationError("--mode \(mode.rawValue) trains without purification: no --mask") }
         if cleanOnly && !(mode == .warmup || mode == .standard) { throw ValidationError("--clean-only applies to --mode warmup and standard") }
-        if regime != nil && mode != .warmup { throw ValidationError("--regime is written by --mode warmup only") }
+        if regime != nil && mode != .warmup && mode != .regime { throw ValidationError("--regime is written by --mode warmup and --mode regime only") }
+        if mode == .regime {
+            if regime == nil { throw ValidationError("--mode regime writes --regime: give its path") }
+            if out != nil || log != nil { throw ValidationError("--mode regime trains nothing: no --out or --log") }
+        } else if out == nil {
+            throw ValidationError("--mode \(mode.rawValue) writes a checkpoint: give --out")
+        }
         if let p = roundDropout {
-            if mode == .warmup { throw ValidationError("--round-dropout continues a checkpoint (round, baseline, standard); the warm-up takes --dropout") }
+            if mode == .warmup || mode == .regime { throw ValidationError("--round-dropout continues a checkpoint's training (round, baseline, standard); the warm-up takes --dropout") }
             guard p >= 0 && p < 1 else { throw ValidationError("--round-dropout must be in [0, 1)") }
         }
         if batchPlanOut != nil && mode != .round { throw ValidationError("--batch-plan-out is written by --mode round only") }
-        if mode == .warmup && mask != nil { throw ValidationError("--mode warmup takes no --mask") }
+        if (mode == .warmup || mode == .regime) && mask != nil { throw ValidationError("--mode \(mode.rawValue) takes no --mask") }
         if mode != .warmup && (untilEpoch != nil || previousLog != nil) { throw ValidationError("--until-epoch and --previous-log belong to --mode warmup") }
         if previousLog != nil && initial == nil { throw ValidationError("--previous-log continues the log of --initial: give both") }
         if let u = untilEpoch, !(1...max(warmupEpochs, 1)).contains(u) { throw ValidationError("--until-epoch must be in 1...--warmup-epochs (\(warmupEpochs))") }
@@ -162,6 +171,14 @@ struct TrainCommand: ParsableCommand {
         return model
     }
 
+    /// The regime check of `model`, with progress, printed.
+    static func checkRegime(_ model: Model, data: TrainingData, net: String) throws -> WarmupRegime {
+        let scoring = StageKit.Progress("regime check \(net)", total: data.baseCaptions.count)
+        let check = try WarmupRegime.measure(model, data: data, net: net) { done, _ in scoring.update(done) }
+        print(check.summary)
+        return check
+    }
+
     func run() throws {
         Stage.run("mscn-train") {
             let replay = BLAS.serialReplay
@@ -172,6 +189,14 @@ struct TrainCommand: ParsableCommand {
                                              meta: inputs.meta, devFeatures: inputs.devFeatures,
                                              metaFeatures: inputs.metaFeatures)
             let net = self.net.uppercased()
+            if mode == .regime {
+                guard let initial, let regime else { throw StageError("--mode regime needs --initial and --regime") }
+                let model = try Checkpoint.load(initial).model
+                try ModelChecks.compatible(model.config, with: data, path: initial)
+                try Self.checkRegime(model, data: data, net: net).write(to: regime)
+                return
+            }
+            guard let out else { throw StageError("--mode \(mode.rawValue) needs --out") }
             let trainer = Trainer(data: data, options: options, seed: seed, net: net)
             if cleanOnly && trainer.trainingCaptions.count < 2 {
                 throw StageError("--clean-only: the noise map labels \(trainer.trainingCaptions.count) training captions clean, too few to train", path: inputs.noise)
@@ -211,11 +236,11 @@ struct TrainCommand: ParsableCommand {
                     lines.append(line.tsv)
                     progress.update(lines.count - before, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
                 }
-                let scoring = StageKit.Progress("regime check \(net)", total: data.baseCaptions.count)
-                let check = try WarmupRegime.measure(model, data: data, net: net) { done, _ in scoring.update(done) }
-                print(check.summary)
-                extra["warmup_auc"] = check.auc.map { String($0) } ?? "n/a"
-                if let regime { try check.write(to: regime) }
+                if let regime {
+                    let check = try Self.checkRegime(model, data: data, net: net)
+                    extra["warmup_auc"] = check.auc.map { String($0) } ?? "n/a"
+                    try check.write(to: regime)
+                }
             case .baseline, .standard:
                 model = try continuedModel(data)
                 // The baseline trains on every caption; standard on trainingCaptions (the clean ones with --clean-only).
@@ -228,6 +253,8 @@ struct TrainCommand: ParsableCommand {
                     lines.append(line.tsv)
                     progress.update(lines.count - 1, detail: String(format: "loss %.4f", line.loss))
                 }
+            case .regime:
+                return   // checked above, before any training state
             case .round:
                 model = try continuedModel(data)
                 model.metaGradientMethod = metaGrad

@@ -44,7 +44,7 @@ struct ReportCommand: ParsableCommand {
     var noise: String?
     @Option(help: "meta.tzst: its train_keep aligns the clean labels with the scored captions when they differ in count.")
     var meta: String?
-    @Option(parsing: .upToNextOption, help: "Warm-up regime checks (regime.json of mscn-train --mode warmup), net A first.")
+    @Option(parsing: .upToNextOption, help: "Warm-up regime checks (regime.json of mscn-train --mode regime, or --mode warmup --regime), net A first.")
     var regime: [String] = []
     @Option(name: .customLong("train-logs-a"), parsing: .upToNextOption, help: "log.tsv of net A: warm-up, then every round.")
     var trainLogsA: [String] = []

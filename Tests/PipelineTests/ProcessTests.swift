@@ -13,7 +13,8 @@ final class ProcessTests: XCTestCase {
 
     func testKilledRunLeavesNothingFinishedAndResumes() throws {
         let f = Fixture("kill")
-        // The first attempt records its pid and hangs; later attempts finish at once.
+        // The first attempt records its pid and hangs; later attempts finish at once. `after`
+        // reads both, so their chains tie and `quick` (first in the file) runs first.
         f.script("slow.sh", """
             if [ ! -e "$MARK" ]; then : > "$MARK"; echo $$ > "$PIDFILE"; echo partial > "$1"; exec sleep 60; fi
             echo finished > "$1"
@@ -24,7 +25,7 @@ final class ProcessTests: XCTestCase {
             stages:
               quick: {command: "./quick.sh ${out.x}", outputs: {x: file}}
               slow: {command: "./slow.sh ${out.x}", outputs: {x: file}}
-              after: {command: "./quick.sh ${out.x} ${slow.x}", outputs: {x: file}}
+              after: {command: "./quick.sh ${out.x} ${slow.x} ${quick.x}", outputs: {x: file}}
             """)
         let env = ["MARK": f.path + "/mark", "PIDFILE": f.path + "/pid"]
         let runner = try startMSCN(["run", "p.yaml", "--cache", f.data], in: f, tag: "first", environment: env)

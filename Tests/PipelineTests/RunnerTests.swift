@@ -164,6 +164,28 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(f.lines.contains { $0.hasSuffix("one: halfway there") }, "the runner relays a long stage's progress:\n\(f.lines.joined(separator: "\n"))")
     }
 
+    /// Of the stages ready at once, the one with the longest chain still waiting on it starts
+    /// first (ties in file order): a side branch declared early waits for the main chain's next
+    /// stage, as a round's purification goes before the previous round's dev evaluation.
+    func testLongestChainStartsFirst() throws {
+        let f = Fixture()
+        f.script("step.sh", #"out=$1; shift; echo "$*" > "$out""#)
+        _ = f.pipeline("""
+            name: chain
+            stages:
+              a: {command: "./step.sh ${out.t} a", outputs: {t: file}}
+              side: {command: "./step.sh ${out.t} side ${a.t}", outputs: {t: file}}
+              b: {command: "./step.sh ${out.t} ${a.t}", outputs: {t: file}}
+              c: {command: "./step.sh ${out.t} ${b.t}", outputs: {t: file}}
+              end: {command: "./step.sh ${out.t} ${c.t} ${side.t}", outputs: {t: file}}
+            """)
+        XCTAssertEqual(try f.run([:], RunOptions(jobs: 1)).ran, ["a", "b", "side", "c", "end"])
+        let plan = try f.inFolder { try f.runner().plan }
+        let order = try plan.needed()
+        XCTAssertEqual(order.map { plan.stages[$0].name }, ["a", "side", "b", "c", "end"], "file order")
+        XCTAssertEqual(plan.longestChainFirst(order).map { plan.stages[$0].name }, ["a", "b", "side", "c", "end"])
+    }
+
     func testRangeExpansionListsAndOnDemand() throws {
         let f = Fixture()
         f.script("step.sh", #"out=$1; shift; echo "$*" > "$out""#)

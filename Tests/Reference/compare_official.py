@@ -77,6 +77,15 @@ class Ours:
                 "--noise", self.p("noise/map"), "--meta", self.p("split/meta"),
                 "--dev-features", self.p("features_dev/features"), "--seed", str(self.params.get("seed", 0))]
 
+    def regime_file(self, net):
+        """The regime check of `net`'s warm-up: regime_<net>@N/regime of the last epoch N, else the
+        warm-up stage's own (runs made before the check was a stage)."""
+        prefix = f"regime_{net}@"
+        epochs = [int(d[len(prefix):]) for d in os.listdir(self.run) if d.startswith(prefix) and d[len(prefix):].isdigit()]
+        if epochs:
+            return self.p(f"{prefix}{max(epochs)}/regime")
+        return self.p(self.warmup(net) + "/regime")
+
     def warmup_b_scores(self):
         mask = os.path.join(self.tmp, "warmup_b_mask.tzst")
         subprocess.run([os.path.join(self.bin, "mscn-purify"), "--checkpoint", self.p(self.warmup("b") + "/ckpt"), "--net", "B",
@@ -105,8 +114,9 @@ class Ours:
                                         "kept_fraction": rep["kept_fraction"],
                                         "auc": auc(self.tensor(self.p(f"purify_{net}@{n}/mask"), "score"), clean)}
             r["rounds"].append(rec)
-        # The warm-up stage's own regime check when the pipeline records it, else computed here.
-        regime = {n: self.p(self.warmup(n.lower()) + "/regime") for n in ("A", "B")}
+        # The pipeline's regime check when the run records it (the stage regime_<net>@N, or in
+        # older runs the end of the epoch stage), else computed here.
+        regime = {n: self.regime_file(n.lower()) for n in ("A", "B")}
         if all(os.path.exists(f) for f in regime.values()):
             r["warmup_auc"] = {n: json.load(open(f))["auc"] for n, f in regime.items()}
         else:

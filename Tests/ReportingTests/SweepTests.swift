@@ -216,5 +216,15 @@ final class SweepTests: XCTestCase {
         let r = RunRecord.load(dir)
         XCTAssertEqual(try XCTUnwrap(r.extras["auc_a"]), 0.98, accuracy: 1e-12, "\(r.problems)")
         XCTAssertNil(r.extras["auc_b"])
+
+        // Runs made since the check is a stage of its own (regime_a@N) read that stage's, the
+        // last epoch's, before the epoch stages'.
+        for (epoch, auc) in [(3, 0.71), (10, 0.93)] {
+            try fm.createDirectory(atPath: dir + "/regime_a@\(epoch)", withIntermediateDirectories: true)
+            try """
+            {"net": "A", "auc": \(auc), "captions": 10, "clean_captions": 3, "mean_score_clean": 0.5, "mean_score_noisy": 0.2}
+            """.write(toFile: dir + "/regime_a@\(epoch)/regime", atomically: true, encoding: .utf8)
+        }
+        XCTAssertEqual(try XCTUnwrap(RunRecord.load(dir).extras["auc_a"]), 0.93, accuracy: 1e-12)
     }
 }

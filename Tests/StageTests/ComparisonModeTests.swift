@@ -25,6 +25,25 @@ final class ComparisonModeTests: XCTestCase {
         XCTAssertTrue((0...1).contains(auc))
         let meta = try TensorFileReader(path: e.path("wa-regime.tzst")).metadata
         XCTAssertEqual(meta["warmup_auc"].flatMap(Double.init) ?? -1, auc, accuracy: 1e-12)
+
+        // The pipelines' regime stage: the same check on the saved checkpoint, byte for byte.
+        let check = ["--mode", "regime", "--net", "A", "--initial", e.path("wa-regime.tzst")] + e.common
+        let alone = try TinyExperiment.run("mscn-train", check + ["--regime", e.path("regime-stage.json")])
+        XCTAssertTrue(alone.stdout.contains("clean-vs-noisy AUC"), alone.stdout)
+        XCTAssertEqual(FileManager.default.contents(atPath: e.path("regime-stage.json")),
+                       FileManager.default.contents(atPath: e.path("regime.json")))
+        // It trains nothing: no --out or --log, and --regime is what it writes.
+        for bad in [[String](), ["--regime", e.path("r.json"), "--out", e.path("never.tzst")],
+                    ["--regime", e.path("r.json"), "--log", e.path("never.log")]] {
+            let r = try runProduct("mscn-train", check + bad)
+            XCTAssertEqual(r.status, 64, r.stderr)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
+        // Without --regime the warm-up skips the check.
+        let quiet = try TinyExperiment.run("mscn-train", ["--mode", "warmup", "--net", "A"] + e.common + TinyExperiment.model
+                                           + ["--out", e.path("wa-quiet.tzst")])
+        XCTAssertFalse(quiet.stdout.contains("clean-vs-noisy AUC"), quiet.stdout)
+        XCTAssertNil(try TensorFileReader(path: e.path("wa-quiet.tzst")).metadata["warmup_auc"])
     }
 
     /// `--mode standard` trains one epoch over every caption; with `--clean-only` over exactly the
