@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import VectorLibm
 
@@ -24,16 +25,39 @@ extension Tape {
         precondition(lengths.count == batch && lengths.allSatisfy { $0 >= 1 && $0 <= steps }, "biGRU lengths \(lengths) for \(s)")
         let inputs = [x, fw.ih, fw.hh, fw.bih, fw.bhh, bw.ih, bw.hh, bw.bih, bw.bhh]
         let keep = anyNeedsGrad(inputs)  // inference keeps no gate activations
-        let (outF, cacheF) = gruDirection(x, lengths, fw, reverse: false, batch: batch, steps: steps, w: w, h: h, keepCache: keep)
-        let (outB, cacheB) = gruDirection(x, lengths, bw, reverse: true, batch: batch, steps: steps, w: w, h: h, keepCache: keep)
+        let ((outF, cacheF), (outB, cacheB)) = Self.bothDirections(
+            { self.gruDirection(x, lengths, fw, reverse: false, batch: batch, steps: steps, w: w, h: h, keepCache: keep) },
+            { self.gruDirection(x, lengths, bw, reverse: true, batch: batch, steps: steps, w: w, h: h, keepCache: keep) })
         var y = outF
         for i in y.indices { y[i] = (outF[i] + outB[i]) / 2 }
         return record(y, shape: [batch, steps, h], requiresGrad: anyNeedsGrad(inputs),
                       tangent: { $0.biGRUTangent(x, lengths, fw, bw, cacheF, cacheB, batch: batch, steps: steps, w: w, h: h) }) { t, g in
             let half = g.map { $0 / 2 }
-            t.gruDirectionBackward(half, x, lengths, fw, cacheF, reverse: false, batch: batch, steps: steps, w: w, h: h)
-            t.gruDirectionBackward(half, x, lengths, bw, cacheB, reverse: true, batch: batch, steps: steps, w: w, h: h)
+            let (gradF, gradB) = Self.bothDirections(
+                { t.gruDirectionGradients(half, x, lengths, fw, cacheF, reverse: false, batch: batch, steps: steps, w: w, h: h) },
+                { t.gruDirectionGradients(half, x, lengths, bw, cacheB, reverse: true, batch: batch, steps: steps, w: w, h: h) })
+            // Forward direction first: both add into x's gradient, and the order of sums is fixed.
+            t.accumulate(gradF, x, fw)
+            t.accumulate(gradB, x, bw)
         }
+    }
+
+    /// Runs the two directions' computations, on two threads when `ParallelRows` may use two.
+    /// Each reads the tape and writes only its own result, so the values do not depend on it;
+    /// OpenBLAS serialises its threaded products and computes single-threaded ones concurrently,
+    /// and `MSCN_SERIAL_BLAS` keeps its packing buffers per thread.
+    static func bothDirections<A, B>(_ first: () -> A, _ second: () -> B) -> (A, B) {
+        guard ParallelRows.threads > 1 else { return (first(), second()) }
+        var a: A?, b: B?
+        withUnsafeMutablePointer(to: &a) { pa in
+            withUnsafeMutablePointer(to: &b) { pb in
+                DispatchQueue.concurrentPerform(iterations: 2) { i in
+                    if i == 0 { pa.pointee = first() } else { pb.pointee = second() }
+                }
+            }
+        }
+        guard let a, let b else { preconditionFailure("GRU: a direction returned nothing") }
+        return (a, b)
     }
 
     func gruDirection(_ x: Var, _ lengths: [Int], _ p: GRUWeights, reverse: Bool,
@@ -102,8 +126,9 @@ extension Tape {
         return (out, cache)
     }
 
-    func gruDirectionBackward(_ dOut: [Float], _ x: Var, _ lengths: [Int], _ p: GRUWeights, _ cache: GRUCache,
-                              reverse: Bool, batch: Int, steps: Int, w: Int, h: Int) {
+    /// One direction's gradients for x and its weights, given dOut; the tape is only read.
+    func gruDirectionGradients(_ dOut: [Float], _ x: Var, _ lengths: [Int], _ p: GRUWeights, _ cache: GRUCache,
+                               reverse: Bool, batch: Int, steps: Int, w: Int, h: Int) -> GRUDirectionGrads {
         let h3 = 3 * h
         let whh = values[p.hh.id]
         var dxi = [Float](repeating: 0, count: batch * steps * h3)
@@ -138,16 +163,31 @@ extension Tape {
             for a in 0..<active.count { for c in 0..<h3 { dbhh[c] += dgh[a * h3 + c] } }
             for (a, b) in active.enumerated() { for c in 0..<h { dstate[b * h + c] = dprev[a * h + c] } }
         }
-        accumulate(p.hh, dwhh)
-        accumulate(p.bhh, dbhh)
-        if needsGrad(p.ih) { accumulate(p.ih, BLAS.matmul(dxi, values[x.id], m: h3, n: w, k: batch * steps, transA: true)) }
+        var grads = GRUDirectionGrads(hh: dwhh, bhh: dbhh)
+        if needsGrad(p.ih) { grads.ih = BLAS.matmul(dxi, values[x.id], m: h3, n: w, k: batch * steps, transA: true) }
         if needsGrad(p.bih) {
             var db = [Float](repeating: 0, count: h3)
             for r in 0..<(batch * steps) { for c in 0..<h3 { db[c] += dxi[r * h3 + c] } }
-            accumulate(p.bih, db)
+            grads.bih = db
         }
-        if needsGrad(x) { accumulate(x, BLAS.matmul(dxi, values[p.ih.id], m: batch * steps, n: w, k: h3)) }
+        if needsGrad(x) { grads.x = BLAS.matmul(dxi, values[p.ih.id], m: batch * steps, n: w, k: h3) }
+        return grads
     }
+
+    /// Adds one direction's gradients into the tape, in the order its backward always used.
+    func accumulate(_ g: GRUDirectionGrads, _ x: Var, _ p: GRUWeights) {
+        accumulate(p.hh, g.hh)
+        accumulate(p.bhh, g.bhh)
+        if let ih = g.ih { accumulate(p.ih, ih) }
+        if let bih = g.bih { accumulate(p.bih, bih) }
+        if let dx = g.x { accumulate(x, dx) }
+    }
+}
+
+/// One GRU direction's gradients (nil: that input needs none).
+struct GRUDirectionGrads {
+    var hh: [Float], bhh: [Float]
+    var ih: [Float]? = nil, bih: [Float]? = nil, x: [Float]? = nil
 }
 
 /// A zeroed float buffer written at distinct indices by the GRU's gate workers.

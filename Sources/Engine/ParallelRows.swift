@@ -11,7 +11,7 @@ public enum ParallelRows {
     /// Fewer scalar evaluations than this run serially (≈ 0.1 ms of `tanhf`).
     public static let minimumWork = 1 << 14
     /// Threads at once: `MSCN_THREADS` when set (1 = serial), else 2. Tests set it to compare
-    /// the split with the serial loop.
+    /// the split with the serial loop. Above 1 the GRU also runs its two directions at once.
     nonisolated(unsafe) static var threads: Int = environmentThreads ?? 2
 
     /// Calls `body(range)` for disjoint ranges covering `0..<count`, in parallel when

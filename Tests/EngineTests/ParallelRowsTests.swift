@@ -26,7 +26,7 @@ final class ParallelRowsTests: XCTestCase {
     }
 
     /// A batch large enough for the GRU's gates to be split gives the serial loop's values,
-    /// forward and backward.
+    /// forward, backward and tangent; with two threads the two directions also run at once.
     func testSplitGRUGatesEqualTheSerialLoop() {
         var g = SeededGenerator(seed: 9, stream: "parallel-gru")
         let batch = 48, w = 12, h = 128, steps = 9
@@ -35,16 +35,20 @@ final class ParallelRowsTests: XCTestCase {
         let weights = (0..<2).map { _ in (ih: rand(3 * h * w), hh: rand(3 * h * h), bih: rand(3 * h), bhh: rand(3 * h)) }
         let x = rand(batch * steps * w), seed = rand(batch * steps * h)
         let lengths = (0..<batch).map { 1 + $0 % steps }
-        func run() -> (y: [Float], grads: [[Float]]) {
+        let directions = (0..<9).map { i in rand([batch * steps * w, 3 * h * w, 3 * h * h, 3 * h, 3 * h][i == 0 ? 0 : 1 + (i - 1) % 4]) }
+        func run() -> (y: [Float], grads: [[Float]], tangent: [Float]) {
             let t = Tape()
+            t.tangentMode = true
             let dirs = weights.map {
                 GRUWeights(ih: t.leaf($0.ih, shape: [3 * h, w], requiresGrad: true), hh: t.leaf($0.hh, shape: [3 * h, h], requiresGrad: true),
                            bih: t.leaf($0.bih, shape: [3 * h], requiresGrad: true), bhh: t.leaf($0.bhh, shape: [3 * h], requiresGrad: true))
             }
             let xv = t.leaf(x, shape: [batch, steps, w], requiresGrad: true)
+            for (v, d) in zip([xv] + dirs.flatMap { [$0.ih, $0.hh, $0.bih, $0.bhh] }, directions) { t.setTangent(v, d) }
             let y = t.biGRU(xv, lengths: lengths, forward: dirs[0], backward: dirs[1])
+            let tangent = t.tangent(of: y) ?? []
             t.backward(y, seed: seed)
-            return (t.value(y), [t.grad(xv)] + dirs.flatMap { [t.grad($0.ih), t.grad($0.hh), t.grad($0.bih), t.grad($0.bhh)] })
+            return (t.value(y), [t.grad(xv)] + dirs.flatMap { [t.grad($0.ih), t.grad($0.hh), t.grad($0.bih), t.grad($0.bhh)] }, tangent)
         }
         let saved = ParallelRows.threads
         defer { ParallelRows.threads = saved }
@@ -54,6 +58,8 @@ final class ParallelRowsTests: XCTestCase {
         let split = run()
         XCTAssertEqual(split.y, serial.y)
         XCTAssertEqual(split.grads, serial.grads)
+        XCTAssertEqual(split.tangent.count, batch * steps * h)
+        XCTAssertEqual(split.tangent, serial.tangent)
         XCTAssertGreaterThan(serial.y.map { abs($0) }.max() ?? 0, 0)
     }
 }
