@@ -96,4 +96,3 @@ public struct DatasetError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { "\(path): \(message)" }
 }
-

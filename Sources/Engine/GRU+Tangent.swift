@@ -3,7 +3,7 @@
 extension Tape {
     func biGRUTangent(_ x: Var, _ lengths: [Int], _ fw: GRUWeights, _ bw: GRUWeights, _ cacheF: GRUCache, _ cacheB: GRUCache,
                       batch: Int, steps: Int, w: Int, h: Int) -> [Float]? {
-        let (f, b) = Self.bothDirections(
+        let (f, b) = ParallelRows.both(
             { self.gruDirectionTangent(x, lengths, fw, cacheF, reverse: false, batch: batch, steps: steps, w: w, h: h) },
             { self.gruDirectionTangent(x, lengths, bw, cacheB, reverse: true, batch: batch, steps: steps, w: w, h: h) })
         guard f != nil || b != nil else { return nil }

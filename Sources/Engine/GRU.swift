@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import VectorLibm
 
@@ -25,7 +24,7 @@ extension Tape {
         precondition(lengths.count == batch && lengths.allSatisfy { $0 >= 1 && $0 <= steps }, "biGRU lengths \(lengths) for \(s)")
         let inputs = [x, fw.ih, fw.hh, fw.bih, fw.bhh, bw.ih, bw.hh, bw.bih, bw.bhh]
         let keep = anyNeedsGrad(inputs)  // inference keeps no gate activations
-        let ((outF, cacheF), (outB, cacheB)) = Self.bothDirections(
+        let ((outF, cacheF), (outB, cacheB)) = ParallelRows.both(
             { self.gruDirection(x, lengths, fw, reverse: false, batch: batch, steps: steps, w: w, h: h, keepCache: keep) },
             { self.gruDirection(x, lengths, bw, reverse: true, batch: batch, steps: steps, w: w, h: h, keepCache: keep) })
         var y = outF
@@ -33,31 +32,13 @@ extension Tape {
         return record(y, shape: [batch, steps, h], requiresGrad: anyNeedsGrad(inputs),
                       tangent: { $0.biGRUTangent(x, lengths, fw, bw, cacheF, cacheB, batch: batch, steps: steps, w: w, h: h) }) { t, g in
             let half = g.map { $0 / 2 }
-            let (gradF, gradB) = Self.bothDirections(
+            let (gradF, gradB) = ParallelRows.both(
                 { t.gruDirectionGradients(half, x, lengths, fw, cacheF, reverse: false, batch: batch, steps: steps, w: w, h: h) },
                 { t.gruDirectionGradients(half, x, lengths, bw, cacheB, reverse: true, batch: batch, steps: steps, w: w, h: h) })
             // Forward direction first: both add into x's gradient, and the order of sums is fixed.
             t.accumulate(gradF, x, fw)
             t.accumulate(gradB, x, bw)
         }
-    }
-
-    /// Runs the two directions' computations, on two threads when `ParallelRows` may use two.
-    /// Each reads the tape and writes only its own result, so the values do not depend on it;
-    /// OpenBLAS serialises its threaded products and computes single-threaded ones concurrently,
-    /// and `MSCN_SERIAL_BLAS` keeps its packing buffers per thread.
-    static func bothDirections<A, B>(_ first: () -> A, _ second: () -> B) -> (A, B) {
-        guard ParallelRows.threads > 1 else { return (first(), second()) }
-        var a: A?, b: B?
-        withUnsafeMutablePointer(to: &a) { pa in
-            withUnsafeMutablePointer(to: &b) { pb in
-                DispatchQueue.concurrentPerform(iterations: 2) { i in
-                    if i == 0 { pa.pointee = first() } else { pb.pointee = second() }
-                }
-            }
-        }
-        guard let a, let b else { preconditionFailure("GRU: a direction returned nothing") }
-        return (a, b)
     }
 
     func gruDirection(_ x: Var, _ lengths: [Int], _ p: GRUWeights, reverse: Bool,

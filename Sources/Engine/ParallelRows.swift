@@ -28,6 +28,24 @@ public enum ParallelRows {
         }
     }
 
+    /// `(first(), second())`, the two on two threads when `threads` > 1 (the GRU's directions).
+    /// Each must only read shared state and return its own result, so the values do not depend
+    /// on it; OpenBLAS serialises its threaded products and computes single-threaded ones
+    /// concurrently, and `MSCN_SERIAL_BLAS` keeps its packing buffers per thread.
+    public static func both<A, B>(_ first: () -> A, _ second: () -> B) -> (A, B) {
+        guard threads > 1 else { return (first(), second()) }
+        var a: A?, b: B?
+        withUnsafeMutablePointer(to: &a) { pa in
+            withUnsafeMutablePointer(to: &b) { pb in
+                DispatchQueue.concurrentPerform(iterations: 2) { i in
+                    if i == 0 { pa.pointee = first() } else { pb.pointee = second() }
+                }
+            }
+        }
+        guard let a, let b else { preconditionFailure("ParallelRows.both: a closure returned nothing") }
+        return (a, b)
+    }
+
     /// `x.map(f)`, split as `forEach`.
     public static func map(_ x: [Float], _ f: (Float) -> Float) -> [Float] {
         if x.count < minimumWork || threads <= 1 { return x.map(f) }
