@@ -86,7 +86,6 @@ extension MetaStep {
         let t = g.tape
         let vg = g.visualGlobal(images), tg = g.textGlobal(captions, lengths: lengths)
         let d = c.embedDim
-        var value: [Float] = [], tangent: [Float] = []
         func rows(_ v: Var, _ which: [Int]) -> ([Float], [Float]?) {
             let per = t.value(v).count / max(t.shape(v)[0], 1)
             let x = t.value(v), tx = t.tangent(of: v)
@@ -97,8 +96,12 @@ extension MetaStep {
             }
             return (a, ta)
         }
-        var safBN = g.buffers["sim_enc.SAF_module.bn"]
-        for (j, chosen) in pairs.enumerated() where !chosen.isEmpty {
+        // Read-only from here on: the captions are independent (their scratch tapes take the shared
+        // values as leaves, and the batch norm's buffers are not updated), so the two halves run
+        // at once and are joined in caption order, bit for bit the serial loop.
+        let safBN = g.buffers["sim_enc.SAF_module.bn"]
+        let simNames = g.net.keys.filter { $0.hasPrefix("sim_enc.sim_tran") || $0.hasPrefix("sim_enc.SGR") || $0.hasPrefix("sim_enc.SAF") }
+        func caption(_ j: Int, _ chosen: [Int]) -> (value: [Float], tangent: [Float]) {
             let u = Tape()
             u.tangentMode = true
             func leaf(_ x: ([Float], [Float]?), _ shape: [Int]) -> Var {
@@ -113,14 +116,32 @@ extension MetaStep {
             let cap = leaf((Array(capRow.0[0..<(n * d)]), capRow.1.map { Array($0[0..<(n * d)]) }), [n, d])
             let capGlo = leaf(rows(tg, [j]), [1, d])
             var q: [String: Var] = [:]
-            for (name, v) in g.net where name.hasPrefix("sim_enc.sim_tran") || name.hasPrefix("sim_enc.SGR") || name.hasPrefix("sim_enc.SAF") {
+            for name in simNames {
+                guard let v = g.net[name] else { continue }
                 q[name] = leaf((t.value(v), t.tangent(of: v)), t.shape(v))
             }
+            var bn = safBN
             let block = ReferenceSimilarity().pairBlock(u, imgs: imgs, imgGlo: glo, cap: cap, capGlo: capGlo, k: k, n: n, p: q, c: c,
-                                                        safBN: &safBN, training: true, updateStats: false)
-            value += u.value(block)
-            tangent += u.tangent(of: block) ?? [Float](repeating: 0, count: u.value(block).count)
+                                                        safBN: &bn, training: true, updateStats: false)
+            let blockValue = u.value(block)
+            return (blockValue, u.tangent(of: block) ?? [Float](repeating: 0, count: blockValue.count))
         }
+        func blocks(_ range: Range<Int>) -> (value: [Float], tangent: [Float]) {
+            var value: [Float] = [], tangent: [Float] = []
+            for j in range where !pairs[j].isEmpty {
+                let r = caption(j, pairs[j])
+                value += r.value
+                tangent += r.tangent
+            }
+            return (value, tangent)
+        }
+        // Halves of about equal work (pairs × words).
+        let work = pairs.indices.map { pairs[$0].count * lengths[$0] }
+        let total = work.reduce(0, +)
+        var split = 0, done = 0
+        while split < pairs.count && 2 * (done + work[split]) <= total { done += work[split]; split += 1 }
+        let (first, second) = ParallelRows.both({ blocks(0..<split) }, { blocks(split..<pairs.count) })
+        let value = first.value + second.value, tangent = first.tangent + second.tangent
         return (value, tangent)
     }
 }

@@ -1,4 +1,4 @@
-import Engine
+@testable import Engine
 import MSCN
 import MSCNRandom
 import XCTest
@@ -40,6 +40,32 @@ final class MetaGradientTests: XCTestCase {
     /// Quirk 8 option: a frozen GRU carries no path in the look-ahead.
     func testFrozenGRULookahead() {
         check(dropout: 0, freezeGRU: true)
+    }
+
+    /// The exact term's per-caption tangent forwards run in two halves at once (two threads);
+    /// the meta-gradient must be the same bits as with one thread, for both variants.
+    func testSecondOrderTermDoesNotDependOnThreads() {
+        let saved = ParallelRows.threads
+        defer { ParallelRows.threads = saved }
+        for variant in [SimilarityVariant.sgr, .saf] {
+            var c = Tiny.config(variant)
+            c.dropout = 0.2
+            let batch = Tiny.batch(6, seed: 41), meta = Tiny.meta(4, seed: 42)
+            var reports: [StepReport] = []
+            for threads in [1, 2] {
+                ParallelRows.threads = threads
+                let m = Model(config: c, seed: 9)
+                var r = StepReport()
+                m.trainStep(batch, meta: meta, lr: 0, metaLR: 0, pseudoLR: 2, report: &r)
+                reports.append(r)
+            }
+            XCTAssertFalse(reports[0].metaGradFull.isEmpty, "\(variant)")
+            for (name, one) in reports[0].metaGradFull {
+                XCTAssertEqual(one, reports[1].metaGradFull[name], "\(variant) \(name)")
+            }
+            XCTAssertTrue(reports[0].metaGradFull.contains { $0.value != reports[0].metaGradDirect[$0.key] },
+                          "\(variant): no second-order term to compare")
+        }
     }
 
     func check(dropout: Float, wordDim: Int? = nil, method: MetaGradientMethod = .exact, clip: Float? = nil, freezeGRU: Bool = false) {
