@@ -14,11 +14,18 @@ extension Tape {
         let inputs = [x, w] + (b.map { [$0] } ?? [])
         return record(y, shape: Array(xs.dropLast()) + [outF], requiresGrad: anyNeedsGrad(inputs),
                       tangent: { $0.tangentLinearOp(x, w, b) }) { t, g in
-            if t.needsGrad(x) {
-                t.accumulate(x, BLAS.matmul(g, t.values[w.id], m: rows, n: inF, k: outF))
-            }
-            if t.needsGrad(w) {
-                t.accumulate(w, BLAS.matmul(g, t.values[x.id], m: outF, n: inF, k: rows, transA: true))
+            // The two products are independent: large ones run at once, each still adds in turn.
+            let wantX = t.needsGrad(x), wantW = t.needsGrad(w)
+            let wv = t.values[w.id], xv = t.values[x.id]
+            func dX() -> [Float] { BLAS.matmul(g, wv, m: rows, n: inF, k: outF) }
+            func dW() -> [Float] { BLAS.matmul(g, xv, m: outF, n: inF, k: rows, transA: true) }
+            if wantX && wantW && rows * inF * outF >= ParallelRows.minimumProductWork {
+                let (gx, gw) = ParallelRows.both(dX, dW)
+                t.accumulate(x, gx)
+                t.accumulate(w, gw)
+            } else {
+                if wantX { t.accumulate(x, dX()) }
+                if wantW { t.accumulate(w, dW()) }
             }
             if let b, t.needsGrad(b) {
                 // Summed in Double: bias gradients are often sums of cancelling terms.

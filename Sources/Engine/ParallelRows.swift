@@ -10,6 +10,8 @@ import Foundation
 public enum ParallelRows {
     /// Fewer scalar evaluations than this run serially (≈ 0.1 ms of `tanhf`).
     public static let minimumWork = 1 << 14
+    /// Two independent products run at once (`both`) from this many multiply-adds each (≈ 20 µs).
+    public static let minimumProductWork = 1 << 18
     /// Threads at once: `MSCN_THREADS` when set (1 = serial), else 2. Tests set it to compare
     /// the split with the serial loop. Above 1 the GRU also runs its two directions at once.
     nonisolated(unsafe) static var threads: Int = environmentThreads ?? 2

@@ -62,16 +62,21 @@ extension Tape {
             for i in acc.indices { acc[i] += x[i] }
             r = acc
         }
-        if let ta {
+        func term(_ x: [Float], _ y: [Float]) -> [Float] {
             let s = Tape()
-            let y = op(s, s.leaf(ta, shape: shapes[a.id], requiresGrad: false), s.leaf(values[b.id], shape: shapes[b.id], requiresGrad: false))
-            add(s.values[y.id])
+            let out = op(s, s.leaf(x, shape: shapes[a.id], requiresGrad: false), s.leaf(y, shape: shapes[b.id], requiresGrad: false))
+            return s.values[out.id]
         }
-        if let tb {
-            let s = Tape()
-            let y = op(s, s.leaf(values[a.id], shape: shapes[a.id], requiresGrad: false), s.leaf(tb, shape: shapes[b.id], requiresGrad: false))
-            add(s.values[y.id])
+        // Both terms on scratch tapes, at once when large (they only read this tape), then added
+        // in the same order as one after the other.
+        if let ta, let tb, values[a.id].count + values[b.id].count >= ParallelRows.vectorMinimumWork {
+            let (first, second) = ParallelRows.both({ term(ta, values[b.id]) }, { term(values[a.id], tb) })
+            add(first)
+            add(second)
+            return r
         }
+        if let ta { add(term(ta, values[b.id])) }
+        if let tb { add(term(values[a.id], tb)) }
         return r
     }
 

@@ -62,4 +62,42 @@ final class ParallelRowsTests: XCTestCase {
         XCTAssertEqual(split.tangent, serial.tangent)
         XCTAssertGreaterThan(serial.y.map { abs($0) }.max() ?? 0, 0)
     }
+
+    /// Large linears compute dX and dW at once, and the two terms of a bilinear op's tangent
+    /// (linear, bmm) at once: the values must be the one-after-the-other ones.
+    func testLinearBackwardAndBilinearTangentsEqualTheSerialOrder() {
+        var g = SeededGenerator(seed: 13, stream: "parallel-linear")
+        let rows = 96, inF = 80, outF = 72, n = 20, p = 40, q = 48, r = 44
+        XCTAssertGreaterThanOrEqual(rows * inF * outF, ParallelRows.minimumProductWork, "the linear must take the split path")
+        XCTAssertGreaterThanOrEqual(n * p * q + n * q * r, ParallelRows.vectorMinimumWork, "the bmm must take the split path")
+        func rand(_ count: Int) -> [Float] { (0..<count).map { _ in g.unitFloat() - 0.5 } }
+        let x = rand(rows * inF), w = rand(outF * inF), b = rand(outF), tx = rand(rows * inF), tw = rand(outF * inF), tb = rand(outF)
+        let a3 = rand(n * p * q), b3 = rand(n * q * r), ta3 = rand(n * p * q), tb3 = rand(n * q * r)
+        let seedY = rand(rows * outF), seedZ = rand(n * p * r)
+        func run() -> [[Float]] {
+            let t = Tape(), u = Tape()
+            t.tangentMode = true
+            u.tangentMode = true
+            let xv = t.leaf(x, shape: [rows, inF], requiresGrad: true), wv = t.leaf(w, shape: [outF, inF], requiresGrad: true)
+            let bv = t.leaf(b, shape: [outF], requiresGrad: true)
+            let av = u.leaf(a3, shape: [n, p, q], requiresGrad: true), cv = u.leaf(b3, shape: [n, q, r], requiresGrad: true)
+            for (v, d) in [(xv, tx), (wv, tw), (bv, tb)] { t.setTangent(v, d) }
+            for (v, d) in [(av, ta3), (cv, tb3)] { u.setTangent(v, d) }
+            let y = t.linear(xv, wv, bv), z = u.bmm(av, cv)
+            let tangents = [t.tangent(of: y) ?? [], u.tangent(of: z) ?? []]
+            t.backward(y, seed: seedY)
+            u.backward(z, seed: seedZ)
+            return tangents + [t.grad(xv), t.grad(wv), t.grad(bv), u.grad(av), u.grad(cv)]
+        }
+        let saved = ParallelRows.threads
+        defer { ParallelRows.threads = saved }
+        ParallelRows.threads = 1
+        let serial = run()
+        ParallelRows.threads = 2
+        let split = run()
+        XCTAssertEqual(serial[0].count, rows * outF)
+        XCTAssertEqual(serial[1].count, n * p * r)
+        XCTAssertEqual(split, serial)
+        XCTAssertGreaterThan(serial[3].map { abs($0) }.max() ?? 0, 0)
+    }
 }
