@@ -50,12 +50,7 @@ final class ParallelRowsTests: XCTestCase {
             t.backward(y, seed: seed)
             return (t.value(y), [t.grad(xv)] + dirs.flatMap { [t.grad($0.ih), t.grad($0.hh), t.grad($0.bih), t.grad($0.bhh)] }, tangent)
         }
-        let saved = ParallelRows.threads
-        defer { ParallelRows.threads = saved }
-        ParallelRows.threads = 1
-        let serial = run()
-        ParallelRows.threads = 2
-        let split = run()
+        let (serial, split) = serialAndSplit(run)
         XCTAssertEqual(split.y, serial.y)
         XCTAssertEqual(split.grads, serial.grads)
         XCTAssertEqual(split.tangent.count, batch * steps * h)
@@ -89,15 +84,20 @@ final class ParallelRowsTests: XCTestCase {
             u.backward(z, seed: seedZ)
             return tangents + [t.grad(xv), t.grad(wv), t.grad(bv), u.grad(av), u.grad(cv)]
         }
+        let (serial, split) = serialAndSplit(run)
+        XCTAssertEqual(serial[0].count, rows * outF)
+        XCTAssertEqual(serial[1].count, n * p * r)
+        XCTAssertEqual(split, serial)
+        XCTAssertGreaterThan(serial[3].map { abs($0) }.max() ?? 0, 0)
+    }
+
+    /// `run()` with one thread, then with two (ParallelRows' setting restored after).
+    private func serialAndSplit<T>(_ run: () -> T) -> (serial: T, split: T) {
         let saved = ParallelRows.threads
         defer { ParallelRows.threads = saved }
         ParallelRows.threads = 1
         let serial = run()
         ParallelRows.threads = 2
-        let split = run()
-        XCTAssertEqual(serial[0].count, rows * outF)
-        XCTAssertEqual(serial[1].count, n * p * r)
-        XCTAssertEqual(split, serial)
-        XCTAssertGreaterThan(serial[3].map { abs($0) }.max() ?? 0, 0)
+        return (serial, run())
     }
 }
