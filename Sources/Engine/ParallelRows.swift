@@ -13,7 +13,7 @@ public enum ParallelRows {
     /// Two independent products run at once (`both`) from this many multiply-adds each (≈ 20 µs).
     public static let minimumProductWork = 1 << 18
     /// Threads at once: `MSCN_THREADS` when set (1 = serial), else 2. Tests set it to compare
-    /// the split with the serial loop. Above 1 the GRU also runs its two directions at once.
+    /// the split with the serial loop. Above 1, `both` also runs its two closures at once.
     nonisolated(unsafe) static var threads: Int = environmentThreads ?? 2
 
     /// Calls `body(range)` for disjoint ranges covering `0..<count`, in parallel when
@@ -30,7 +30,9 @@ public enum ParallelRows {
         }
     }
 
-    /// `(first(), second())`, the two on two threads when `threads` > 1 (the GRU's directions).
+    /// `(first(), second())`, the two on two threads when `threads` > 1 (the GRU's directions,
+    /// a linear's two gradient products, a bilinear tangent's two terms, the meta-gradient's
+    /// per-caption tangent halves).
     /// Each must only read shared state and return its own result, so the values do not depend
     /// on it; OpenBLAS serialises its threaded products and computes single-threaded ones
     /// concurrently, and `MSCN_SERIAL_BLAS` keeps its packing buffers per thread.

@@ -68,7 +68,8 @@ extension Tape {
             return s.values[out.id]
         }
         // Both terms on scratch tapes, at once when large (they only read this tape), then added
-        // in the same order as one after the other.
+        // in the same order as one after the other. `op` is generic, so its operands' size stands
+        // in for its work.
         if let ta, let tb, values[a.id].count + values[b.id].count >= ParallelRows.vectorMinimumWork {
             let (first, second) = ParallelRows.both({ term(ta, values[b.id]) }, { term(values[a.id], tb) })
             add(first)

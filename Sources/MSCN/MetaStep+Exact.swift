@@ -100,7 +100,7 @@ extension MetaStep {
         // values as leaves, and the batch norm's buffers are not updated), so the two halves run
         // at once and are joined in caption order, bit for bit the serial loop.
         let safBN = g.buffers["sim_enc.SAF_module.bn"]
-        let simNames = g.net.keys.filter { $0.hasPrefix("sim_enc.sim_tran") || $0.hasPrefix("sim_enc.SGR") || $0.hasPrefix("sim_enc.SAF") }
+        let simParams = g.net.filter { $0.key.hasPrefix("sim_enc.sim_tran") || $0.key.hasPrefix("sim_enc.SGR") || $0.key.hasPrefix("sim_enc.SAF") }
         func caption(_ j: Int, _ chosen: [Int]) -> (value: [Float], tangent: [Float]) {
             let u = Tape()
             u.tangentMode = true
@@ -116,10 +116,7 @@ extension MetaStep {
             let cap = leaf((Array(capRow.0[0..<(n * d)]), capRow.1.map { Array($0[0..<(n * d)]) }), [n, d])
             let capGlo = leaf(rows(tg, [j]), [1, d])
             var q: [String: Var] = [:]
-            for name in simNames {
-                guard let v = g.net[name] else { continue }
-                q[name] = leaf((t.value(v), t.tangent(of: v)), t.shape(v))
-            }
+            for (name, v) in simParams { q[name] = leaf((t.value(v), t.tangent(of: v)), t.shape(v)) }
             var bn = safBN
             let block = ReferenceSimilarity().pairBlock(u, imgs: imgs, imgGlo: glo, cap: cap, capGlo: capGlo, k: k, n: n, p: q, c: c,
                                                         safBN: &bn, training: true, updateStats: false)
@@ -141,8 +138,7 @@ extension MetaStep {
         var split = 0, done = 0
         while split < pairs.count && 2 * (done + work[split]) <= total { done += work[split]; split += 1 }
         let (first, second) = ParallelRows.both({ blocks(0..<split) }, { blocks(split..<pairs.count) })
-        let value = first.value + second.value, tangent = first.tangent + second.tangent
-        return (value, tangent)
+        return (first.value + second.value, first.tangent + second.tangent)
     }
 }
 
