@@ -45,12 +45,14 @@ let package = Package(
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         // The engine's sgemm entry: OpenBLAS, or its two-thread split replayed on one thread.
         .target(name: "CBLASReplay", dependencies: ["CBLAS"], linkerSettings: [.linkedLibrary("dl")]),
+        // glibc's malloc arena cap and count (mallopt, malloc_info).
+        .target(name: "CMallocArenas"),
 
         // Libraries.
         .target(name: "MSCNRandom"),
         .target(name: "TensorFile", dependencies: ["CZstd"]),
         .target(name: "StageKit", dependencies: [
-            "TensorFile",
+            "TensorFile", "CMallocArenas",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "Artefacts", dependencies: ["TensorFile"]),

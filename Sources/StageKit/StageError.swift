@@ -19,8 +19,10 @@ public struct StageError: Error, CustomStringConvertible, Sendable {
 /// Entry point helpers shared by every stage executable.
 public enum Stage {
     /// Runs `body`; any thrown error is printed as `<stage>: error: <message>` and the process
-    /// exits with status 1 (never a crash trace for bad input).
+    /// exits with status 1 (never a crash trace for bad input). Before it, malloc is held to one
+    /// arena (`MallocArenas`), as the stages' threads start inside `body`.
     public static func run(_ stage: String, _ body: () throws -> Void) {
+        MallocArenas.limit(environment: ProcessInfo.processInfo.environment)
         do {
             try body()
         } catch {

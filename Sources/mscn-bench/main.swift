@@ -1,4 +1,8 @@
 import Foundation
+import StageKit
+
+// As in every stage (`Stage.run`): the benchmarks measure what the stages run.
+MallocArenas.limit(environment: ProcessInfo.processInfo.environment)
 
 // `make bench`: every benchmark registered in `Benchmarks.all`, or those named on the command line.
 let wanted = Set(CommandLine.arguments.dropFirst())
