@@ -86,10 +86,16 @@ bench: release
 # Our training/purification/evaluation phases against the official PyTorch code on identical
 # inputs, at the built-in, d=256 and paper sizes (REF_PY: a Python with torch; MSCN_REF: the
 # official code's folder). Without REF_PY only our side runs. COMPARE=builtin,d256 picks configs.
+# Our side runs as the pipelines' training stages do (Pipelines/mscn.yaml: Haswell kernels,
+# OpenBLAS's two-thread split replayed on one thread, idle OpenBLAS threads asleep); a value
+# already in the environment wins, and without AVX2 none is set. OURS_BLAS=native: OpenBLAS's own.
 REF_PY ?=
 COMPARE ?=
+OURS_BLAS ?= stages
+STAGE_BLAS = OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-Haswell} MSCN_SERIAL_BLAS=$${MSCN_SERIAL_BLAS:-1} OPENBLAS_THREAD_TIMEOUT=$${OPENBLAS_THREAD_TIMEOUT:-12}
 bench-compare: release
-	MSCN_REF_PY=$(REF_PY) $(if $(COMPARE),MSCN_COMPARE=$(COMPARE)) .build/release/mscn-bench compare
+	env $(if $(filter stages,$(OURS_BLAS)),$$(grep -qsw avx2 /proc/cpuinfo && echo "$(STAGE_BLAS)")) \
+	  MSCN_REF_PY=$(REF_PY) $(if $(COMPARE),MSCN_COMPARE=$(COMPARE)) .build/release/mscn-bench compare
 # The reference parity grid (issue 11): dumps every configuration of Tests/Reference/parity-grid.txt
 # with the official code (REF_PY: a Python with torch; MSCN_REF: the official code's folder; see
 # Tests/Reference/parity_dump.py) into Data/parity-grid (skipping finished ones), then runs

@@ -36,6 +36,7 @@ enum { SWITCH_RATIO = 2, UNROLL_M = 8, UNROLL_N = 4, GEMM_P = 320, GEMM_Q = 320,
 static const double threading_threshold = 65536.0 * 4.0;
 
 static int replay_on = 0;
+static int replay_available = 0; // MSCN_SERIAL_BLAS=1 was accepted (mscn_blas_use_replay can turn it back on)
 static int replay_refused = 0;   // asked for (MSCN_SERIAL_BLAS=1) but not applicable here
 static int virtual_threads = 0;   // 0 until initialised
 static char status_line[256] = "OpenBLAS's own threads";
@@ -68,6 +69,7 @@ static void initialise(void) {
         snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1 ignored: OpenBLAS has %d threads here, the replay knows the split of 2", virtual_threads);
     } else {
         replay_on = 1;
+        replay_available = 1;
         openblas_set_num_threads(1);
         snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1: OpenBLAS's two-thread products computed on the calling thread");
     }
@@ -274,4 +276,26 @@ void mscn_sgemm(int transA, int transB, int m, int n, int k, float alpha,
         return;
     }
     openblas_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void mscn_sgemm_openblas_threads(int transA, int transB, int m, int n, int k, float alpha,
+                                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    ensure_initialised();
+    if (replay_on) openblas_set_num_threads(virtual_threads);
+    openblas_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (replay_on) openblas_set_num_threads(1);
+}
+
+int mscn_blas_use_replay(int on) {
+    ensure_initialised();
+    if (!replay_available || (on != 0) == replay_on) return replay_on;
+    if (on) {
+        virtual_threads = openblas_get_num_threads();
+        replay_on = 1;
+        if (virtual_threads == REPLAY_THREADS) openblas_set_num_threads(1);
+    } else {
+        replay_on = 0;
+        openblas_set_num_threads(virtual_threads);
+    }
+    return replay_on;
 }

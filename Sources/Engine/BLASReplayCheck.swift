@@ -1,5 +1,3 @@
-import CBLAS
-import CBLASReplay
 import MSCNRandom
 
 extension BLAS {
@@ -42,12 +40,11 @@ extension BLAS {
                     }
                     reference.withUnsafeMutableBufferPointer { pc in
                         guard let cp = pc.baseAddress else { return }
-                        // OpenBLAS itself with two threads, bypassing the replay.
-                        openblas_set_num_threads(2)
-                        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                                    Int32(m), Int32(n), Int32(k), alpha, ap, Int32(transA ? m : k), bp, Int32(transB ? k : n),
-                                    beta, cp, Int32(n))
-                        openblas_set_num_threads(1)
+                        // OpenBLAS itself with two threads: the replay turned off for this product
+                        // (which also checks that turning it off gives OpenBLAS its threads back).
+                        useSerialReplay(false)
+                        gemm(ap, bp, cp, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta)
+                        useSerialReplay(true)
                     }
                 }
             }

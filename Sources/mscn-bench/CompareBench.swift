@@ -1,8 +1,10 @@
+import CBLAS
 import Engine
 import Foundation
 import MSCN
 import MSCNRandom
 import Purification
+import StageKit
 import TensorFile
 
 /// `make bench-compare`: our phases against the official PyTorch code on identical inputs.
@@ -12,6 +14,10 @@ import TensorFile
 /// official side runs in a long-lived Python process (`Reference/bench_official.py`) that executes
 /// one phase per command, so the sides alternate step by step: ours, theirs, ours, theirs…
 /// The first run of each phase on each side is untimed. Without `MSCN_REF_PY` only our side runs.
+/// Our side runs each phase as the pipelines run its stage: `make bench-compare` sets the stages'
+/// BLAS settings (Haswell kernels, `MSCN_SERIAL_BLAS=1`, `OPENBLAS_THREAD_TIMEOUT=12`), and the
+/// replay is on for the warm-up and training phases only, as in `Pipelines/mscn.yaml`. The sgemm
+/// rate that "% of sgemm" divides by is OpenBLAS's own on its threads, replay or not.
 ///
 /// Environment: `MSCN_REF_PY` (the Python with torch), `MSCN_REF` (the official code's folder,
 /// read by refenv.py), `MSCN_COMPARE` (comma-separated configurations, default all three),
@@ -122,6 +128,8 @@ enum CompareBench {
     }
 
     static let purifyChunk = 256
+    /// Phases whose stages set `MSCN_SERIAL_BLAS=1` in the pipelines (the warm-up and the rounds).
+    static let stagesReplaying: Set<String> = ["warmup", "train"]
 
     /// The official side: one Python process answering one command per line.
     final class Official {
@@ -138,6 +146,10 @@ enum CompareBench {
             }
             process.executableURL = URL(fileURLWithPath: python)
             process.arguments = [script, dir]
+            // Our speed settings are ours: the official side runs as its users run it.
+            var env = ProcessInfo.processInfo.environment
+            for name in ["OPENBLAS_CORETYPE", "MSCN_SERIAL_BLAS", "OPENBLAS_THREAD_TIMEOUT", "MALLOC_ARENA_MAX"] { env[name] = nil }
+            process.environment = env
             process.standardInput = input
             process.standardOutput = output
             _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -259,6 +271,9 @@ enum CompareBench {
         let wanted = env["MSCN_COMPARE"].map { Set($0.split(separator: ",").map(String.init)) }
         let python = env["MSCN_REF_PY"].flatMap { $0.isEmpty ? nil : $0 }
         print("official code: \(python.map { "\($0), MSCN_REF=\(env["MSCN_REF"] ?? "~/mscn_ref")" } ?? "not run (set REF_PY)")")
+        print("ours: OpenBLAS \(String(cString: openblas_get_corename())) kernels, \(BLAS.serialReplay.status), "
+              + (env["OPENBLAS_THREAD_TIMEOUT"].map { "OPENBLAS_THREAD_TIMEOUT=\($0)" } ?? "OpenBLAS's default idle-thread timeout")
+              + ", malloc arenas now \(MallocArenas.count.map(String.init) ?? "unknown")")
         print("load: \(((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines))")
         var rows: [String] = []
         for s in setups(steps: steps) where wanted?.contains(s.name) ?? true {
@@ -303,6 +318,9 @@ enum CompareBench {
         ]
         var rows: [String] = []
         for (name, n, flops, mine, command) in phases {
+            // As the pipelines run these stages: the training stages replay OpenBLAS's two-thread
+            // split on one thread (MSCN_SERIAL_BLAS=1, where asked for), purify and evaluate do not.
+            let replay = BLAS.useSerialReplay(stagesReplaying.contains(command))
             var tOurs: [Double] = [], tRef: [Double] = []
             var refError: String?
             EngineBench.resetPeak()
@@ -323,8 +341,9 @@ enum CompareBench {
             let rate = flops / mo / 1e9
             let ratio = tRef.isEmpty ? "–" : String(format: "%.2f×", mr / mo)
             let refText = refError ?? (tRef.isEmpty ? "–" : String(format: "%.3f", mr))
-            print(String(format: "%@ %@: ours %.3f s, official %@, official/ours %@, ours %.1f GFLOP/s = %.0f%% of sgemm %.0f, ours peak RSS %.2f GB",
-                         s.name, name, mo, refText, ratio, rate, 100 * rate / peak, peak, memory))
+            print(String(format: "%@ %@: ours %.3f s, official %@, official/ours %@, ours %.1f GFLOP/s = %.0f%% of sgemm %.0f, ours peak RSS %.2f GB, %@",
+                         s.name, name, mo, refText, ratio, rate, 100 * rate / peak, peak, memory,
+                         replay ? "OpenBLAS's two-thread split replayed on one thread" : "OpenBLAS's own threads"))
             rows.append(String(format: "| %@ | %@ | %.3f | %@ | %@ | %.1f | %.0f%% | %.2f |", s.name, name, mo, refText, ratio, rate,
                                100 * rate / peak, memory))
         }

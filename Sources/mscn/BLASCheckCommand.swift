@@ -36,6 +36,10 @@ struct BLASCheckCommand: ParsableCommand {
         let started = Date()
         let result = BLAS.checkSerialReplay(count: products, maxSide: maxSide, maxDepth: maxDepth, seed: seed)
         let seconds = Date().timeIntervalSince(started)
+        guard BLAS.serialReplay.active else {
+            print("the replay did not come back on after the reference products (BLAS.useSerialReplay)")
+            throw ExitCode(1)
+        }
         if result.mismatches.isEmpty {
             print(String(format: "%d products (%d of them above OpenBLAS's threading threshold): all bit-identical (%.1f s)",
                          products, result.splitCount, seconds))
