@@ -42,6 +42,21 @@ final class ShippedPipelineTests: XCTestCase {
         XCTAssertNotEqual(try stage(try plan("oracle.yaml", []), "warmup_a@1").words, try stage(mscn, "warmup_a@1").words)
     }
 
+    /// At noise 0 the oracle's pairs are all pairs: its stages are the standard pipeline's, word
+    /// for word, so they share its cache; at any other noise they train on the clean pairs only.
+    func testOracleIsTheStandardRunAtNoiseZero() throws {
+        for zero in ["0", "0.0"] {
+            let oracle = try plan("oracle.yaml", [("noise", zero)]), standard = try plan("standard.yaml", [("noise", zero)])
+            for (o, s) in [("warmup_a@1", "warmup_a@1"), ("warmup_b@3", "warmup_b@3"), ("oracle_a@1", "std_a@1"), ("oracle_b@1", "std_b@1")] {
+                XCTAssertEqual(try stage(oracle, o).words, try stage(standard, s).words, "noise \(zero): \(o)")
+            }
+        }
+        let noisy = try plan("oracle.yaml", [("noise", "0.2")])
+        for name in ["warmup_a@1", "warmup_b@1", "oracle_a@1", "oracle_b@2"] {
+            XCTAssertTrue(try stage(noisy, name).words.contains([.text("--clean-only")]), name)
+        }
+    }
+
     /// The stages they share have equal keys only if the four ask for the same environment; the
     /// published numbers were made with OpenBLAS's Haswell kernels.
     func testAllFourPinTheSameBLASKernel() throws {
