@@ -17,11 +17,31 @@ public struct KeyRecord: Codable, Equatable, Sendable {
     /// which keeps the keys of such stages as they were.
     public var environment: [String: String]?
 
+    /// Another stage's output enters the key by its content, not its stage's name: `${s.o}` is
+    /// keyed as `${=<digest>.o}`. Two stages (of one pipeline or of two) that run the same command
+    /// on the same content share a key whatever they are called, e.g. the oracle's rounds at
+    /// noise 0 and the standard pipeline's. The record keeps the names, for `explain`.
     public var key: String {
+        var references: [(name: String, content: String)] = []
+        var keyedInputs: [String: String] = [:]
+        for (k, v) in inputs {
+            let reference = "${\(k)}"
+            if let dot = k.firstIndex(of: "."), command.contains(where: { $0.contains(reference) }) {
+                let content = "=\(v)\(k[dot...])"
+                references.append((reference, "${\(content)}"))
+                keyedInputs[content] = v
+            } else {
+                keyedInputs[k] = v
+            }
+        }
         var text = "format \(format)\n"
-        for w in command { text += "word \(w.count):\(w)\n" }
+        for w in command {
+            var word = w
+            for r in references where word.contains(r.name) { word = word.replacingOccurrences(of: r.name, with: r.content) }
+            text += "word \(word.count):\(word)\n"
+        }
         text += "exe \(executableDigest)\n"
-        for (k, v) in inputs.sorted(by: { $0.key < $1.key }) { text += "in \(k.count):\(k) \(v)\n" }
+        for (k, v) in keyedInputs.sorted(by: { $0.key < $1.key }) { text += "in \(k.count):\(k) \(v)\n" }
         for (k, v) in outputs.sorted(by: { $0.key < $1.key }) { text += "out \(k) \(v.rawValue)\n" }
         for (k, v) in (environment ?? [:]).sorted(by: { $0.key < $1.key }) { text += "env \(k.count):\(k) \(v.count):\(v)\n" }
         return ContentDigest.of(text)

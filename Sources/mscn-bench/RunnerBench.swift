@@ -19,7 +19,8 @@ enum RunnerBench {
         let chunk = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         for _ in 0..<256 { handle.write(chunk) }
         try handle.close()
-        // 1 stage reads the big file (dd's `if=PATH` word is an external input) + a 249-stage chain.
+        // 1 stage reads the big file (dd's `if=PATH` word is an external input) + a 249-stage chain
+        // (STEP=i makes each command its own: equal commands on equal content share one key).
         let yaml = """
             name: bench
             params: {n: 249, big: \(big)}
@@ -30,7 +31,7 @@ enum RunnerBench {
               s:
                 foreach: {i: "1..${n}"}
                 command: >-
-                  /bin/cp ${i == 1 ? head.f : s@${i-1}.f} ${out.f}
+                  /usr/bin/env STEP=${i} /bin/cp ${i == 1 ? head.f : s@${i-1}.f} ${out.f}
                 outputs: {f: file}
             """
         let yamlPath = dir + "/bench.yaml"

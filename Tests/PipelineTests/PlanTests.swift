@@ -116,6 +116,26 @@ final class PlanTests: XCTestCase {
         }
     }
 
+    /// Other stages' outputs are keyed by content: the same command on the same content is one
+    /// stage whatever the producing stages are called; other content is another.
+    func testStageOutputsEnterTheKeyByContentNotByName() {
+        let r = KeyRecord(command: ["x", "--init=${oracle_a@1.ckpt}", "${data.features}"], executableDigest: "e", executablePath: "/p",
+                          inputs: ["oracle_a@1.ckpt": "d1", "data.features": "d2", "/ext/file": "d3"], outputs: ["o": .file], params: [:])
+        let renamed = KeyRecord(command: ["x", "--init=${std_a@1.ckpt}", "${data.features}"], executableDigest: "e", executablePath: "/p",
+                                inputs: ["std_a@1.ckpt": "d1", "data.features": "d2", "/ext/file": "d3"], outputs: ["o": .file], params: [:])
+        XCTAssertEqual(r.key, renamed.key)
+        var other = renamed
+        other.inputs["std_a@1.ckpt"] = "d9"
+        XCTAssertNotEqual(r.key, other.key)
+        var swapped = renamed
+        swapped.command = ["x", "--init=${data.features}", "${std_a@1.ckpt}"]
+        XCTAssertNotEqual(r.key, swapped.key, "which content goes where is part of the key")
+        var external = renamed
+        external.inputs["/ext/other"] = external.inputs.removeValue(forKey: "/ext/file")
+        XCTAssertNotEqual(r.key, external.key, "external inputs stay keyed by their path")
+        XCTAssertEqual(renamed.differences(from: r).count, 3, "explain still names the stages")
+    }
+
     func testKeyCoversCommandBinaryInputsButNotInformationalFields() {
         let r = KeyRecord(command: ["x", "${a.b}"], executableDigest: "e", executablePath: "/p", inputs: ["a.b": "1"],
                           outputs: ["o": .file], params: ["n": "1"])

@@ -238,6 +238,8 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(try f.run(["data": "./mydata", "epochs": "4"]).ran.first, "train@1")
     }
 
+    /// Each stage's command differs (STEP=i): stages that ran the same command on the same
+    /// content would share one key (content keys), and the chain would run once.
     func testNoOpRerunOf250StagesExecutesNothing() throws {
         let f = Fixture()
         f.write("seed.txt", "0")
@@ -248,7 +250,7 @@ final class RunnerTests: XCTestCase {
               s:
                 foreach: {i: "1..${n}"}
                 command: >-
-                  /bin/cp ${i == 1 ? 'seed.txt' : s@${i-1}.f} ${out.f}
+                  /usr/bin/env STEP=${i} /bin/cp ${i == 1 ? 'seed.txt' : s@${i-1}.f} ${out.f}
                 outputs: {f: file}
             """)
         XCTAssertEqual(try f.run().ran.count, 250)
