@@ -278,14 +278,6 @@ void mscn_sgemm(int transA, int transB, int m, int n, int k, float alpha,
     openblas_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void mscn_sgemm_openblas_threads(int transA, int transB, int m, int n, int k, float alpha,
-                                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-    ensure_initialised();
-    if (replay_on) openblas_set_num_threads(virtual_threads);
-    openblas_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    if (replay_on) openblas_set_num_threads(1);
-}
-
 int mscn_blas_use_replay(int on) {
     ensure_initialised();
     if (!replay_available || (on != 0) == replay_on) return replay_on;

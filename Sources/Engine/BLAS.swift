@@ -70,23 +70,6 @@ public enum BLAS {
     public static func setThreads(_ n: Int) { mscn_blas_set_threads(Int32(n)) }
     /// The threads products are computed as if with (two under `MSCN_SERIAL_BLAS=1`, computed on one).
     public static var threads: Int { Int(mscn_blas_threads()) }
-    /// `A · B` (`[m,k]·[k,n]`) on OpenBLAS's own threads even while replaying: what the machine's
-    /// kernels reach on all their threads, the yardstick of benchmarks. Not for the engine's work
-    /// (with the replay on, its bits may differ) nor beside other products.
-    public static func matmulOnOpenBLASThreads(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int) -> [Float] {
-        _ = threadCap
-        var c = [Float](repeating: 0, count: m * n)
-        a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                c.withUnsafeMutableBufferPointer { pc in
-                    guard let ap = pa.baseAddress, let bp = pb.baseAddress, let cp = pc.baseAddress, m > 0, n > 0, k > 0 else { return }
-                    mscn_sgemm_openblas_threads(0, 0, Int32(m), Int32(n), Int32(k), 1, ap, Int32(k), bp, Int32(n), 0, cp, Int32(n))
-                }
-            }
-        }
-        return c
-    }
-
     /// Turns the replay off or back on where `MSCN_SERIAL_BLAS=1` was accepted (benchmarks that
     /// run several stages' phases in one process); returns whether it is on. Between products only.
     @discardableResult

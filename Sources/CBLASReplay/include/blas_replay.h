@@ -14,11 +14,6 @@
 void mscn_sgemm(int transA, int transB, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
-/// The same product on OpenBLAS's own threads, replaying or not: the machine's rate for the
-/// kernels in use (benchmarks), never the engine's products. Not beside other products.
-void mscn_sgemm_openblas_threads(int transA, int transB, int m, int n, int k, float alpha,
-                                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
-
 /// Turns the replay off (0) or back on (1) where MSCN_SERIAL_BLAS=1 was accepted, as the stages
 /// differ (benchmarks run several stages' phases in one process). Returns whether it is on. Not
 /// while products run.
