@@ -46,8 +46,8 @@
 /// - `STAGE.OUTPUT`: the path of another stage instance's output; this makes a dependency;
 /// - `FAMILY@*.OUTPUT`: every instance of a foreach stage, in order, as separate words
 ///   (must be a whole command word);
-/// - `A OP B ? X : Y` with OP one of `== != < <= > >=` (integers compare numerically, other
-///   text only with == and !=); X and Y are expressions, `'text'` is a literal, digits are numbers.
+/// - `A OP B ? X : Y` with OP one of `== != < <= > >=` (decimal numbers compare numerically, so `0 == 0.0`; other
+///   text only with == and !=); X and Y are expressions, `'text'` is a literal, a number (`3`, `0.5`) is one.
 /// - `$$` outside an expression is a literal `$`.
 ///
 /// `command` is a string split into words like a shell without expansion: whitespace separates

@@ -126,7 +126,7 @@ final class Evaluator {
         }
         let op = String(c[m])
         let l = try atomText(String(c[..<m.lowerBound])), r = try atomText(String(c[m.upperBound...]))
-        if let a = Int(l), let b = Int(r) {
+        if let a = Self.number(l), let b = Self.number(r) {
             switch op {
             case "==": return a == b
             case "!=": return a != b
@@ -139,8 +139,15 @@ final class Evaluator {
         switch op {
         case "==": return l == r
         case "!=": return l != r
-        default: throw PipelineError("'\(c)': \(op) compares integers only")
+        default: throw PipelineError("'\(c)': \(op) compares numbers only")
         }
+    }
+
+    /// A decimal number as parameters write them (`3`, `-1`, `0.7`, `0.0`), nothing else: words
+    /// such as `nan` or `inf` stay text.
+    private static func number(_ text: String) -> Double? {
+        guard text.range(of: #"^-?[0-9]+(\.[0-9]+)?$"#, options: .regularExpression) != nil else { return nil }
+        return Double(text)
     }
 
     private func atomText(_ s: String) throws -> String {
@@ -154,7 +161,7 @@ final class Evaluator {
 
     private func atom(_ s: String) throws -> [Piece] {
         if s.count >= 2, s.hasPrefix("'"), s.hasSuffix("'") { return [.text(String(s.dropFirst().dropLast()))] }
-        if Int(s) != nil { return [.text(s)] }
+        if Self.number(s) != nil { return [.text(s)] }
         if let m = s.range(of: #"^([A-Za-z_][A-Za-z0-9_]*|-?[0-9]+)\s*([+-])\s*([0-9]+)$"#, options: .regularExpression),
            m.lowerBound == s.startIndex {
             let opIndex = s.lastIndex(where: { $0 == "+" || $0 == "-" }) ?? s.endIndex

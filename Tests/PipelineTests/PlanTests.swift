@@ -44,6 +44,31 @@ final class PlanTests: XCTestCase {
         XCTAssertEqual(plan.stages[1].dependencies, ["dataset"])
     }
 
+    /// Decimal parameters compare as numbers (the sweep writes noise 0.0, a user may write 0);
+    /// other words compare as text.
+    func testDecimalNumbersCompareNumerically() throws {
+        let yaml = """
+            name: cmp
+            params: {noise: "0.0", tag: nan}
+            stages:
+              s: {command: "run ${noise == 0 ? 'zero' : 'noisy'} ${noise < 0.5 ? 'low' : 'high'} ${tag == 'nan' ? 'text' : 'number'}"}
+            """
+        for (noise, words) in [("0.0", ["zero", "low"]), ("0", ["zero", "low"]), ("0.70", ["noisy", "high"]), ("-1", ["noisy", "low"])] {
+            let plan = try Plan(file: try PipelineFile.parse(yaml: yaml, source: "cmp.yaml"), overrides: [("noise", noise)])
+            let s = try XCTUnwrap(plan.stages.first)
+            XCTAssertEqual(s.words, [[.text("run")]] + words.map { [.text($0)] } + [[.text("text")]], "noise \(noise)")
+        }
+        let bad = """
+            name: cmp
+            params: {tag: nan}
+            stages:
+              s: {command: "run ${tag < 1 ? 'a' : 'b'}"}
+            """
+        XCTAssertThrowsError(try Plan(file: try PipelineFile.parse(yaml: bad, source: "bad.yaml"), overrides: [])) { e in
+            XCTAssertTrue("\(e)".contains("compares numbers only"), "\(e)")
+        }
+    }
+
     func testOverridesChangeRangeAndDropOnDemandStage() throws {
         let file = try PipelineFile.parse(yaml: yaml, source: "demo.yaml")
         let plan = try Plan(file: file, overrides: [("epochs", "5"), ("data", "/somewhere")])
