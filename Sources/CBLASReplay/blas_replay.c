@@ -81,6 +81,22 @@ static void ensure_initialised(void) { pthread_once(&init_once, initialise); }
 int mscn_blas_replay_active(void) { ensure_initialised(); return replay_on; }
 int mscn_blas_replay_refused(void) { ensure_initialised(); return replay_refused; }
 const char *mscn_blas_replay_status(void) { ensure_initialised(); return status_line; }
+
+static int single_block_depth = -1;
+static pthread_once_t depth_once = PTHREAD_ONCE_INIT;
+
+static void find_single_block_depth(void) {
+    const char *core = openblas_get_corename();
+    void *self = dlopen(NULL, RTLD_NOW);
+    char *(*config)(void) = self ? (char *(*)(void))dlsym(self, "openblas_get_config") : NULL;
+    const char *version = config ? config() : "";
+    single_block_depth = core && strcasecmp(core, "haswell") == 0 && strstr(version, "0.3.21") ? GEMM_Q : 0;
+}
+
+int mscn_sgemm_single_block_depth(void) {
+    pthread_once(&depth_once, find_single_block_depth);
+    return single_block_depth;
+}
 int mscn_blas_threads(void) { ensure_initialised(); return replay_on ? virtual_threads : openblas_get_num_threads(); }
 
 void mscn_blas_set_threads(int n) {

@@ -33,16 +33,53 @@ public enum BLAS {
     public static func matmul(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int,
                               transA: Bool = false, transB: Bool = false) -> [Float] {
         var c = [Float](repeating: 0, count: m * n)
+        // C starts zeroed: a transposed product adds to it (what `gemm` would do after filling
+        // it with zeros again); an untransposed one keeps beta = 0 (see `gemm`).
+        let beta: Float = transA || transB ? 1 : 0
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
                     guard let ap = pa.baseAddress, let bp = pb.baseAddress, let cp = pc.baseAddress else { return }
-                    gemm(ap, bp, cp, m: m, n: n, k: k, transA: transA, transB: transB)
+                    gemm(ap, bp, cp, m: m, n: n, k: k, transA: transA, transB: transB, beta: beta)
                 }
             }
         }
         return c
     }
+
+    /// `x·Wᵀ + b` for x `[m,k]`, W `[n,k]`, b `[n]`: the bias is added after the product, or,
+    /// at depths where that gives the same bits (`singleBlockDepth`), written first and the
+    /// product added to it, which saves a fill and a pass over the output.
+    public static func linear(_ x: [Float], _ w: [Float], bias: [Float], m: Int, n: Int, k: Int) -> [Float] {
+        precondition(bias.count == n, "BLAS.linear: bias has \(bias.count) values, expected \(n)")
+        if k > singleBlockDepth {
+            var y = matmul(x, w, m: m, n: n, k: k, transB: true)
+            y.withUnsafeMutableBufferPointer { yp in
+                for r in 0..<m { for o in 0..<n { yp[r * n + o] += bias[o] } }
+            }
+            return y
+        }
+        var y = [Float](unsafeUninitializedCapacity: m * n) { buffer, count in
+            guard let base = buffer.baseAddress else { count = 0; return }
+            bias.withUnsafeBufferPointer { bp in
+                guard let b = bp.baseAddress else { return }
+                for r in 0..<m { (base + r * n).initialize(from: b, count: n) }
+            }
+            count = m * n
+        }
+        x.withUnsafeBufferPointer { px in
+            w.withUnsafeBufferPointer { pw in
+                y.withUnsafeMutableBufferPointer { py in
+                    guard let xp = px.baseAddress, let wp = pw.baseAddress, let yp = py.baseAddress else { return }
+                    gemm(xp, wp, yp, m: m, n: n, k: k, transB: true, beta: 1)
+                }
+            }
+        }
+        return y
+    }
+
+    /// The depth up to which bias-first and bias-after give the same bits (0: never assumed).
+    public static let singleBlockDepth = Int(mscn_sgemm_single_block_depth())
 
     /// Array convenience: `C += op(A) · op(B)` in place.
     public static func matmulAdd(_ a: [Float], _ b: [Float], into c: inout [Float], m: Int, n: Int, k: Int,

@@ -44,10 +44,8 @@ extension Tape {
     func gruDirection(_ x: Var, _ lengths: [Int], _ p: GRUWeights, reverse: Bool,
                       batch: Int, steps: Int, w: Int, h: Int, keepCache: Bool) -> ([Float], GRUCache) {
         let h3 = 3 * h
-        var projected = BLAS.matmul(values[x.id], values[p.ih.id], m: batch * steps, n: h3, k: w, transB: true)
-        let bih = values[p.bih.id], bhh = values[p.bhh.id], whh = values[p.hh.id]
-        for r in 0..<(batch * steps) { for c in 0..<h3 { projected[r * h3 + c] += bih[c] } }
-        let xi = projected
+        let xi = BLAS.linear(values[x.id], values[p.ih.id], bias: values[p.bih.id], m: batch * steps, n: h3, k: w)
+        let bhh = values[p.bhh.id], whh = values[p.hh.id]
         let total = batch * steps * h
         // Written per (row, unit) from up to two threads (ParallelRows): raw buffers, copied out at the end.
         let outBuf = GateBuffer(total), stateBuf = GateBuffer(batch * h)

@@ -4,13 +4,8 @@ extension Tape {
         let xs = shape(x), ws = shape(w)
         precondition(ws.count == 2 && xs.last == ws[1], "linear: x \(xs) vs W \(ws)")
         let outF = ws[0], inF = ws[1], rows = values[x.id].count / inF
-        var y = BLAS.matmul(values[x.id], values[w.id], m: rows, n: outF, k: inF, transB: true)
-        if let b {
-            let bv = values[b.id]
-            y.withUnsafeMutableBufferPointer { yp in
-                for r in 0..<rows { for o in 0..<outF { yp[r * outF + o] += bv[o] } }
-            }
-        }
+        let y = b.map { BLAS.linear(values[x.id], values[w.id], bias: values[$0.id], m: rows, n: outF, k: inF) }
+            ?? BLAS.matmul(values[x.id], values[w.id], m: rows, n: outF, k: inF, transB: true)
         let inputs = [x, w] + (b.map { [$0] } ?? [])
         return record(y, shape: Array(xs.dropLast()) + [outF], requiresGrad: anyNeedsGrad(inputs),
                       tangent: { $0.tangentLinearOp(x, w, b) }) { t, g in

@@ -32,8 +32,7 @@ func alignmentForward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, _
     let X = scratch.x.p
     for w in 0..<W { unsafeSquaredDifference(u + w * d, t + w * d, X + w * d, d) }
     let S = st.nodes[0].p
-    sgemm(false, true, W, s, d, 1, X, d, p.loc.w.p, d, 0, S, s)
-    unsafeAddBiasRows(S, rows: W, p.loc.b.p, s)
+    sgemmBiased(rows: W, s, d, X, p.loc.w.p, bias: p.loc.b.p, into: S)
     for w in 0..<W { st.nodeNorm.p[w] = unsafeL2NormalizeRow(S + w * s, s) }
     // Global alignment of each pair.
     let n = g.pairCount
@@ -42,8 +41,7 @@ func alignmentForward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, _
         unsafeSquaredDifference(vg, x.captionGlobal.p + (g.captionLo + j) * d, X + j * d, d)
     }
     let Sg = S + W * s
-    sgemm(false, true, n, s, d, 1, X, d, p.glo.w.p, d, 0, Sg, s)
-    unsafeAddBiasRows(Sg, rows: n, p.glo.b.p, s)
+    sgemmBiased(rows: n, s, d, X, p.glo.w.p, bias: p.glo.b.p, into: Sg)
     for j in 0..<n { st.nodeNorm.p[W + j] = unsafeL2NormalizeRow(Sg + j * s, s) }
 }
 
@@ -140,6 +138,8 @@ final class BackwardScratch {
     let dv: FloatBuffer
     /// A lean state's recomputed `u` [words, d] and inner-round messages [nodes, s].
     let u: FloatBuffer, m: FloatBuffer
+    /// Per pair of the group: whether any of its gradients is nonzero (`PairActivity`).
+    let active: PairActivity
 
     init(_ c: GroupCapacity, regions R: Int, dim d: Int, simDim s: Int, lean: Bool) {
         x = FloatBuffer(unzeroed: c.words * d); dx = FloatBuffer(unzeroed: c.words * d); dxg = FloatBuffer(unzeroed: c.pairs * d)
@@ -150,6 +150,7 @@ final class BackwardScratch {
         dv = FloatBuffer(unzeroed: s)
         u = FloatBuffer(unzeroed: lean ? c.words * d : 0)
         m = FloatBuffer(unzeroed: lean ? n : 0)
+        active = PairActivity(c.pairs)
     }
 }
 
@@ -161,8 +162,23 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     let v = x.images.p + g.image * R * d
     let t = x.words.p + g.wordLo * d
     let S = st.nodes[0].p
+    // A pair whose node gradients are all zero adds exactly zero below: its per-row work is
+    // skipped (its rows of dX, dP and dGram stay zero), while every product still runs over all
+    // the group's rows, so no product changes shape or rounding.
+    let active = sc.active
+    active.mark(g, layout, rows: dS, simDim: s)
+    /// `body(w)` for the local word rows of the group's active pairs.
+    func activeWords(_ body: (Int) -> Void) {
+        for c in g.captionLo..<g.captionHi where active[c - g.captionLo] {
+            let lw = layout.localWord(g, c)
+            for w in lw..<(lw + layout.lengths[c]) { body(w) }
+        }
+    }
     // Through the l2norms of the node rows.
-    for r in 0..<(W + n) { unsafeL2NormalizeBackward(y: S + r * s, norm: st.nodeNorm.p[r], dS + r * s, s) }
+    activeWords { w in unsafeL2NormalizeBackward(y: S + w * s, norm: st.nodeNorm.p[w], dS + w * s, s) }
+    for j in 0..<n where active[j] {
+        unsafeL2NormalizeBackward(y: S + (W + j) * s, norm: st.nodeNorm.p[W + j], dS + (W + j) * s, s)
+    }
     let prob = st.prob.p
     let u: UnsafeMutablePointer<Float>
     if st.lean {
@@ -178,7 +194,7 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     unsafeAddColumnSums(dS, rows: W, s, into: acc.locB.p)
     sgemm(false, false, W, d, s, 1, dS, s, p.loc.w.p, d, 0, dX, d)
     let dWords = acc.words.p + g.wordLo * d
-    for w in 0..<W {
+    activeWords { w in
         let uw = u + w * d, tw = t + w * d, gx = dX + w * d, dt = dWords + w * d
         for k in 0..<d {
             let gk = 2 * (uw[k] - tw[k]) * gx[k]
@@ -195,7 +211,7 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     let dXg = sc.dxg.p
     sgemm(false, false, n, d, s, 1, dSg, s, p.glo.w.p, d, 0, dXg, d)
     let dvg = acc.imageGlobal.p + g.image * d
-    for j in 0..<n {
+    for j in 0..<n where active[j] {
         let tg = x.captionGlobal.p + (g.captionLo + j) * d, dtg = acc.captionGlobal.p + (g.captionLo + j) * d
         let gx = dXg + j * d
         for k in 0..<d {
@@ -205,19 +221,24 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
         }
     }
     // Through u = l2norm(P·v).
-    for w in 0..<W { unsafeL2NormalizeBackward(y: u + w * d, norm: st.uNorm.p[w], dX + w * d, d) }
+    activeWords { w in unsafeL2NormalizeBackward(y: u + w * d, norm: st.uNorm.p[w], dX + w * d, d) }
     let dP = sc.dP.p
     sgemm(false, true, W, R, d, 1, dX, d, v, d, 0, dP, R)
     let dv = acc.images.p + g.image * R * d
     sgemm(true, false, R, d, W, 1, prob, R, dX, d, 1, dv, d)
     // Softmax over regions, then the per-region l2norm over the pair's words, then LeakyReLU.
+    // An inactive pair's columns of dGram are zero (the scratch holds an earlier group's values).
     let gram = st.gram.p, dGram = sc.dGram.p
-    for w in 0..<W {
+    for c in g.captionLo..<g.captionHi where !active[c - g.captionLo] {
+        let lw = layout.localWord(g, c), L = layout.lengths[c]
+        for r in 0..<R { (dGram + r * W + lw).update(repeating: 0, count: L) }
+    }
+    activeWords { w in
         let pr = prob + w * R, dp = dP + w * R
         let dotp = unsafeDot(pr, dp, R)
         for r in 0..<R { dGram[r * W + w] = attentionSmooth * pr[r] * (dp[r] - dotp) }
     }
-    for c in g.captionLo..<g.captionHi {
+    for c in g.captionLo..<g.captionHi where active[c - g.captionLo] {
         attentionLogitsBackward(gram: gram, gradient: dGram, stride: W, firstWord: layout.localWord(g, c), words: layout.lengths[c],
                                 regions: R, norms: st.attnNorm.p + (c - g.captionLo) * R)
     }

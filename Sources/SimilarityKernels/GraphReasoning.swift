@@ -14,10 +14,8 @@ func graphForward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st:
         // Queries of every node (or of node 0 only, which sit contiguously after the word rows).
         let qRows = last ? n : N
         let qSrc = last ? S + W * s : S
-        sgemm(false, true, qRows, s, s, 1, qSrc, s, lin.query.w.p, s, 0, Q, s)
-        unsafeAddBiasRows(Q, rows: qRows, lin.query.b.p, s)
-        sgemm(false, true, N, s, s, 1, S, s, lin.key.w.p, s, 0, K, s)
-        unsafeAddBiasRows(K, rows: N, lin.key.b.p, s)
+        sgemmBiased(rows: qRows, s, s, qSrc, lin.query.w.p, bias: lin.query.b.p, into: Q)
+        sgemmBiased(rows: N, s, s, S, lin.key.w.p, bias: lin.key.b.p, into: K)
         for c in g.captionLo..<g.captionHi {
             let L1 = layout.lengths[c] + 1, lw = layout.localWord(g, c), j = c - g.captionLo
             let e = E + layout.localEdge(g, c)
@@ -37,8 +35,7 @@ func graphForward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st:
         }
         graphMessages(g, layout, nodes: S, edges: E, last: last, into: M, rows: rows, simDim: s)
         let out = last ? st.out.p : st.nodes[step + 1].p
-        sgemm(false, true, qRows, s, s, 1, M, s, lin.graph.w.p, s, 0, out, s)
-        unsafeAddBiasRows(out, rows: qRows, lin.graph.b.p, s)
+        sgemmBiased(rows: qRows, s, s, M, lin.graph.w.p, bias: lin.graph.b.p, into: out)
         // A select, not a conditional store: masked stores are microcoded on some x86 cores.
         for i in 0..<(qRows * s) { out[i] = out[i] < 0 ? 0 : out[i] }
     }
@@ -93,6 +90,9 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
     let dEdge = FloatBuffer(unzeroed: maxL1 * maxL1)
     let column = FloatBuffer(unzeroed: maxL1), column2 = FloatBuffer(unzeroed: maxL1)
     let qRows = NodeRowTable(maxL1)
+    // An inactive pair's rows of dS, dQ and dK stay zero in every round (`PairActivity`).
+    let active = sc.active
+    active.mark(outputs: dOut, pairs: n, simDim: s)
     for step in stride(from: steps - 1, through: 0, by: -1) {
         let last = step == steps - 1
         let S = st.nodes[step].p, Q = st.q[step].p, K = st.k[step].p, E = st.e[step].p
@@ -113,7 +113,7 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
         dS.update(repeating: 0, count: N * s)
         dQ.update(repeating: 0, count: rows * s)
         dK.update(repeating: 0, count: N * s)
-        for c in g.captionLo..<g.captionHi {
+        for c in g.captionLo..<g.captionHi where active[c - g.captionLo] {
             let L1 = layout.lengths[c] + 1, lw = layout.localWord(g, c), j = c - g.captionLo
             let e = E + layout.localEdge(g, c)
             for b in 0..<L1 {

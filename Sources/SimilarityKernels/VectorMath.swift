@@ -145,6 +145,23 @@ func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
     mscn_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
+/// `C = X·Wᵀ + b` for X [m,k], W [n,k], b [n], C [m,n] (a linear layer over m rows): the bias
+/// written first and the product added to it where that gives the bits of adding the bias after
+/// (`mscn_sgemm_single_block_depth`), which saves zeroing C and a pass over it.
+func sgemmBiased(rows m: Int, _ n: Int, _ k: Int, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                 bias b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>) {
+    if k <= singleBlockDepth {
+        for r in 0..<m { (c + r * n).update(from: b, count: n) }
+        sgemm(false, true, m, n, k, 1, x, k, w, k, 1, c, n)
+    } else {
+        sgemm(false, true, m, n, k, 1, x, k, w, k, 0, c, n)
+        unsafeAddBiasRows(c, rows: m, b, n)
+    }
+}
+
+/// The depth up to which `sgemmBiased` writes the bias first (0: never).
+let singleBlockDepth = Int(mscn_sgemm_single_block_depth())
+
 @inline(__always)
 func leakyReLU(_ x: Float) -> Float { x > 0 ? x : 0.1 * x }
 

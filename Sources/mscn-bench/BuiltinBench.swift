@@ -46,12 +46,16 @@ enum BuiltinBench {
         let tw = EngineBench.seconds { for i in 0..<steps { model.warmupStep(batches[i % 8], lr: 2e-4) } }
         _ = model.trainStep(batches[0], meta: metas[0], lr: 2e-4, metaLR: 1.7e-5)
         let ts = EngineBench.seconds { for i in 0..<steps { _ = model.trainStep(batches[i % 8], meta: metas[i % 8], lr: 2e-4, metaLR: 1.7e-5) } }
+        model.standardStep(batches[0], lr: 2e-4)
+        let th = EngineBench.seconds { for i in 0..<steps { model.standardStep(batches[i % 8], lr: 2e-4) } }
         let tag = env["MSCN_BENCH_CHILD"].map { "process \($0): " } ?? ""
         // Speed-only settings in effect, since they move these rates (not the results).
         let timeout = env["OPENBLAS_THREAD_TIMEOUT"].map { "OPENBLAS_THREAD_TIMEOUT=\($0)" } ?? "OpenBLAS's default idle-thread timeout"
         let replay = BLAS.serialReplay.active ? "two-thread products replayed on one (MSCN_SERIAL_BLAS=1)" : "no serial replay"
-        print(String(format: "%@built-in sizes, batch 32: warm-up %.1f steps/s (%.1f ms), round step (meta + main) %.1f steps/s (%.1f ms), OpenBLAS threads %d, %@, %@",
-                     tag, Double(steps) / tw, 1000 * tw / Double(steps), Double(steps) / ts, 1000 * ts / Double(steps), BLAS.threads, timeout, replay))
+        print(String(format: "%@built-in sizes, batch 32: warm-up %.1f steps/s (%.1f ms), round step (meta + main) %.1f steps/s (%.1f ms), "
+                     + "standard step (hardest negatives) %.1f steps/s (%.1f ms), OpenBLAS threads %d, %@, %@",
+                     tag, Double(steps) / tw, 1000 * tw / Double(steps), Double(steps) / ts, 1000 * ts / Double(steps),
+                     Double(steps) / th, 1000 * th / Double(steps), BLAS.threads, timeout, replay))
     }
 
     /// Runs this benchmark in `n` child processes at once (as the pipeline runs the two nets).

@@ -21,7 +21,8 @@ import TensorFile
 ///
 /// Environment: `MSCN_REF_PY` (the Python with torch), `MSCN_REF` (the official code's folder,
 /// read by refenv.py), `MSCN_COMPARE` (comma-separated configurations, default all three),
-/// `MSCN_COMPARE_STEPS` (timed steps of the small configurations, default 5).
+/// `MSCN_COMPARE_STEPS` (timed steps of the small configurations, default 5), `MSCN_COMPARE_PHASES`
+/// (comma-separated of warmup, train, purify, eval; default all).
 enum CompareBench {
     static var all: [Benchmark] { [Benchmark(name: "compare", run: run)] }
 
@@ -316,8 +317,9 @@ enum CompareBench {
              EngineBench.pairFLOPs(c, bi: s.evalImages, bc: 5 * s.evalImages, length: l) + EngineBench.encoderFLOPs(c, b: 5 * s.evalImages, length: l),
              { _ in ours.evaluate() }, "eval"),
         ]
+        let onlyPhases = ProcessInfo.processInfo.environment["MSCN_COMPARE_PHASES"].map { Set($0.split(separator: ",").map(String.init)) }
         var rows: [String] = []
-        for (name, n, flops, mine, command) in phases {
+        for (name, n, flops, mine, command) in phases where onlyPhases?.contains(command) ?? true {
             // As the pipelines run these stages: the training stages replay OpenBLAS's two-thread
             // split on one thread (MSCN_SERIAL_BLAS=1, where asked for), purify and evaluate do not.
             let replay = BLAS.useSerialReplay(stagesReplaying.contains(command))

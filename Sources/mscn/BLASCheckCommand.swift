@@ -20,6 +20,9 @@ struct BLASCheckCommand: ParsableCommand {
     @Option(help: "Largest row or column count of a product.") var maxSide: Int = 400
     @Option(help: "Largest inner dimension (beyond 320 OpenBLAS blocks the depth).") var maxDepth: Int = 700
     @Option(help: "Seed of the shapes and values.") var seed: UInt64 = 0
+    @Flag(help: ArgumentHelp("Check instead that a linear layer's bias written before the product gives the bits of adding it after.",
+                             discussion: "The engine does so up to the depth where OpenBLAS's Haswell kernels block k (320); exits 2 under other kernels, where it never does."))
+    var biasFirst = false
 
     func validate() throws {
         guard products >= 1, maxSide >= 1, maxDepth >= 1 else {
@@ -28,6 +31,7 @@ struct BLASCheckCommand: ParsableCommand {
     }
 
     func run() throws {
+        if biasFirst { return try checkBiasFirst() }
         let replay = BLAS.serialReplay
         guard replay.active else {
             FileHandle.standardError.write(Data("mscn blas-check: the replay is not in effect: \(replay.status)\n".utf8))
@@ -47,6 +51,21 @@ struct BLASCheckCommand: ParsableCommand {
         }
         for m in result.mismatches.prefix(20) { print("differs: \(m)") }
         print("\(result.mismatches.count) of \(products) products differ from OpenBLAS's two threads: do not use MSCN_SERIAL_BLAS=1 here")
+        throw ExitCode(1)
+    }
+
+    func checkBiasFirst() throws {
+        guard BLAS.singleBlockDepth > 0 else {
+            FileHandle.standardError.write(Data("mscn blas-check: the bias-first form is off here (OpenBLAS 0.3.21 with its Haswell kernels only)\n".utf8))
+            throw ExitCode(2)
+        }
+        let result = BLAS.checkBiasFirst(count: products, maxSide: maxSide, seed: seed)
+        if result.mismatches.isEmpty {
+            print("\(products) linear layers (\(result.biasFirst) of them bias-first, depth ≤ \(BLAS.singleBlockDepth)), \(BLAS.serialReplay.status): all bit-identical")
+            return
+        }
+        for m in result.mismatches.prefix(20) { print("differs: \(m)") }
+        print("\(result.mismatches.count) of \(products) linear layers differ with the bias first")
         throw ExitCode(1)
     }
 }

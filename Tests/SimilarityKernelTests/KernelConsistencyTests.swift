@@ -136,6 +136,62 @@ final class KernelConsistencyTests: XCTestCase {
         }
     }
 
+    /// A pair without gradient (an inactive hinge) has its per-pair backward work skipped; the
+    /// gradients are the bits of the full computation, for every module, tape kind and group cut.
+    func testSkippingPairsWithoutGradientChangesNoBit() throws {
+        defer { PairActivity.skipsInactive = true }
+        let lengths = [4, 2, 5, 3, 6, 2]
+        for module in [SimilarityModule.sgr(steps: 3), .saf] {
+            let p = ReferenceProblem.random(seed: 27, module: module, imageCount: 4, captionCount: 6, regions: 6,
+                                            lengths: lengths, dim: 17, simDim: 11)
+            var rng = TestRNG(state: 13)
+            // As a hardest-negative loss leaves them: most pairs' rows zero (some negative zero).
+            var dOut = rng.array(24 * p.simDim, -1, 1).map(Float.init)
+            for pair in 0..<24 where pair % 7 != 0 && pair % 5 != 2 {
+                for k in 0..<p.simDim { dOut[pair * p.simDim + k] = pair % 2 == 0 ? 0 : -0.0 }
+            }
+            for (threshold, groupWords) in [(Int.max, 1024), (0, 1024), (Int.max, 7)] {
+                var results: [[String: [Float]]] = []
+                for skips in [false, true] {
+                    PairActivity.skipsInactive = skips
+                    let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
+                    k.recomputeAboveBytes = threshold
+                    k.recomputeMaxShare = .infinity
+                    k.maxGroupWords = groupWords
+                    var params = p.kernelParams()
+                    let tape = try XCTUnwrap(k.forward(p.kernelInputs(), params: &params, pairs: .all, training: true, keepTape: true).tape)
+                    results.append(ReferenceProblem.named(k.backward(tape, params: params, dSimVectors: dOut)))
+                }
+                XCTAssertEqual(results[0].count, results[1].count)
+                for (name, g) in results[0] {
+                    let skipped = try XCTUnwrap(results[1][name])
+                    XCTAssertEqual(g.count, skipped.count, name)
+                    let differing = zip(g, skipped).filter { $0.bitPattern != $1.bitPattern }.count
+                    XCTAssertEqual(differing, 0, "\(module) lean=\(threshold == 0) groups≤\(groupWords) \(name): values whose bits differ")
+                    XCTAssertTrue(g.contains { $0 != 0 }, "\(name) has nonzero gradients")
+                }
+            }
+        }
+    }
+
+    /// The activity marks: a pair is inactive exactly when all its gradient rows are ±0.
+    func testPairActivityMarksOnlyAllZeroPairs() {
+        let layout = PairLayout(lengths: [2, 1, 3], imageCount: 1, pairs: .all, maxGroupWords: 1024)
+        let g = layout.groups[0], s = 2
+        var rows = [Float](repeating: 0, count: g.nodes * s)
+        rows[1] = -0.0                       // caption 0, word 0: still zero
+        rows[(3 + 1) * s + 1] = 1e-30        // caption 2, word 1
+        rows[(g.words + 1) * s] = -0.5       // caption 1's global row
+        let active = PairActivity(3)
+        rows.withUnsafeBufferPointer { r in
+            guard let base = r.baseAddress else { return XCTFail("no rows") }
+            active.mark(g, layout, rows: base, simDim: s)
+            XCTAssertEqual([active[0], active[1], active[2]], [false, true, true])
+            active.mark(outputs: base + g.words * s, pairs: 3, simDim: s)
+            XCTAssertEqual([active[0], active[1], active[2]], [false, true, false])
+        }
+    }
+
     /// Lean only where recomputing is cheap: the paper's sizes, not d = 256, s = 64.
     func testRecomputationShareDecidesLeanTapes() {
         let layout = PairLayout(lengths: [14, 15, 16], imageCount: 3, pairs: .all, maxGroupWords: 1024)

@@ -49,6 +49,25 @@ final class SerialBLASTests: XCTestCase {
         XCTAssertEqual(checkpoints[0], checkpoints[1])
     }
 
+    /// Under the pipelines' kernels a linear layer writes its bias before the product (up to
+    /// the depth OpenBLAS blocks k by): the bits of adding it after, with OpenBLAS's threads and
+    /// with the replay; elsewhere the form is off and says so.
+    func testBiasFirstLinearGivesTheBitsOfBiasAfter() throws {
+        let probe = try runProduct("mscn", ["blas-check", "--bias-first", "--products", "1"], environment: Self.haswell)
+        if probe.status == 2 { throw XCTSkip("bias-first form off on this machine: \(probe.stderr)") }
+        for serial in [false, true] {
+            let env = Self.haswell.merging(serial ? ["MSCN_SERIAL_BLAS": "1"] : [:]) { $1 }
+            let r = try runProduct("mscn", ["blas-check", "--bias-first", "--products", "120", "--max-side", "200", "--seed", "3"],
+                                   environment: env)
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+            XCTAssertTrue(r.stdout.contains("all bit-identical"), r.stdout)
+            XCTAssertFalse(r.stdout.contains("(0 of them bias-first"), r.stdout)
+        }
+        let native = try runProduct("mscn", ["blas-check", "--bias-first", "--products", "1"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        XCTAssertEqual(native.status, 2, native.stdout + native.stderr)
+        XCTAssertTrue(native.stderr.contains("bias-first form is off"), native.stderr)
+    }
+
     /// Where it cannot reproduce OpenBLAS (here: one OpenBLAS thread), the replay declines with
     /// the reason and leaves the products to OpenBLAS; unset, it is off.
     func testDeclinedWithTheReasonWhereItDoesNotApply() throws {

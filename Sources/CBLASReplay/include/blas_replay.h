@@ -34,4 +34,11 @@ int mscn_blas_replay_refused(void);
 /// A line saying whether the replay is on and, when it was asked for but refused, why.
 const char *mscn_blas_replay_status(void);
 
+/// The depth k up to which every element of a product is one sum over k, added to C once: for
+/// such k, C = b then C += A·B gives the bits of C = A·B then C += b (a bias added first saves
+/// a pass and a fill). OpenBLAS 0.3.21's Haswell kernels block k by GEMM_Q = 320 (checked
+/// bit for bit in the engine's tests); 0 for any other kernel or version, whose blocking is not
+/// known here.
+int mscn_sgemm_single_block_depth(void);
+
 #endif
