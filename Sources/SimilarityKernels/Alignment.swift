@@ -24,9 +24,7 @@ func alignmentForward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, _
         attentionLogits(gram: gram, stride: W, firstWord: layout.localWord(g, c), words: layout.lengths[c], regions: R,
                         norms: st.attnNorm.p + j * R, logits: prob)
     }
-    var w = 0
-    while w + 2 <= W { unsafeSoftmaxInPlace2(prob + w * R, prob + (w + 1) * R, R); w += 2 }
-    if w < W { unsafeSoftmaxInPlace(prob + w * R, R) }
+    unsafeSoftmaxRows(prob, rows: W, R)
     attendedContext(words: W, regions: R, dim: d, prob: prob, images: v, into: u, norms: st.uNorm.p)
     // Local alignments of all the group's words in one product.
     let X = scratch.x.p

@@ -25,13 +25,10 @@ func graphForward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st:
             var a = 0
             while a + 2 <= A {
                 unsafeDotRows2(query(a), query(a + 1), rows.k, L1, e + a * L1, e + (a + 1) * L1, s)
-                unsafeSoftmaxInPlace2(e + a * L1, e + (a + 1) * L1, L1)
                 a += 2
             }
-            if a < A {
-                unsafeDotRows(query(a), rows.k, L1, e + a * L1, s)
-                unsafeSoftmaxInPlace(e + a * L1, L1)
-            }
+            if a < A { unsafeDotRows(query(a), rows.k, L1, e + a * L1, s) }
+            unsafeSoftmaxRows(e, rows: A, L1)
         }
         graphMessages(g, layout, nodes: S, edges: E, last: last, into: M, rows: rows, simDim: s)
         let out = last ? st.out.p : st.nodes[step + 1].p

@@ -136,26 +136,29 @@ final class AttentionLogitsTests: XCTestCase {
     }
 }
 
-/// Two interleaved softmaxes against two separate ones, bit for bit (lengths around the exp
-/// kernel's four-lane blocks, large and tied values).
-final class SoftmaxPairTests: XCTestCase {
-    func testInterleavedPairEqualsTwoSoftmaxes() {
+/// Softmaxes of contiguous rows with one exponential call against one softmax per row, bit for
+/// bit (row counts odd and even, lengths around the exp kernel's four-lane blocks, large and
+/// tied values).
+final class SoftmaxRowsTests: XCTestCase {
+    func testRowsEqualOneSoftmaxPerRow() {
         var state: UInt64 = 9
         for n in [1, 2, 3, 4, 5, 9, 19, 28, 36] {
-            let x = UnsafeMutablePointer<Float>.allocate(capacity: n), y = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            for i in 0..<n {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                x[i] = (Float(state >> 40) / Float(1 << 24) - 0.5) * 40
-                y[i] = i % 3 == 0 ? 7 : (Float((state >> 8) & 0xFFFF) / 65536 - 0.5) * 3
+            for rows in 1...5 {
+                let x = UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
+                defer { x.deallocate() }
+                for i in 0..<(rows * n) {
+                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    x[i] = i % 3 == 0 && (i / n) % 2 == 1 ? 7 : (Float(state >> 40) / Float(1 << 24) - 0.5) * 40
+                }
+                var perRow = Array(UnsafeBufferPointer(start: x, count: rows * n))
+                perRow.withUnsafeMutableBufferPointer { p in
+                    guard let base = p.baseAddress else { return }
+                    for r in 0..<rows { unsafeSoftmaxInPlace(base + r * n, n) }
+                }
+                unsafeSoftmaxRows(x, rows: rows, n)
+                XCTAssertEqual((0..<(rows * n)).map { x[$0].bitPattern }, perRow.map(\.bitPattern), "n \(n), \(rows) rows")
+                XCTAssertEqual(perRow[0..<n].reduce(0, +), 1, accuracy: 1e-5)
             }
-            let x1 = Array(UnsafeBufferPointer(start: x, count: n)), y1 = Array(UnsafeBufferPointer(start: y, count: n))
-            var xs = x1, ys = y1
-            xs.withUnsafeMutableBufferPointer { unsafeSoftmaxInPlace($0.baseAddress!, n) }
-            ys.withUnsafeMutableBufferPointer { unsafeSoftmaxInPlace($0.baseAddress!, n) }
-            unsafeSoftmaxInPlace2(x, y, n)
-            XCTAssertEqual((0..<n).map { x[$0].bitPattern }, xs.map(\.bitPattern), "n \(n), first row")
-            XCTAssertEqual((0..<n).map { y[$0].bitPattern }, ys.map(\.bitPattern), "n \(n), second row")
-            XCTAssertEqual(xs.reduce(0, +), 1, accuracy: 1e-5)
         }
     }
 }
