@@ -59,22 +59,10 @@ public enum BLAS {
             }
             return y
         }
-        var y = [Float](unsafeUninitializedCapacity: m * n) { buffer, count in
-            guard let base = buffer.baseAddress else { count = 0; return }
-            bias.withUnsafeBufferPointer { bp in
-                guard let b = bp.baseAddress else { return }
-                for r in 0..<m { (base + r * n).initialize(from: b, count: n) }
-            }
-            count = m * n
-        }
-        x.withUnsafeBufferPointer { px in
-            w.withUnsafeBufferPointer { pw in
-                y.withUnsafeMutableBufferPointer { py in
-                    guard let xp = px.baseAddress, let wp = pw.baseAddress, let yp = py.baseAddress else { return }
-                    gemm(xp, wp, yp, m: m, n: n, k: k, transB: true, beta: 1)
-                }
-            }
-        }
+        var y: [Float] = []
+        y.reserveCapacity(m * n)
+        for _ in 0..<m { y += bias }
+        matmulAdd(x, w, into: &y, m: m, n: n, k: k, transB: true)
         return y
     }
 

@@ -172,22 +172,10 @@ func leakyReLU4(_ x: SIMD4<Float>) -> SIMD4<Float> { x.replacing(with: 0.1 * x, 
 @inline(__always)
 func sigmoid(_ x: Float) -> Float { Sigmoid.value(x) }
 
-/// Softmax of `n` values in place (max-subtracted).
-@inline(__always)
-func unsafeSoftmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    for i in 0..<n where x[i] > m { m = x[i] }
-    var s: Float = 0
-    for i in 0..<n { x[i] -= m }
-    ExpF.apply(x, x, n)
-    for i in 0..<n { s += x[i] }
-    let inv = 1 / s
-    for i in 0..<n { x[i] *= inv }
-}
-
-/// `unsafeSoftmaxInPlace` of each of `rows` contiguous rows of `n` values, bit for bit, with
-/// the exponentials of all rows in one vector call: rows are short (a caption's nodes, 36
-/// regions), and one call per row spent about half of the exponentials' time on entry and tail.
+/// Softmax in place of each of `rows` contiguous rows of `n` values: per row, subtract its max,
+/// `expf`, sum in order, multiply by the sum's reciprocal. The exponentials of all rows run as one
+/// vector call (elementwise, so the same bits as one call per row): rows are short (a caption's
+/// nodes, 36 regions), and one call per row spent about half of their time on entry and tail.
 /// Two rows at a time share the max and sum loops, so their dependency chains overlap.
 @inline(__always)
 func unsafeSoftmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, _ n: Int) {

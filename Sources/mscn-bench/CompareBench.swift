@@ -269,7 +269,8 @@ enum CompareBench {
     static func run() {
         let env = ProcessInfo.processInfo.environment
         let steps = max(1, env["MSCN_COMPARE_STEPS"].flatMap { Int($0) } ?? 5)
-        let wanted = env["MSCN_COMPARE"].map { Set($0.split(separator: ",").map(String.init)) }
+        func names(_ variable: String) -> Set<String>? { env[variable].map { Set($0.split(separator: ",").map(String.init)) } }
+        let wanted = names("MSCN_COMPARE"), phases = names("MSCN_COMPARE_PHASES")
         let python = env["MSCN_REF_PY"].flatMap { $0.isEmpty ? nil : $0 }
         print("official code: \(python.map { "\($0), MSCN_REF=\(env["MSCN_REF"] ?? "~/mscn_ref")" } ?? "not run (set REF_PY)")")
         print("ours: OpenBLAS \(String(cString: openblas_get_corename())) kernels, \(BLAS.serialReplay.status), "
@@ -278,14 +279,15 @@ enum CompareBench {
         print("load: \(((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines))")
         var rows: [String] = []
         for s in setups(steps: steps) where wanted?.contains(s.name) ?? true {
-            do { rows += try compare(s, python: python) } catch { print("\(s.name): \(error)") }
+            do { rows += try compare(s, python: python, phases: phases) } catch { print("\(s.name): \(error)") }
         }
         print("\n| config | phase | ours (median s) | official (median s) | official/ours | ours GFLOP/s | % of sgemm | ours peak RSS (GB) |")
         print("|---|---|---|---|---|---|---|---|")
         for r in rows { print(r) }
     }
 
-    static func compare(_ s: Setup, python: String?) throws -> [String] {
+    /// `phases`: the phase commands to run (warmup, train, purify, eval), nil for all.
+    static func compare(_ s: Setup, python: String?, phases wantedPhases: Set<String>?) throws -> [String] {
         let dir = NSTemporaryDirectory() + "mscn-bench-compare-\(getpid())-\(s.name)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -317,9 +319,8 @@ enum CompareBench {
              EngineBench.pairFLOPs(c, bi: s.evalImages, bc: 5 * s.evalImages, length: l) + EngineBench.encoderFLOPs(c, b: 5 * s.evalImages, length: l),
              { _ in ours.evaluate() }, "eval"),
         ]
-        let onlyPhases = ProcessInfo.processInfo.environment["MSCN_COMPARE_PHASES"].map { Set($0.split(separator: ",").map(String.init)) }
         var rows: [String] = []
-        for (name, n, flops, mine, command) in phases where onlyPhases?.contains(command) ?? true {
+        for (name, n, flops, mine, command) in phases where wantedPhases?.contains(command) ?? true {
             // As the pipelines run these stages: the training stages replay OpenBLAS's two-thread
             // split on one thread (MSCN_SERIAL_BLAS=1, where asked for), purify and evaluate do not.
             let replay = BLAS.useSerialReplay(stagesReplaying.contains(command))
