@@ -107,7 +107,7 @@ let package = Package(
         ], exclude: ["Golden"]),
         .testTarget(name: "VectorLibmTests", dependencies: ["VectorLibm", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "MSCNRandom", "TestSupport"]),
-        .testTarget(name: "SimilarityKernelTests", dependencies: ["SimilarityKernels", "TensorFile", "TestSupport", "VectorLibm"]),
+        .testTarget(name: "SimilarityKernelTests", dependencies: ["SimilarityKernels", "CBLASReplay", "TensorFile", "TestSupport", "VectorLibm"]),
         .testTarget(name: "ModelTests", dependencies: ["MSCN", "Engine", "TensorFile", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "StageTests", dependencies: ["Artefacts", "TensorFile", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "ReportingTests", dependencies: [

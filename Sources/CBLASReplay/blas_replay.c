@@ -307,3 +307,148 @@ int mscn_blas_use_replay(int on) {
     }
     return replay_on;
 }
+
+
+// ---- Products whose depth has all-zero stretches -------------------------------------------
+
+// OpenBLAS 0.3.21's single-threaded driver (driver/level3/level3.c) cuts the depth at GEMM_Q,
+// or, between Q and 2Q, at half of what is left rounded up to the unroll; the threaded one (and
+// the replay) at half rounded up.
+static blas_long depth_block(blas_long rest, int threaded) {
+    if (rest >= GEMM_Q * 2) return GEMM_Q;
+    if (rest <= GEMM_Q) return rest;
+    return threaded ? (rest + 1) / 2 : ((rest / 2 + UNROLL_M - 1) / UNROLL_M) * UNROLL_M;
+}
+
+// Haswell's kernel keeps its partial sums by depth position modulo this (measured: dropping
+// aligned runs of 8 zero terms keeps every bit, shorter or unaligned runs do not).
+enum { DEPTH_LANES = 8 };
+
+// Whether depth index p of the product contributes only zero terms: its row of op(A) (transA:
+// row p of A, else column p) or of op(B) (transB: column p of B, else row p) is all zero.
+static int depth_is_zero(int operand_b, int trans, blas_long p, blas_long width, const float *x, blas_long ld) {
+    // op(A) is [m,k]: stored [k,m] when transposed. op(B) is [k,n]: stored [n,k] when transposed.
+    const int contiguous = operand_b ? !trans : trans;
+    if (contiguous) {
+        const float *row = x + p * ld;
+        for (blas_long i = 0; i < width; i++) if (row[i] != 0) return 0;
+    } else {
+        for (blas_long i = 0; i < width; i++) if (x[i * ld + p] != 0) return 0;
+    }
+    return 1;
+}
+
+// Copies depth indices kept[0..<count] of an operand into `dst`, laid out as the operand
+// (contiguous: [count, width], else [width, count]); returns the new leading dimension.
+static blas_long gather_depth(int operand_b, int trans, const blas_long *kept, blas_long count, blas_long width,
+                              const float *x, blas_long ld, float *dst) {
+    const int contiguous = operand_b ? !trans : trans;
+    if (contiguous) {
+        for (blas_long q = 0; q < count; q++) memcpy(dst + q * width, x + kept[q] * ld, (size_t)width * sizeof(float));
+        return width;
+    }
+    for (blas_long i = 0; i < width; i++) {
+        const float *src = x + i * ld;
+        float *out = dst + i * count;
+        for (blas_long q = 0; q < count; q++) out[q] = src[kept[q]];
+    }
+    return count;
+}
+
+static unsigned long long dropped_depth_total = 0;
+
+unsigned long long mscn_sgemm_dropped_depth(void) { return __atomic_load_n(&dropped_depth_total, __ATOMIC_RELAXED); }
+
+static _Thread_local float *gathered_a, *gathered_b;
+static _Thread_local size_t gathered_a_floats, gathered_b_floats;
+static _Thread_local blas_long *kept_depth;
+static _Thread_local size_t kept_depth_count;
+
+void mscn_sgemm_skipping_zero_depth(int transA, int transB, int m, int n, int k, float alpha,
+                                    const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                                    int zeroOperand) {
+    ensure_initialised();
+    const double mnk = (double)m * (double)n * (double)k;
+    int nthreads_m = 1, nthreads_n = 1;
+    const int threaded = replay_on && virtual_threads == REPLAY_THREADS && m > 0 && n > 0 && mnk > threading_threshold &&
+                         two_thread_split(n, m, &nthreads_m, &nthreads_n) > 1;
+    const int single = !threaded && (openblas_get_num_threads() == 1 || mnk <= threading_threshold);
+    const blas_long width = zeroOperand ? n : m;
+    const float *x = zeroOperand ? b : a;
+    const blas_long ldx = zeroOperand ? ldb : lda;
+    const int trans = zeroOperand ? transB : transA;
+    if (mscn_sgemm_single_block_depth() != GEMM_Q || !(threaded || single) || beta != 1.0f || alpha == 0.0f ||
+        m <= 0 || n <= 0 || k <= 0) {
+        mscn_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    // Every buffer first: a failed allocation falls back to the whole product before C changes.
+    const blas_long depth = k < GEMM_Q ? k : GEMM_Q;
+    float *ga = reserve(&gathered_a, &gathered_a_floats, (size_t)depth * (size_t)m);
+    float *gb = reserve(&gathered_b, &gathered_b_floats, (size_t)depth * (size_t)n);
+    if (kept_depth_count < (size_t)depth) {
+        free(kept_depth);
+        kept_depth = malloc((size_t)GEMM_Q * sizeof(blas_long));
+        kept_depth_count = kept_depth ? GEMM_Q : 0;
+    }
+    int packing_ready = 1;
+    if (threaded) {
+        // The most the replay's packing can need for this shape (depth at most Q), reserved now.
+        blas_long range_n[REPLAY_THREADS + 1], widest = 0;
+        partition(m, nthreads_m * nthreads_n, SWITCH_RATIO, range_n);
+        for (int r = 0; r < nthreads_m * nthreads_n; r++) {
+            if (chunk_width(range_n, r) > widest) widest = chunk_width(range_n, r);
+        }
+        const size_t chunk_floats = (size_t)depth * (size_t)((widest + UNROLL_N - 1) / UNROLL_N * UNROLL_N);
+        packing_ready = reserve(&packed_a, &packed_a_floats, (size_t)GEMM_P * (size_t)GEMM_Q) &&
+                        reserve(&packed_b, &packed_b_floats, chunk_floats * (size_t)(nthreads_m * nthreads_n) * DIVIDE_RATE + 1);
+    }
+    if (!ga || !gb || !kept_depth || !packing_ready) {
+        mscn_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    // Nothing to drop (a warm-up step's products, say): the whole product as it is.
+    int any_zero_lane = 0;
+    blas_long block;
+    for (blas_long ls = 0; ls < k && !any_zero_lane; ls += block) {
+        block = depth_block(k - ls, threaded);
+        for (blas_long lane0 = ls; lane0 < ls + block && !any_zero_lane; lane0 += DEPTH_LANES) {
+            const blas_long end = lane0 + DEPTH_LANES < ls + block ? lane0 + DEPTH_LANES : ls + block;
+            int zero = 1;
+            for (blas_long p = lane0; p < end && zero; p++) zero = depth_is_zero(zeroOperand, trans, p, width, x, ldx);
+            any_zero_lane = zero;
+        }
+    }
+    if (!any_zero_lane) {
+        mscn_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    for (blas_long ls = 0; ls < k; ls += block) {
+        block = depth_block(k - ls, threaded);
+        // Whole runs of DEPTH_LANES zero terms, counted from the block's start, are dropped.
+        blas_long count = 0;
+        for (blas_long lane0 = ls; lane0 < ls + block; lane0 += DEPTH_LANES) {
+            const blas_long end = lane0 + DEPTH_LANES < ls + block ? lane0 + DEPTH_LANES : ls + block;
+            int zero = 1;
+            for (blas_long p = lane0; p < end && zero; p++) zero = depth_is_zero(zeroOperand, trans, p, width, x, ldx);
+            if (zero) continue;
+            for (blas_long p = lane0; p < end; p++) kept_depth[count++] = p;
+        }
+        if (count < block) __atomic_fetch_add(&dropped_depth_total, (unsigned long long)(block - count), __ATOMIC_RELAXED);
+        if (count == 0) continue;
+        // A block kept whole is read where it is.
+        const float *block_a = transA ? a + ls * lda : a + ls, *block_b = transB ? b + ls : b + ls * ldb;
+        blas_long lda2 = lda, ldb2 = ldb;
+        if (count < block) {
+            lda2 = gather_depth(0, transA, kept_depth, count, m, a, lda, ga);
+            ldb2 = gather_depth(1, transB, kept_depth, count, n, b, ldb, gb);
+            block_a = ga;
+            block_b = gb;
+        }
+        if (threaded) {
+            replay(transB, transA, n, m, count, alpha, block_b, ldb2, block_a, lda2, 1.0f, c, ldc, nthreads_m, nthreads_n);
+        } else {
+            openblas_sgemm(transA, transB, m, n, (int)count, alpha, block_a, (int)lda2, block_b, (int)ldb2, 1.0f, c, ldc);
+        }
+    }
+}

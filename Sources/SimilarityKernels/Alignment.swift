@@ -161,8 +161,9 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     let t = x.words.p + g.wordLo * d
     let S = st.nodes[0].p
     // A pair whose node gradients are all zero adds exactly zero below: its per-row work is
-    // skipped (its rows of dX, dP and dGram stay zero), while every product still runs over all
-    // the group's rows, so no product changes shape or rounding.
+    // skipped (its rows of dX, dP and dGram stay zero). Products keep their shapes (rounding
+    // depends on them); the weight gradients' ones leave out zero depth runs where that gives
+    // the same bits (`sgemmAddSkippingZeroDepth`).
     let active = sc.active
     active.mark(g, layout, rows: dS, simDim: s)
     /// `body(w)` for the local word rows of the group's active pairs.
@@ -188,7 +189,7 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     let X = sc.x.p, dX = sc.dx.p
     // Local: Linear_loc over (u − t)², recomputed rather than stored.
     for w in 0..<W { unsafeSquaredDifference(u + w * d, t + w * d, X + w * d, d) }
-    sgemm(true, false, s, d, W, 1, dS, s, X, d, 1, acc.locW.p, d)
+    sgemmAddSkippingZeroDepth(true, false, s, d, W, dS, s, X, d, acc.locW.p, d, zerosIn: .a)
     unsafeAddColumnSums(dS, rows: W, s, into: acc.locB.p)
     sgemm(false, false, W, d, s, 1, dS, s, p.loc.w.p, d, 0, dX, d)
     let dWords = acc.words.p + g.wordLo * d
@@ -223,7 +224,7 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     let dP = sc.dP.p
     sgemm(false, true, W, R, d, 1, dX, d, v, d, 0, dP, R)
     let dv = acc.images.p + g.image * R * d
-    sgemm(true, false, R, d, W, 1, prob, R, dX, d, 1, dv, d)
+    sgemmAddSkippingZeroDepth(true, false, R, d, W, prob, R, dX, d, dv, d, zerosIn: .b)
     // Softmax over regions, then the per-region l2norm over the pair's words, then LeakyReLU.
     // An inactive pair's columns of dGram are zero (the scratch holds an earlier group's values).
     let gram = st.gram.p, dGram = sc.dGram.p
@@ -240,6 +241,6 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
         attentionLogitsBackward(gram: gram, gradient: dGram, stride: W, firstWord: layout.localWord(g, c), words: layout.lengths[c],
                                 regions: R, norms: st.attnNorm.p + (c - g.captionLo) * R)
     }
-    sgemm(false, false, R, d, W, 1, dGram, W, t, d, 1, dv, d)
+    sgemmAddSkippingZeroDepth(false, false, R, d, W, dGram, W, t, d, dv, d, zerosIn: .a)
     sgemm(true, false, W, d, R, 1, dGram, W, v, d, 1, dWords, d)
 }

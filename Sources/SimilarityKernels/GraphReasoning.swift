@@ -104,7 +104,8 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
         let lin = p.sgr[step]
         let rows = last ? n : N
         for i in 0..<(rows * s) { dH[i] = out[i] > 0 ? dNext[i] : 0 }
-        sgemm(true, false, s, s, rows, 1, dH, s, M, s, 1, acc.w[step][2].p, s)
+        // Weight gradients: an inactive pair's rows of dH, dQ and dK are zero (`PairActivity`).
+        sgemmAddSkippingZeroDepth(true, false, s, s, rows, dH, s, M, s, acc.w[step][2].p, s, zerosIn: .a)
         unsafeAddColumnSums(dH, rows: rows, s, into: acc.b[step][2].p)
         sgemm(false, false, rows, s, s, 1, dH, s, lin.graph.w.p, s, 0, dM, s)
         dS.update(repeating: 0, count: N * s)
@@ -168,9 +169,9 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
             }
         }
         let qSrc = last ? S + W * s : S
-        sgemm(true, false, s, s, rows, 1, dQ, s, qSrc, s, 1, acc.w[step][0].p, s)
+        sgemmAddSkippingZeroDepth(true, false, s, s, rows, dQ, s, qSrc, s, acc.w[step][0].p, s, zerosIn: .a)
         unsafeAddColumnSums(dQ, rows: rows, s, into: acc.b[step][0].p)
-        sgemm(true, false, s, s, N, 1, dK, s, S, s, 1, acc.w[step][1].p, s)
+        sgemmAddSkippingZeroDepth(true, false, s, s, N, dK, s, S, s, acc.w[step][1].p, s, zerosIn: .a)
         unsafeAddColumnSums(dK, rows: N, s, into: acc.b[step][1].p)
         sgemm(false, false, rows, s, s, 1, dQ, s, lin.query.w.p, s, 1, last ? dS + W * s : dS, s)
         sgemm(false, false, N, s, s, 1, dK, s, lin.key.w.p, s, 1, dS, s)

@@ -5,8 +5,9 @@
 /// the words' elementwise terms) would only add zeros. Under the hardest-negative losses of the
 /// rounds 6.7% of a built-in batch's pairs carried gradient (a round of net A at noise 0.7;
 /// 93% under the warm-up's sum of hinges), so the backward skips the others' per-pair work. The
-/// group's products still run over all its rows: a product's rounding depends on its shape, and
-/// zero rows add exactly zero to every sum they enter.
+/// group's products keep their shapes (a product's rounding depends on them); those summing over
+/// rows (the weight gradients) leave out aligned runs of zero rows where OpenBLAS's kernels give
+/// the same bits without them (`sgemmAddSkippingZeroDepth`). Off, both run in full.
 final class PairActivity {
     private let flags: UnsafeMutablePointer<Bool>
     let capacity: Int

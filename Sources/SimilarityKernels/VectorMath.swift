@@ -145,6 +145,24 @@ func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
     mscn_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
+/// `C += op(A)·op(B)` where one operand is zero along whole stretches of the depth: the rows
+/// of pairs without gradient in a weight-gradient product. The same bits as `sgemm` with
+/// beta = 1; aligned runs of 8 zero depth positions within OpenBLAS's depth blocks are left out
+/// where its Haswell kernels are known to sum them away exactly (`mscn_sgemm_skipping_zero_depth`;
+/// `mscn blas-check --zero-depth`). With `PairActivity.skipsInactive` off, the whole product.
+@inline(__always)
+func sgemmAddSkippingZeroDepth(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                               _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                               _ c: UnsafeMutablePointer<Float>, _ ldc: Int, zerosIn operand: DepthZeros) {
+    guard PairActivity.skipsInactive else { return sgemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc) }
+    if m == 0 || n == 0 || k == 0 { return }
+    mscn_sgemm_skipping_zero_depth(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda),
+                                   b, Int32(ldb), 1, c, Int32(ldc), operand == .a ? 0 : 1)
+}
+
+/// The operand of a product whose depth has the zero stretches.
+enum DepthZeros { case a, b }
+
 /// `C = X·Wᵀ + b` for X [m,k], W [n,k], b [n], C [m,n] (a linear layer over m rows): the bias
 /// written first and the product added to it where that gives the bits of adding the bias after
 /// (`mscn_sgemm_single_block_depth`), which saves zeroing C and a pass over it.

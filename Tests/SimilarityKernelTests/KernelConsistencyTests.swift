@@ -1,3 +1,6 @@
+import CBLASReplay
+import Foundation
+import TestSupport
 import XCTest
 @testable import SimilarityKernels
 
@@ -172,6 +175,52 @@ final class KernelConsistencyTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// At sizes where whole aligned runs of 8 zero rows occur (16 captions of 5–12 words, two
+    /// pairs in nine with gradient), the weight-gradient products leave them out
+    /// (`sgemmAddSkippingZeroDepth`) and every gradient keeps its bits; the products did drop
+    /// depth positions (where the kernels allow it at all: OpenBLAS 0.3.21, Haswell kernels).
+    func testSkippingZeroDepthRunsChangesNoBit() throws {
+        defer { PairActivity.skipsInactive = true }
+        var lengthRNG = TestRNG(state: 5)
+        let lengths = (0..<16).map { _ in 5 + Int(lengthRNG.next() % 8) }
+        let droppedBefore = mscn_sgemm_dropped_depth()
+        for module in [SimilarityModule.sgr(steps: 3), .saf] {
+            let p = ReferenceProblem.random(seed: 41, module: module, imageCount: 3, captionCount: 16, regions: 7,
+                                            lengths: lengths, dim: 40, simDim: 24)
+            var rng = TestRNG(state: 17)
+            var dOut = rng.array(48 * p.simDim, -1, 1).map(Float.init)
+            for pair in 0..<48 where pair % 9 != 0 && pair % 9 != 4 {
+                for k in 0..<p.simDim { dOut[pair * p.simDim + k] = 0 }
+            }
+            var results: [[String: [Float]]] = []
+            for skips in [false, true] {
+                PairActivity.skipsInactive = skips
+                let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
+                var params = p.kernelParams()
+                let tape = try XCTUnwrap(k.forward(p.kernelInputs(), params: &params, pairs: .all, training: true, keepTape: true).tape)
+                results.append(ReferenceProblem.named(k.backward(tape, params: params, dSimVectors: dOut)))
+            }
+            for (name, g) in results[0] {
+                let skipped = try XCTUnwrap(results[1][name])
+                let differing = zip(g, skipped).filter { $0.bitPattern != $1.bitPattern }.count
+                XCTAssertEqual(differing, 0, "\(module) \(name): values whose bits differ")
+            }
+        }
+        guard mscn_sgemm_single_block_depth() > 0 else {
+            // This process's kernels compute whole products. With no kernel chosen by the machine,
+            // run this test again under the pipelines' pin, where the products do leave runs out.
+            guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil else {
+                throw XCTSkip("whole products only under this machine's OpenBLAS kernel; the comparison above ran with them")
+            }
+            let me = "SimilarityKernelTests.KernelConsistencyTests/testSkippingZeroDepthRunsChangesNoBit"
+            let pinned = try runProduct(CommandLine.arguments[0], [me], environment: ["OPENBLAS_CORETYPE": "Haswell"])
+            XCTAssertEqual(pinned.status, 0, pinned.stdout + pinned.stderr)
+            XCTAssertTrue((pinned.stdout + pinned.stderr).contains("Executed 1 test, with 0 failures"), pinned.stdout + pinned.stderr)
+            return
+        }
+        XCTAssertGreaterThan(mscn_sgemm_dropped_depth(), droppedBefore, "no depth run was left out: the test did not exercise the skip")
     }
 
     /// The activity marks: a pair is inactive exactly when all its gradient rows are ±0.

@@ -68,6 +68,25 @@ final class SerialBLASTests: XCTestCase {
         XCTAssertTrue(native.stderr.contains("bias-first form is off"), native.stderr)
     }
 
+    /// Under the pipelines' kernels, products leaving out aligned runs of zero depth positions
+    /// give the whole product's bits with OpenBLAS's two threads, with the replay and with one
+    /// thread (each takes its own depth blocking); elsewhere they are never left out.
+    func testZeroDepthSkippingGivesTheBitsOfTheWholeProduct() throws {
+        let probe = try runProduct("mscn", ["blas-check", "--zero-depth", "--products", "1"], environment: Self.haswell)
+        if probe.status == 2 { throw XCTSkip("zero depth skipping off on this machine: \(probe.stderr)") }
+        for extra in [[:], ["MSCN_SERIAL_BLAS": "1"], ["OPENBLAS_NUM_THREADS": "1"]] {
+            let env = Self.haswell.merging(extra) { $1 }
+            let r = try runProduct("mscn", ["blas-check", "--zero-depth", "--products", "150", "--max-side", "90",
+                                            "--max-depth", "800", "--seed", "5"], environment: env)
+            XCTAssertEqual(r.status, 0, "\(extra): " + r.stdout + r.stderr)
+            XCTAssertTrue(r.stdout.contains("all bit-identical"), r.stdout)
+            XCTAssertFalse(r.stdout.contains("(0 with a droppable run)"), r.stdout)
+        }
+        let native = try runProduct("mscn", ["blas-check", "--zero-depth", "--products", "1"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        XCTAssertEqual(native.status, 2, native.stdout + native.stderr)
+        XCTAssertTrue(native.stderr.contains("never dropped here"), native.stderr)
+    }
+
     /// Where it cannot reproduce OpenBLAS (here: one OpenBLAS thread), the replay declines with
     /// the reason and leaves the products to OpenBLAS; unset, it is off.
     func testDeclinedWithTheReasonWhereItDoesNotApply() throws {

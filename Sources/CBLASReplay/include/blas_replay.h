@@ -41,4 +41,17 @@ const char *mscn_blas_replay_status(void);
 /// known here.
 int mscn_sgemm_single_block_depth(void);
 
+/// `mscn_sgemm` with beta = 1 for a product whose depth (k) has stretches where one operand is
+/// zero (`zeroOperand` 0: op(A)'s column, 1: op(B)'s row): the bits of the whole product,
+/// computed without those stretches where that is known to give the same bits. OpenBLAS cuts
+/// the depth into blocks (its driver's rule is replayed) and Haswell's kernel sums each block in
+/// lanes of 8 depth positions, so only aligned runs of 8 zero terms within a block are dropped.
+/// Any other case (kernel, version, thread split, beta) computes the whole product.
+void mscn_sgemm_skipping_zero_depth(int transA, int transB, int m, int n, int k, float alpha,
+                                    const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                                    int zeroOperand);
+
+/// Depth positions `mscn_sgemm_skipping_zero_depth` has left out so far in this process (all threads).
+unsigned long long mscn_sgemm_dropped_depth(void);
+
 #endif

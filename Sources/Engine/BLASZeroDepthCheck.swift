@@ -1,0 +1,86 @@
+import CBLASReplay
+import MSCNRandom
+
+extension BLAS {
+    /// Which operand of a product has the zero stretches along the depth that
+    /// `gemmSkippingZeroDepth` may drop.
+    public enum ZeroDepthOperand: Int32, Sendable { case a = 0, b = 1 }
+
+    /// `C += op(A)·op(B)` (beta = 1, row-major as `gemm`) where `zeroIn`'s operand is all zero
+    /// along whole stretches of the depth (the rows of pairs without gradient): the bits of the
+    /// whole product, with aligned runs of 8 zero depth positions inside OpenBLAS's depth blocks
+    /// left out where the Haswell kernels are known to give the same bits; elsewhere the whole
+    /// product (`mscn_sgemm_skipping_zero_depth`).
+    public static func gemmAddSkippingZeroDepth(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                                                _ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int,
+                                                transA: Bool, transB: Bool, zeroIn: ZeroDepthOperand) {
+        if m == 0 || n == 0 || k == 0 { return }
+        _ = threadCap
+        mscn_sgemm_skipping_zero_depth(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda),
+                                       b, Int32(ldb), 1, c, Int32(ldc), zeroIn.rawValue)
+    }
+
+    /// A product where dropping zero depth stretches changed a value.
+    public struct ZeroDepthMismatch: CustomStringConvertible, Sendable {
+        public var m: Int, n: Int, k: Int, transA: Bool, transB: Bool, zeroIn: ZeroDepthOperand, differing: Int
+        public var description: String {
+            "\(m)×\(n), depth \(k), transA \(transA), transB \(transB), zeros in \(zeroIn == .a ? "A" : "B"): \(differing) of \(m * n) values differ"
+        }
+    }
+
+    /// `gemmAddSkippingZeroDepth` against the whole product, bit for bit, on random shapes and
+    /// transpositions whose zero operand has runs of 1–14 zero depth positions (as pairs without
+    /// gradient leave their word rows), with depths past two OpenBLAS blocks. Returns how many
+    /// products had a run the kernels' lanes let it drop, and the mismatches.
+    public static func checkZeroDepth(count: Int, maxSide: Int, maxDepth: Int, seed: UInt64)
+        -> (withDroppableRun: Int, mismatches: [ZeroDepthMismatch]) {
+        var rng = SeededGenerator(seed: seed, stream: "blas-check-zero-depth")
+        var droppable = 0
+        var mismatches: [ZeroDepthMismatch] = []
+        for _ in 0..<count {
+            let m = Int.random(in: 1...maxSide, using: &rng), n = Int.random(in: 1...maxSide, using: &rng)
+            let k = Int.random(in: 1...maxDepth, using: &rng)
+            let transA = Bool.random(using: &rng), transB = Bool.random(using: &rng)
+            let zeroIn: ZeroDepthOperand = Bool.random(using: &rng) ? .a : .b
+            var a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
+            var b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+            var zero = [Bool](repeating: false, count: k)
+            var p = 0
+            while p < k {
+                let run = Int.random(in: 1...14, using: &rng), isZero = Double.random(in: 0..<1, using: &rng) < 0.75
+                for q in p..<min(p + run, k) { zero[q] = isZero }
+                p += run
+            }
+            for q in 0..<k where zero[q] {
+                switch zeroIn {
+                case .a: for i in 0..<m { a[transA ? q * m + i : i * k + q] = 0 }
+                case .b: for j in 0..<n { b[transB ? j * k + q : q * n + j] = 0 }
+                }
+            }
+            // A run the kernels' lanes could drop: 8 zero positions from a multiple of 8 (blocks start there up to 320).
+            if stride(from: 0, to: k - 7, by: 8).contains(where: { s in (s..<(s + 8)).allSatisfy { zero[$0] } }) { droppable += 1 }
+            let start = (0..<(m * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+            var whole = start, skipping = start
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    guard let ap = pa.baseAddress, let bp = pb.baseAddress else { return }
+                    let lda = transA ? m : k, ldb = transB ? k : n
+                    whole.withUnsafeMutableBufferPointer { pc in
+                        guard let cp = pc.baseAddress else { return }
+                        mscn_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, ap, Int32(lda), bp, Int32(ldb), 1, cp, Int32(n))
+                    }
+                    skipping.withUnsafeMutableBufferPointer { pc in
+                        guard let cp = pc.baseAddress else { return }
+                        gemmAddSkippingZeroDepth(ap, lda: lda, bp, ldb: ldb, cp, ldc: n, m: m, n: n, k: k,
+                                                 transA: transA, transB: transB, zeroIn: zeroIn)
+                    }
+                }
+            }
+            let differing = zip(whole, skipping).filter { $0.bitPattern != $1.bitPattern }.count
+            if differing > 0 {
+                mismatches.append(ZeroDepthMismatch(m: m, n: n, k: k, transA: transA, transB: transB, zeroIn: zeroIn, differing: differing))
+            }
+        }
+        return (droppable, mismatches)
+    }
+}
