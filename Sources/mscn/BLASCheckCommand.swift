@@ -81,7 +81,7 @@ struct BLASCheckCommand: ParsableCommand {
         }
         let result = BLAS.checkZeroDepth(count: products, maxSide: maxSide, maxDepth: maxDepth, seed: seed)
         if result.mismatches.isEmpty {
-            print("\(products) products with zero depth stretches (\(result.withDroppableRun) with a droppable run), \(BLAS.serialReplay.status): all bit-identical")
+            print("\(products) products with zero depth stretches (\(result.leftOut) left some out), \(BLAS.serialReplay.status): all bit-identical")
             return
         }
         for m in result.mismatches.prefix(20) { print("differs: \(m)") }
