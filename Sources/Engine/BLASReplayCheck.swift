@@ -21,14 +21,10 @@ extension BLAS {
         var split = 0
         var mismatches: [ReplayMismatch] = []
         for _ in 0..<count {
-            let m = Int.random(in: 1...maxSide, using: &rng), n = Int.random(in: 1...maxSide, using: &rng)
-            let k = Int.random(in: 1...maxDepth, using: &rng)
-            let transA = Bool.random(using: &rng), transB = Bool.random(using: &rng)
+            let (m, n, k, transA, transB) = randomProductShape(maxSide: maxSide, maxDepth: maxDepth, using: &rng)
             let alpha: Float = Bool.random(using: &rng) ? 1 : 0.5
             let beta: Float = [0, 1, 0.7][Int.random(in: 0..<3, using: &rng)]
-            let a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
-            let b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
-            let c0 = (0..<(m * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let a = randomValues(m * k, using: &rng), b = randomValues(k * n, using: &rng), c0 = randomValues(m * n, using: &rng)
             if Double(m) * Double(n) * Double(k) > 262_144 { split += 1 }
             var replayed = c0, reference = c0
             a.withUnsafeBufferPointer { pa in
@@ -55,5 +51,18 @@ extension BLAS {
             }
         }
         return (split, mismatches)
+    }
+
+    /// A random product's sides, depth and transpositions, drawn in this order.
+    static func randomProductShape(maxSide: Int, maxDepth: Int, using rng: inout SeededGenerator)
+        -> (m: Int, n: Int, k: Int, transA: Bool, transB: Bool) {
+        let m = Int.random(in: 1...maxSide, using: &rng), n = Int.random(in: 1...maxSide, using: &rng)
+        let k = Int.random(in: 1...maxDepth, using: &rng)
+        return (m, n, k, Bool.random(using: &rng), Bool.random(using: &rng))
+    }
+
+    /// `count` values uniform in [-1, 1].
+    static func randomValues(_ count: Int, using rng: inout SeededGenerator) -> [Float] {
+        (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
     }
 }

@@ -38,12 +38,9 @@ extension BLAS {
         var dropping = 0
         var mismatches: [ZeroDepthMismatch] = []
         for _ in 0..<count {
-            let m = Int.random(in: 1...maxSide, using: &rng), n = Int.random(in: 1...maxSide, using: &rng)
-            let k = Int.random(in: 1...maxDepth, using: &rng)
-            let transA = Bool.random(using: &rng), transB = Bool.random(using: &rng)
+            let (m, n, k, transA, transB) = randomProductShape(maxSide: maxSide, maxDepth: maxDepth, using: &rng)
             let zeroIn: ZeroDepthOperand = Bool.random(using: &rng) ? .a : .b
-            var a = (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &rng) }
-            var b = (0..<(k * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+            var a = randomValues(m * k, using: &rng), b = randomValues(k * n, using: &rng)
             var zero = [Bool](repeating: false, count: k)
             var p = 0
             while p < k {
@@ -57,7 +54,7 @@ extension BLAS {
                 case .b: for j in 0..<n { b[transB ? j * k + q : q * n + j] = 0 }
                 }
             }
-            let start = (0..<(m * n)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let start = randomValues(m * n, using: &rng)
             var whole = start, skipping = start
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in

@@ -49,43 +49,44 @@ struct BLASCheckCommand: ParsableCommand {
             print("the replay did not come back on after the reference products (BLAS.useSerialReplay)")
             throw ExitCode(1)
         }
-        if result.mismatches.isEmpty {
-            print(String(format: "%d products (%d of them above OpenBLAS's threading threshold): all bit-identical (%.1f s)",
-                         products, result.splitCount, seconds))
-            return
-        }
-        for m in result.mismatches.prefix(20) { print("differs: \(m)") }
-        print("\(result.mismatches.count) of \(products) products differ from OpenBLAS's two threads: do not use MSCN_SERIAL_BLAS=1 here")
-        throw ExitCode(1)
+        try report(result.mismatches,
+                   passed: String(format: "%d products (%d of them above OpenBLAS's threading threshold): all bit-identical (%.1f s)",
+                                  products, result.splitCount, seconds),
+                   failed: "\(result.mismatches.count) of \(products) products differ from OpenBLAS's two threads: do not use MSCN_SERIAL_BLAS=1 here")
     }
 
     func checkBiasFirst() throws {
-        guard BLAS.singleBlockDepth > 0 else {
-            FileHandle.standardError.write(Data("mscn blas-check: the bias-first form is off here (OpenBLAS 0.3.21 with its Haswell kernels only)\n".utf8))
-            throw ExitCode(2)
-        }
+        try requireHaswellDepthBlocking("the bias-first form is off here")
         let result = BLAS.checkBiasFirst(count: products, maxSide: maxSide, seed: seed)
-        if result.mismatches.isEmpty {
-            print("\(products) linear layers (\(result.biasFirst) of them bias-first, depth ≤ \(BLAS.singleBlockDepth)), \(BLAS.serialReplay.status): all bit-identical")
-            return
-        }
-        for m in result.mismatches.prefix(20) { print("differs: \(m)") }
-        print("\(result.mismatches.count) of \(products) linear layers differ with the bias first")
-        throw ExitCode(1)
+        try report(result.mismatches,
+                   passed: "\(products) linear layers (\(result.biasFirst) of them bias-first, depth ≤ \(BLAS.singleBlockDepth)), \(BLAS.serialReplay.status): all bit-identical",
+                   failed: "\(result.mismatches.count) of \(products) linear layers differ with the bias first")
     }
 
     func checkZeroDepth() throws {
+        try requireHaswellDepthBlocking("zero depth stretches are never dropped here")
+        let result = BLAS.checkZeroDepth(count: products, maxSide: maxSide, maxDepth: maxDepth, seed: seed)
+        try report(result.mismatches,
+                   passed: "\(products) products with zero depth stretches (\(result.leftOut) left some out), \(BLAS.serialReplay.status): all bit-identical",
+                   failed: "\(result.mismatches.count) of \(products) products differ when their zero depth stretches are dropped")
+    }
+
+    /// Both forms rest on the depth blocking of OpenBLAS 0.3.21's Haswell kernels: exit 2 elsewhere.
+    private func requireHaswellDepthBlocking(_ what: String) throws {
         guard BLAS.singleBlockDepth > 0 else {
-            FileHandle.standardError.write(Data("mscn blas-check: zero depth stretches are never dropped here (OpenBLAS 0.3.21 with its Haswell kernels only)\n".utf8))
+            FileHandle.standardError.write(Data("mscn blas-check: \(what) (OpenBLAS 0.3.21 with its Haswell kernels only)\n".utf8))
             throw ExitCode(2)
         }
-        let result = BLAS.checkZeroDepth(count: products, maxSide: maxSide, maxDepth: maxDepth, seed: seed)
-        if result.mismatches.isEmpty {
-            print("\(products) products with zero depth stretches (\(result.leftOut) left some out), \(BLAS.serialReplay.status): all bit-identical")
+    }
+
+    /// `passed` when nothing differs; else the first differences, `failed`, and exit 1.
+    private func report<Mismatch: CustomStringConvertible>(_ mismatches: [Mismatch], passed: String, failed: String) throws {
+        if mismatches.isEmpty {
+            print(passed)
             return
         }
-        for m in result.mismatches.prefix(20) { print("differs: \(m)") }
-        print("\(result.mismatches.count) of \(products) products differ when their zero depth stretches are dropped")
+        for m in mismatches.prefix(20) { print("differs: \(m)") }
+        print(failed)
         throw ExitCode(1)
     }
 }

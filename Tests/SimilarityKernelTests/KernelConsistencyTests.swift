@@ -139,10 +139,33 @@ final class KernelConsistencyTests: XCTestCase {
         }
     }
 
+    /// Every gradient of `p`'s backward under `dOut`, with the skipping of pairs without gradient
+    /// (`PairActivity.skipsInactive`) off and on, bit for bit; `configure` sets up each kernel.
+    private func assertSkippingChangesNoBit(_ p: ReferenceProblem, dOut: [Float], _ label: String,
+                                            configure: (SimilarityKernel) -> Void) throws {
+        defer { PairActivity.skipsInactive = true }
+        var results: [[String: [Float]]] = []
+        for skips in [false, true] {
+            PairActivity.skipsInactive = skips
+            let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
+            configure(k)
+            var params = p.kernelParams()
+            let tape = try XCTUnwrap(k.forward(p.kernelInputs(), params: &params, pairs: .all, training: true, keepTape: true).tape)
+            results.append(ReferenceProblem.named(k.backward(tape, params: params, dSimVectors: dOut)))
+        }
+        XCTAssertEqual(results[0].count, results[1].count)
+        for (name, g) in results[0] {
+            let skipped = try XCTUnwrap(results[1][name])
+            XCTAssertEqual(g.count, skipped.count, name)
+            let differing = zip(g, skipped).filter { $0.bitPattern != $1.bitPattern }.count
+            XCTAssertEqual(differing, 0, "\(label) \(name): values whose bits differ")
+            XCTAssertTrue(g.contains { $0 != 0 }, "\(label) \(name) has nonzero gradients")
+        }
+    }
+
     /// A pair without gradient (an inactive hinge) has its per-pair backward work skipped; the
     /// gradients are the bits of the full computation, for every module, tape kind and group cut.
     func testSkippingPairsWithoutGradientChangesNoBit() throws {
-        defer { PairActivity.skipsInactive = true }
         let lengths = [4, 2, 5, 3, 6, 2]
         for module in [SimilarityModule.sgr(steps: 3), .saf] {
             let p = ReferenceProblem.random(seed: 27, module: module, imageCount: 4, captionCount: 6, regions: 6,
@@ -154,24 +177,10 @@ final class KernelConsistencyTests: XCTestCase {
                 for k in 0..<p.simDim { dOut[pair * p.simDim + k] = pair % 2 == 0 ? 0 : -0.0 }
             }
             for (threshold, groupWords) in [(Int.max, 1024), (0, 1024), (Int.max, 7)] {
-                var results: [[String: [Float]]] = []
-                for skips in [false, true] {
-                    PairActivity.skipsInactive = skips
-                    let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
+                try assertSkippingChangesNoBit(p, dOut: dOut, "\(module) lean=\(threshold == 0) groups≤\(groupWords)") { k in
                     k.recomputeAboveBytes = threshold
                     k.recomputeMaxShare = .infinity
                     k.maxGroupWords = groupWords
-                    var params = p.kernelParams()
-                    let tape = try XCTUnwrap(k.forward(p.kernelInputs(), params: &params, pairs: .all, training: true, keepTape: true).tape)
-                    results.append(ReferenceProblem.named(k.backward(tape, params: params, dSimVectors: dOut)))
-                }
-                XCTAssertEqual(results[0].count, results[1].count)
-                for (name, g) in results[0] {
-                    let skipped = try XCTUnwrap(results[1][name])
-                    XCTAssertEqual(g.count, skipped.count, name)
-                    let differing = zip(g, skipped).filter { $0.bitPattern != $1.bitPattern }.count
-                    XCTAssertEqual(differing, 0, "\(module) lean=\(threshold == 0) groups≤\(groupWords) \(name): values whose bits differ")
-                    XCTAssertTrue(g.contains { $0 != 0 }, "\(name) has nonzero gradients")
                 }
             }
         }
@@ -182,7 +191,6 @@ final class KernelConsistencyTests: XCTestCase {
     /// (`sgemmAddSkippingZeroDepth`) and every gradient keeps its bits; the products did drop
     /// depth positions (where the kernels allow it at all: OpenBLAS 0.3.21, Haswell kernels).
     func testSkippingZeroDepthRunsChangesNoBit() throws {
-        defer { PairActivity.skipsInactive = true }
         var lengthRNG = TestRNG(state: 5)
         let lengths = (0..<16).map { _ in 5 + Int(lengthRNG.next() % 8) }
         let droppedBefore = mscn_sgemm_dropped_depth()
@@ -194,19 +202,7 @@ final class KernelConsistencyTests: XCTestCase {
             for pair in 0..<48 where pair % 9 != 0 && pair % 9 != 4 {
                 for k in 0..<p.simDim { dOut[pair * p.simDim + k] = 0 }
             }
-            var results: [[String: [Float]]] = []
-            for skips in [false, true] {
-                PairActivity.skipsInactive = skips
-                let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
-                var params = p.kernelParams()
-                let tape = try XCTUnwrap(k.forward(p.kernelInputs(), params: &params, pairs: .all, training: true, keepTape: true).tape)
-                results.append(ReferenceProblem.named(k.backward(tape, params: params, dSimVectors: dOut)))
-            }
-            for (name, g) in results[0] {
-                let skipped = try XCTUnwrap(results[1][name])
-                let differing = zip(g, skipped).filter { $0.bitPattern != $1.bitPattern }.count
-                XCTAssertEqual(differing, 0, "\(module) \(name): values whose bits differ")
-            }
+            try assertSkippingChangesNoBit(p, dOut: dOut, "\(module)") { _ in }
         }
         guard mscn_sgemm_single_block_depth() > 0 else {
             // This process's kernels compute whole products. With no kernel chosen by the machine,
