@@ -139,6 +139,19 @@ final class KernelConsistencyTests: XCTestCase {
         }
     }
 
+    /// A random gradient of `p`'s similarity vectors, as a hardest-negative loss leaves it: zero
+    /// (`zero(pair)`, either sign) for every pair that `keeps` rejects.
+    private func sparseOutputGradient(_ p: ReferenceProblem, rngState: UInt64, keeps: (Int) -> Bool,
+                                      zero: (Int) -> Float) -> [Float] {
+        let pairs = p.imageCount * p.captionCount
+        var rng = TestRNG(state: rngState)
+        var dOut = rng.array(pairs * p.simDim, -1, 1).map(Float.init)
+        for pair in 0..<pairs where !keeps(pair) {
+            for k in 0..<p.simDim { dOut[pair * p.simDim + k] = zero(pair) }
+        }
+        return dOut
+    }
+
     /// Every gradient of `p`'s backward under `dOut`, with the skipping of pairs without gradient
     /// (`PairActivity.skipsInactive`) off and on, bit for bit; `configure` sets up each kernel.
     private func assertSkippingChangesNoBit(_ p: ReferenceProblem, dOut: [Float], _ label: String,
@@ -170,12 +183,8 @@ final class KernelConsistencyTests: XCTestCase {
         for module in [SimilarityModule.sgr(steps: 3), .saf] {
             let p = ReferenceProblem.random(seed: 27, module: module, imageCount: 4, captionCount: 6, regions: 6,
                                             lengths: lengths, dim: 17, simDim: 11)
-            var rng = TestRNG(state: 13)
-            // As a hardest-negative loss leaves them: most pairs' rows zero (some negative zero).
-            var dOut = rng.array(24 * p.simDim, -1, 1).map(Float.init)
-            for pair in 0..<24 where pair % 7 != 0 && pair % 5 != 2 {
-                for k in 0..<p.simDim { dOut[pair * p.simDim + k] = pair % 2 == 0 ? 0 : -0.0 }
-            }
+            // Some pairs' rows negative zero.
+            let dOut = sparseOutputGradient(p, rngState: 13, keeps: { $0 % 7 == 0 || $0 % 5 == 2 }, zero: { $0 % 2 == 0 ? 0 : -0.0 })
             for (threshold, groupWords) in [(Int.max, 1024), (0, 1024), (Int.max, 7)] {
                 try assertSkippingChangesNoBit(p, dOut: dOut, "\(module) lean=\(threshold == 0) groups≤\(groupWords)") { k in
                     k.recomputeAboveBytes = threshold
@@ -197,11 +206,7 @@ final class KernelConsistencyTests: XCTestCase {
         for module in [SimilarityModule.sgr(steps: 3), .saf] {
             let p = ReferenceProblem.random(seed: 41, module: module, imageCount: 3, captionCount: 16, regions: 7,
                                             lengths: lengths, dim: 40, simDim: 24)
-            var rng = TestRNG(state: 17)
-            var dOut = rng.array(48 * p.simDim, -1, 1).map(Float.init)
-            for pair in 0..<48 where pair % 9 != 0 && pair % 9 != 4 {
-                for k in 0..<p.simDim { dOut[pair * p.simDim + k] = 0 }
-            }
+            let dOut = sparseOutputGradient(p, rngState: 17, keeps: { $0 % 9 == 0 || $0 % 9 == 4 }, zero: { _ in 0 })
             try assertSkippingChangesNoBit(p, dOut: dOut, "\(module)") { _ in }
         }
         guard mscn_sgemm_single_block_depth() > 0 else {
