@@ -330,8 +330,11 @@ static int depth_is_zero(int operand_b, int trans, blas_long p, blas_long width,
     // op(A) is [m,k]: stored [k,m] when transposed. op(B) is [k,n]: stored [n,k] when transposed.
     const int contiguous = operand_b ? !trans : trans;
     if (contiguous) {
+        // No early exit inside a row, so the compiler can vectorise it (rows are 24–300 values).
         const float *row = x + p * ld;
-        for (blas_long i = 0; i < width; i++) if (row[i] != 0) return 0;
+        int nonzero = 0;
+        for (blas_long i = 0; i < width; i++) nonzero |= row[i] != 0;
+        return !nonzero;
     } else {
         for (blas_long i = 0; i < width; i++) if (x[i * ld + p] != 0) return 0;
     }
@@ -363,6 +366,8 @@ static _Thread_local float *gathered_a, *gathered_b;
 static _Thread_local size_t gathered_a_floats, gathered_b_floats;
 static _Thread_local blas_long *kept_depth;
 static _Thread_local size_t kept_depth_count;
+static _Thread_local unsigned char *lane_zero;
+static _Thread_local size_t lane_zero_count;
 
 void mscn_sgemm_skipping_zero_depth(int transA, int transB, int m, int n, int k, float alpha,
                                     const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc,
@@ -403,35 +408,44 @@ void mscn_sgemm_skipping_zero_depth(int transA, int transB, int m, int n, int k,
         packing_ready = reserve(&packed_a, &packed_a_floats, (size_t)GEMM_P * (size_t)GEMM_Q) &&
                         reserve(&packed_b, &packed_b_floats, chunk_floats * (size_t)(nthreads_m * nthreads_n) * DIVIDE_RATE + 1);
     }
-    if (!ga || !gb || !kept_depth || !packing_ready) {
+    // One flag per lane of each block (a block adds at most one partial lane).
+    const size_t lanes = (size_t)(k / DEPTH_LANES + k / GEMM_Q + 3);
+    if (lane_zero_count < lanes) {
+        free(lane_zero);
+        lane_zero = malloc(lanes);
+        lane_zero_count = lane_zero ? lanes : 0;
+    }
+    if (!ga || !gb || !kept_depth || !packing_ready || !lane_zero) {
         mscn_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    // Nothing to drop (a warm-up step's products, say): the whole product as it is.
+    // Which lanes are all zero, once; nothing to drop (a warm-up step's products, say): the
+    // whole product as it is.
     int any_zero_lane = 0;
+    size_t lane = 0;
     blas_long block;
-    for (blas_long ls = 0; ls < k && !any_zero_lane; ls += block) {
+    for (blas_long ls = 0; ls < k; ls += block) {
         block = depth_block(k - ls, threaded);
-        for (blas_long lane0 = ls; lane0 < ls + block && !any_zero_lane; lane0 += DEPTH_LANES) {
+        for (blas_long lane0 = ls; lane0 < ls + block; lane0 += DEPTH_LANES, lane++) {
             const blas_long end = lane0 + DEPTH_LANES < ls + block ? lane0 + DEPTH_LANES : ls + block;
             int zero = 1;
             for (blas_long p = lane0; p < end && zero; p++) zero = depth_is_zero(zeroOperand, trans, p, width, x, ldx);
-            any_zero_lane = zero;
+            lane_zero[lane] = (unsigned char)zero;
+            any_zero_lane |= zero;
         }
     }
     if (!any_zero_lane) {
         mscn_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
+    lane = 0;
     for (blas_long ls = 0; ls < k; ls += block) {
         block = depth_block(k - ls, threaded);
         // Whole runs of DEPTH_LANES zero terms, counted from the block's start, are dropped.
         blas_long count = 0;
-        for (blas_long lane0 = ls; lane0 < ls + block; lane0 += DEPTH_LANES) {
+        for (blas_long lane0 = ls; lane0 < ls + block; lane0 += DEPTH_LANES, lane++) {
+            if (lane_zero[lane]) continue;
             const blas_long end = lane0 + DEPTH_LANES < ls + block ? lane0 + DEPTH_LANES : ls + block;
-            int zero = 1;
-            for (blas_long p = lane0; p < end && zero; p++) zero = depth_is_zero(zeroOperand, trans, p, width, x, ldx);
-            if (zero) continue;
             for (blas_long p = lane0; p < end; p++) kept_depth[count++] = p;
         }
         if (count < block) __atomic_fetch_add(&dropped_depth_total, (unsigned long long)(block - count), __ATOMIC_RELAXED);
