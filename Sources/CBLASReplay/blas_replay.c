@@ -108,15 +108,16 @@ void mscn_blas_set_threads(int n) {
 }
 
 // Packing buffers of the calling thread, grown on demand and kept (one product at a time each).
-static _Thread_local float *packed_a, *packed_b;
-static _Thread_local size_t packed_a_floats, packed_b_floats;
+static _Thread_local void *packed_a, *packed_b;
+static _Thread_local size_t packed_a_bytes, packed_b_bytes;
 
-static float *reserve(float **buffer, size_t *have, size_t floats) {
-    if (*have < floats) {
+// `*buffer` with room for at least `bytes` (64-byte aligned), grown when smaller; NULL when it
+// cannot be had (the old buffer is gone then, and `*have` is 0).
+static void *reserve(void **buffer, size_t *have, size_t bytes) {
+    if (*have < bytes) {
         free(*buffer);
-        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-        *buffer = aligned_alloc(64, bytes);
-        *have = *buffer ? floats : 0;
+        *buffer = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        *have = *buffer ? bytes : 0;
     }
     return *buffer;
 }
@@ -159,6 +160,22 @@ static blas_long row_block(blas_long rest, int first) {
     return ((half + UNROLL_M - 1) / UNROLL_M) * UNROLL_M;
 }
 
+// Reserves both packing buffers of a replay over depth K with `nthreads` threads splitting
+// `range_n`, for replay() itself and for a caller that must know before it writes anything.
+// Returns the floats of one thread-chunk of packed B (a K > 0 gives at least 1), 0 when the
+// buffers could not be had.
+static size_t reserve_packing(const blas_long *range_n, int nthreads, blas_long K) {
+    blas_long widest = 0;
+    for (int r = 0; r < nthreads; r++) {
+        if (chunk_width(range_n, r) > widest) widest = chunk_width(range_n, r);
+    }
+    const blas_long depth = K < GEMM_Q ? K : GEMM_Q;
+    const size_t chunk_floats = (size_t)depth * (size_t)((widest + UNROLL_N - 1) / UNROLL_N * UNROLL_N);
+    const int ready = reserve(&packed_a, &packed_a_bytes, (size_t)GEMM_P * GEMM_Q * sizeof(float)) &&
+                      reserve(&packed_b, &packed_b_bytes, (chunk_floats * (size_t)nthreads * DIVIDE_RATE + 1) * sizeof(float));
+    return ready ? chunk_floats : 0;
+}
+
 // OpenBLAS's column-major view: C[M,N] (ldc) = alpha·op(A)[M,K]·op(B)[K,N] + beta·C, split as
 // gemm_driver splits it for nthreads_m × nthreads_n threads, each thread's work replayed in turn.
 // Returns 0 when the packing buffers could not be allocated (nothing written then).
@@ -171,15 +188,9 @@ static int replay(int ta, int tb, blas_long M, blas_long N, blas_long K, float a
     partition(N, nthreads, SWITCH_RATIO, range_n);   // B's columns go to every thread
 
     // Buffers first, so that a failed allocation leaves C untouched.
-    blas_long widest = 0;
-    for (int r = 0; r < nthreads; r++) {
-        if (chunk_width(range_n, r) > widest) widest = chunk_width(range_n, r);
-    }
-    const blas_long depth = K < GEMM_Q ? K : GEMM_Q;
-    const size_t chunk_floats = (size_t)depth * (size_t)((widest + UNROLL_N - 1) / UNROLL_N * UNROLL_N);
-    float *sa = reserve(&packed_a, &packed_a_floats, (size_t)GEMM_P * (size_t)GEMM_Q);
-    float *sb = reserve(&packed_b, &packed_b_floats, chunk_floats * nthreads * DIVIDE_RATE + 1);
-    if (!sa || !sb) return 0;
+    const size_t chunk_floats = reserve_packing(range_n, nthreads, K);
+    if (chunk_floats == 0) return 0;
+    float *sa = packed_a, *sb = packed_b;
 
     // Each thread's columns in DIVIDE_RATE chunks, each with its packed buffer.
     struct chunk { blas_long from, to; float *packed; } chunks[REPLAY_THREADS][DIVIDE_RATE];
@@ -277,13 +288,19 @@ static int two_thread_split(blas_long M, blas_long N, int *nthreads_m, int *nthr
     return *nthreads_m * *nthreads_n;
 }
 
+// Whether `mscn_sgemm` replays this row-major m×n×k call's two-thread split, and with which.
+// cblas_sgemm's row-major call is OpenBLAS's column-major C^T = op(B)^T·op(A)^T: M = n, N = m.
+static int replays_split(int m, int n, int k, int *nthreads_m, int *nthreads_n) {
+    *nthreads_m = *nthreads_n = 1;
+    return replay_on && virtual_threads == REPLAY_THREADS && m > 0 && n > 0 &&
+           (double)m * (double)n * (double)k > threading_threshold && two_thread_split(n, m, nthreads_m, nthreads_n) > 1;
+}
+
 void mscn_sgemm(int transA, int transB, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     ensure_initialised();
     int nthreads_m, nthreads_n;
-    // cblas_sgemm's row-major call is OpenBLAS's column-major C^T = op(B)^T·op(A)^T: M = n, N = m.
-    if (replay_on && virtual_threads == REPLAY_THREADS && m > 0 && n > 0 &&
-        (double)m * (double)n * (double)k > threading_threshold && two_thread_split(n, m, &nthreads_m, &nthreads_n) > 1) {
+    if (replays_split(m, n, k, &nthreads_m, &nthreads_n)) {
         if (replay(transB, transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nthreads_m, nthreads_n)) return;
         // No memory for the packing buffers: OpenBLAS's own two threads give the same bits.
         openblas_set_num_threads(REPLAY_THREADS);
@@ -307,7 +324,6 @@ int mscn_blas_use_replay(int on) {
     }
     return replay_on;
 }
-
 
 // ---- Products whose depth has all-zero stretches -------------------------------------------
 
@@ -362,22 +378,16 @@ static unsigned long long dropped_depth_total = 0;
 
 unsigned long long mscn_sgemm_dropped_depth(void) { return __atomic_load_n(&dropped_depth_total, __ATOMIC_RELAXED); }
 
-static _Thread_local float *gathered_a, *gathered_b;
-static _Thread_local size_t gathered_a_floats, gathered_b_floats;
-static _Thread_local blas_long *kept_depth;
-static _Thread_local size_t kept_depth_count;
-static _Thread_local unsigned char *lane_zero;
-static _Thread_local size_t lane_zero_count;
+static _Thread_local void *gathered_a, *gathered_b, *kept_depth_buffer, *lane_zero_buffer;
+static _Thread_local size_t gathered_a_bytes, gathered_b_bytes, kept_depth_bytes, lane_zero_bytes;
 
 void mscn_sgemm_skipping_zero_depth(int transA, int transB, int m, int n, int k, float alpha,
                                     const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc,
                                     int zeroOperand) {
     ensure_initialised();
-    const double mnk = (double)m * (double)n * (double)k;
-    int nthreads_m = 1, nthreads_n = 1;
-    const int threaded = replay_on && virtual_threads == REPLAY_THREADS && m > 0 && n > 0 && mnk > threading_threshold &&
-                         two_thread_split(n, m, &nthreads_m, &nthreads_n) > 1;
-    const int single = !threaded && (openblas_get_num_threads() == 1 || mnk <= threading_threshold);
+    int nthreads_m, nthreads_n;
+    const int threaded = replays_split(m, n, k, &nthreads_m, &nthreads_n);
+    const int single = !threaded && (openblas_get_num_threads() == 1 || (double)m * (double)n * (double)k <= threading_threshold);
     const blas_long width = zeroOperand ? n : m;
     const float *x = zeroOperand ? b : a;
     const blas_long ldx = zeroOperand ? ldb : lda;
@@ -389,33 +399,19 @@ void mscn_sgemm_skipping_zero_depth(int transA, int transB, int m, int n, int k,
     }
     // Every buffer first: a failed allocation falls back to the whole product before C changes.
     const blas_long depth = k < GEMM_Q ? k : GEMM_Q;
-    float *ga = reserve(&gathered_a, &gathered_a_floats, (size_t)depth * (size_t)m);
-    float *gb = reserve(&gathered_b, &gathered_b_floats, (size_t)depth * (size_t)n);
-    if (kept_depth_count < (size_t)depth) {
-        free(kept_depth);
-        kept_depth = malloc((size_t)GEMM_Q * sizeof(blas_long));
-        kept_depth_count = kept_depth ? GEMM_Q : 0;
-    }
+    float *ga = reserve(&gathered_a, &gathered_a_bytes, (size_t)depth * (size_t)m * sizeof(float));
+    float *gb = reserve(&gathered_b, &gathered_b_bytes, (size_t)depth * (size_t)n * sizeof(float));
+    blas_long *kept_depth = reserve(&kept_depth_buffer, &kept_depth_bytes, (size_t)depth * sizeof(blas_long));
+    // One flag per lane of each block (a block adds at most one partial lane).
+    unsigned char *lane_zero = reserve(&lane_zero_buffer, &lane_zero_bytes, (size_t)(k / DEPTH_LANES + k / GEMM_Q + 3));
     int packing_ready = 1;
     if (threaded) {
-        // The most the replay's packing can need for this shape (depth at most Q), reserved now.
-        blas_long range_n[REPLAY_THREADS + 1], widest = 0;
+        // What the replay's packing needs for this shape at the whole depth (blocks are no deeper).
+        blas_long range_n[REPLAY_THREADS + 1];
         partition(m, nthreads_m * nthreads_n, SWITCH_RATIO, range_n);
-        for (int r = 0; r < nthreads_m * nthreads_n; r++) {
-            if (chunk_width(range_n, r) > widest) widest = chunk_width(range_n, r);
-        }
-        const size_t chunk_floats = (size_t)depth * (size_t)((widest + UNROLL_N - 1) / UNROLL_N * UNROLL_N);
-        packing_ready = reserve(&packed_a, &packed_a_floats, (size_t)GEMM_P * (size_t)GEMM_Q) &&
-                        reserve(&packed_b, &packed_b_floats, chunk_floats * (size_t)(nthreads_m * nthreads_n) * DIVIDE_RATE + 1);
+        packing_ready = reserve_packing(range_n, nthreads_m * nthreads_n, k) > 0;
     }
-    // One flag per lane of each block (a block adds at most one partial lane).
-    const size_t lanes = (size_t)(k / DEPTH_LANES + k / GEMM_Q + 3);
-    if (lane_zero_count < lanes) {
-        free(lane_zero);
-        lane_zero = malloc(lanes);
-        lane_zero_count = lane_zero ? lanes : 0;
-    }
-    if (!ga || !gb || !kept_depth || !packing_ready || !lane_zero) {
+    if (!ga || !gb || !kept_depth || !lane_zero || !packing_ready) {
         mscn_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }

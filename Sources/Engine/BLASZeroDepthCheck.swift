@@ -3,22 +3,8 @@ import MSCNRandom
 
 extension BLAS {
     /// Which operand of a product has the zero stretches along the depth that
-    /// `gemmSkippingZeroDepth` may drop.
+    /// `mscn_sgemm_skipping_zero_depth` may leave out (its `zeroOperand`).
     public enum ZeroDepthOperand: Int32, Sendable { case a = 0, b = 1 }
-
-    /// `C += op(A)·op(B)` (beta = 1, row-major as `gemm`) where `zeroIn`'s operand is all zero
-    /// along whole stretches of the depth (the rows of pairs without gradient): the bits of the
-    /// whole product, with aligned runs of 8 zero depth positions inside OpenBLAS's depth blocks
-    /// left out where the Haswell kernels are known to give the same bits; elsewhere the whole
-    /// product (`mscn_sgemm_skipping_zero_depth`).
-    public static func gemmAddSkippingZeroDepth(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-                                                _ c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int,
-                                                transA: Bool, transB: Bool, zeroIn: ZeroDepthOperand) {
-        if m == 0 || n == 0 || k == 0 { return }
-        _ = threadCap
-        mscn_sgemm_skipping_zero_depth(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda),
-                                       b, Int32(ldb), 1, c, Int32(ldc), zeroIn.rawValue)
-    }
 
     /// A product where dropping zero depth stretches changed a value.
     public struct ZeroDepthMismatch: CustomStringConvertible, Sendable {
@@ -28,10 +14,11 @@ extension BLAS {
         }
     }
 
-    /// `gemmAddSkippingZeroDepth` against the whole product, bit for bit, on random shapes and
-    /// transpositions whose zero operand has runs of 1–14 zero depth positions (as pairs without
-    /// gradient leave their word rows), with depths past two OpenBLAS blocks. Returns how many
-    /// products left depth positions out, and the mismatches.
+    /// `mscn_sgemm_skipping_zero_depth` (the kernel's weight-gradient products) against the whole
+    /// product (`mscn_sgemm`), bit for bit, on random shapes and transpositions whose zero operand
+    /// has runs of 1–14 zero depth positions (as pairs without gradient leave their word rows),
+    /// with depths past two OpenBLAS blocks. Returns how many products left depth positions out,
+    /// and the mismatches.
     public static func checkZeroDepth(count: Int, maxSide: Int, maxDepth: Int, seed: UInt64)
         -> (leftOut: Int, mismatches: [ZeroDepthMismatch]) {
         var rng = SeededGenerator(seed: seed, stream: "blas-check-zero-depth")
@@ -68,8 +55,8 @@ extension BLAS {
                         guard let cp = pc.baseAddress else { return }
                         let before = mscn_sgemm_dropped_depth()
                         defer { if mscn_sgemm_dropped_depth() > before { dropping += 1 } }
-                        gemmAddSkippingZeroDepth(ap, lda: lda, bp, ldb: ldb, cp, ldc: n, m: m, n: n, k: k,
-                                                 transA: transA, transB: transB, zeroIn: zeroIn)
+                        mscn_sgemm_skipping_zero_depth(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, ap, Int32(lda),
+                                                       bp, Int32(ldb), 1, cp, Int32(n), zeroIn.rawValue)
                     }
                 }
             }
