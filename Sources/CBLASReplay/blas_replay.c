@@ -8,6 +8,7 @@
 #include "blas_replay.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,9 +180,54 @@ static size_t reserve_packing(const blas_long *range_n, int nthreads, blas_long 
 // OpenBLAS's column-major view: C[M,N] (ldc) = alpha·op(A)[M,K]·op(B)[K,N] + beta·C, split as
 // gemm_driver splits it for nthreads_m × nthreads_n threads, each thread's work replayed in turn.
 // Returns 0 when the packing buffers could not be allocated (nothing written then).
+static unsigned long long skipped_columns_total = 0;
+
+unsigned long long mscn_sgemm_skipped_zero_rows(void) { return __atomic_load_n(&skipped_columns_total, __ATOMIC_RELAXED); }
+
+// Whether the values of C's columns [from, to), rows [is, is + min_i) include a negative zero.
+static int has_negative_zero(const float *C, blas_long ldc, blas_long is, blas_long min_i, blas_long from, blas_long to) {
+    int found = 0;
+    for (blas_long j = from; j < to; j++) {
+        const unsigned int *col = (const unsigned int *)(C + is + j * ldc);
+        for (blas_long i = 0; i < min_i; i++) found |= col[i] == 0x80000000u;
+    }
+    return found;
+}
+
+// One kernel call over C's columns [from, to) with B packed from column `from` at `packed`.
+// With `zero_cols` (B's all-zero columns), the call's tiles of all-zero columns are left out:
+// the kernel computes each tile of 3·UNROLL_N columns (then the rest of the call as one tail)
+// on its own, so running the kept tiles as separate calls cut at those tile bounds gives their
+// bits, and a left-out tile would only have added +0 to C. That is C itself unless C holds a
+// -0 (+0 + -0 is +0), so with `check_c` (C not just zeroed by beta) such tiles are kept.
+static void kernel_columns(blas_long min_i, blas_long from, blas_long to, blas_long min_l, float alpha, float *sa,
+                           float *packed, float *C, blas_long ldc, blas_long is, const unsigned char *zero_cols, int check_c) {
+    if (!zero_cols) {
+        kernel(min_i, to - from, min_l, alpha, sa, packed, C + is + from * ldc, ldc);
+        return;
+    }
+    blas_long kept_from = from;
+    for (blas_long tile = from; tile < to;) {
+        const blas_long end = to - tile >= 3 * UNROLL_N ? tile + 3 * UNROLL_N : to;
+        int zero = 1;
+        for (blas_long j = tile; j < end; j++) zero &= zero_cols[j];
+        if (zero && check_c) zero = !has_negative_zero(C, ldc, is, min_i, tile, end);
+        if (zero) {
+            if (kept_from < tile) {
+                kernel(min_i, tile - kept_from, min_l, alpha, sa, packed + min_l * (kept_from - from), C + is + kept_from * ldc, ldc);
+            }
+            __atomic_fetch_add(&skipped_columns_total, (unsigned long long)(end - tile), __ATOMIC_RELAXED);
+            kept_from = end;
+        }
+        tile = end;
+    }
+    if (kept_from < to) kernel(min_i, to - kept_from, min_l, alpha, sa, packed + min_l * (kept_from - from), C + is + kept_from * ldc, ldc);
+}
+
+// `zero_cols`: NULL, or one flag per column of op(B) that is all zero (see kernel_columns).
 static int replay(int ta, int tb, blas_long M, blas_long N, blas_long K, float alpha,
                   const float *A, blas_long lda, const float *B, blas_long ldb, float beta, float *C, blas_long ldc,
-                  int nthreads_m, int nthreads_n) {
+                  int nthreads_m, int nthreads_n, const unsigned char *zero_cols) {
     const int nthreads = nthreads_m * nthreads_n;
     blas_long range_m[REPLAY_THREADS + 1], range_n[REPLAY_THREADS + 1];
     partition(M, nthreads_m, 1, range_m);
@@ -253,10 +299,11 @@ static int replay(int ta, int tb, blas_long M, blas_long N, blas_long K, float a
                             blas_long piece;
                             for (blas_long jjs = ch->from; jjs < ch->to; jjs += piece) {
                                 piece = piece_width(ch->to - jjs);
-                                kernel(min_i, piece, min_l, alpha, sa, ch->packed + min_l * (jjs - ch->from), C + is + jjs * ldc, ldc);
+                                kernel_columns(min_i, jjs, jjs + piece, min_l, alpha, sa, ch->packed + min_l * (jjs - ch->from), C, ldc, is,
+                                               zero_cols, beta != 0.0f);
                             }
                         } else {
-                            kernel(min_i, ch->to - ch->from, min_l, alpha, sa, ch->packed, C + is + ch->from * ldc, ldc);
+                            kernel_columns(min_i, ch->from, ch->to, min_l, alpha, sa, ch->packed, C, ldc, is, zero_cols, beta != 0.0f);
                         }
                     }
                 }
@@ -301,7 +348,7 @@ void mscn_sgemm(int transA, int transB, int m, int n, int k, float alpha,
     ensure_initialised();
     int nthreads_m, nthreads_n;
     if (replays_split(m, n, k, &nthreads_m, &nthreads_n)) {
-        if (replay(transB, transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nthreads_m, nthreads_n)) return;
+        if (replay(transB, transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nthreads_m, nthreads_n, NULL)) return;
         // No memory for the packing buffers: OpenBLAS's own two threads give the same bits.
         openblas_set_num_threads(REPLAY_THREADS);
         openblas_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -456,9 +503,111 @@ void mscn_sgemm_skipping_zero_depth(int transA, int transB, int m, int n, int k,
             block_b = gb;
         }
         if (threaded) {
-            replay(transB, transA, n, m, count, alpha, block_b, ldb2, block_a, lda2, 1.0f, c, ldc, nthreads_m, nthreads_n);
+            replay(transB, transA, n, m, count, alpha, block_b, ldb2, block_a, lda2, 1.0f, c, ldc, nthreads_m, nthreads_n, NULL);
         } else {
             openblas_sgemm(transA, transB, m, n, (int)count, alpha, block_a, (int)lda2, block_b, (int)ldb2, 1.0f, c, ldc);
         }
     }
+}
+
+// ---- Products with all-zero rows in op(A) -------------------------------------------------
+
+static _Thread_local void *zero_row_buffer;
+static _Thread_local size_t zero_row_bytes;
+
+// Whether every stored value of op(B) [k,n] is finite (0·∞ would not be zero).
+static int all_finite(int transB, int k, int n, const float *b, int ldb) {
+    const int rows = transB ? n : k, width = transB ? k : n;
+    int bad = 0;
+    for (int r = 0; r < rows; r++) {
+        const float *row = b + (size_t)r * (size_t)ldb;
+        for (int i = 0; i < width; i++) bad |= !isfinite(row[i]);
+    }
+    return !bad;
+}
+
+// OpenBLAS's one-thread driver cuts C's columns at GEMM_R, which is far above this in 0.3.21's
+// Haswell build; sub-products are only cut below it, so that its blocks never enter.
+enum { SINGLE_MAX_COLUMNS = 8192 };
+
+// One flag per row of op(A) [m,k] that is all zero (either sign); returns the longest run.
+static int find_zero_rows(int transA, int m, int k, const float *a, int lda, unsigned char *zero) {
+    // Row i of op(A) is row i of A, or column i of A stored [k, m] when transposed.
+    if (!transA) {
+        for (int i = 0; i < m; i++) {
+            const float *row = a + (size_t)i * (size_t)lda;
+            int nonzero = 0;
+            for (int p = 0; p < k; p++) nonzero |= row[p] != 0;
+            zero[i] = (unsigned char)!nonzero;
+        }
+    } else {
+        memset(zero, 1, (size_t)m);
+        for (int p = 0; p < k; p++) {
+            const float *row = a + (size_t)p * (size_t)lda;
+            for (int i = 0; i < m; i++) zero[i] &= row[i] == 0;
+        }
+    }
+    int run = 0, longest = 0;
+    for (int i = 0; i < m; i++) {
+        run = zero[i] ? run + 1 : 0;
+        if (run > longest) longest = run;
+    }
+    return longest;
+}
+
+// The one-thread form: OpenBLAS itself over runs of C's rows cut at the tile bounds of the whole
+// call (its columns in OpenBLAS's column-major view: tiles of 3·UNROLL_N from the first, the rest
+// as one tail), each run a call of its own. The driver packs and the kernel computes those tiles
+// alike in a call that starts at a tile bound, so the kept rows get the whole product's bits; a
+// left-out tile is C after beta (0 or 1 here), which is what adding +0 would leave unless C holds
+// a -0 (kept then).
+static void single_skipping_zero_rows(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
+                                      const float *b, int ldb, float beta, float *c, int ldc, const unsigned char *zero) {
+    int kept_from = 0;
+    for (int tile = 0; tile < m;) {
+        const int end = m - tile >= 3 * UNROLL_N ? tile + 3 * UNROLL_N : m;
+        int skip = 1;
+        for (int i = tile; i < end; i++) skip &= zero[i];
+        if (skip && beta != 0.0f) {
+            for (int i = tile; i < end; i++) {
+                const unsigned int *row = (const unsigned int *)(c + (size_t)i * (size_t)ldc);
+                for (int j = 0; j < n; j++) skip &= row[j] != 0x80000000u;
+            }
+        }
+        if (skip) {
+            if (kept_from < tile) {
+                openblas_sgemm(transA, transB, tile - kept_from, n, k, alpha, transA ? a + kept_from : a + (size_t)kept_from * (size_t)lda,
+                               lda, b, ldb, beta, c + (size_t)kept_from * (size_t)ldc, ldc);
+            }
+            if (beta == 0.0f) for (int i = tile; i < end; i++) memset(c + (size_t)i * (size_t)ldc, 0, (size_t)n * sizeof(float));
+            __atomic_fetch_add(&skipped_columns_total, (unsigned long long)(end - tile), __ATOMIC_RELAXED);
+            kept_from = end;
+        }
+        tile = end;
+    }
+    if (kept_from < m) {
+        openblas_sgemm(transA, transB, m - kept_from, n, k, alpha, transA ? a + kept_from : a + (size_t)kept_from * (size_t)lda,
+                       lda, b, ldb, beta, c + (size_t)kept_from * (size_t)ldc, ldc);
+    }
+}
+
+void mscn_sgemm_skipping_zero_rows(int transA, int transB, int m, int n, int k, float alpha,
+                                   const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    ensure_initialised();
+    int nthreads_m, nthreads_n;
+    const int threaded = replays_split(m, n, k, &nthreads_m, &nthreads_n);
+    const int single = !threaded && mscn_sgemm_single_block_depth() == GEMM_Q && m <= SINGLE_MAX_COLUMNS &&
+                       (beta == 0.0f || beta == 1.0f) &&
+                       (openblas_get_num_threads() == 1 || (double)m * (double)n * (double)k <= threading_threshold);
+    unsigned char *zero = NULL;
+    if ((threaded || single) && alpha != 0.0f && k > 0 && n > 0 &&
+        (zero = reserve(&zero_row_buffer, &zero_row_bytes, (size_t)m)) != NULL &&
+        find_zero_rows(transA, m, k, a, lda, zero) >= 3 * UNROLL_N && all_finite(transB, k, n, b, ldb)) {
+        if (single) {
+            single_skipping_zero_rows(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, zero);
+            return;
+        }
+        if (replay(transB, transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nthreads_m, nthreads_n, zero)) return;
+    }
+    mscn_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

@@ -191,7 +191,7 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     for w in 0..<W { unsafeSquaredDifference(u + w * d, t + w * d, X + w * d, d) }
     sgemmAddSkippingZeroDepth(true, false, s, d, W, dS, s, X, d, acc.locW.p, d, zerosIn: .a)
     unsafeAddColumnSums(dS, rows: W, s, into: acc.locB.p)
-    sgemm(false, false, W, d, s, 1, dS, s, p.loc.w.p, d, 0, dX, d)
+    sgemm(false, false, W, d, s, 1, dS, s, p.loc.w.p, d, 0, dX, d, zeroRowsInA: true)
     let dWords = acc.words.p + g.wordLo * d
     activeWords { w in
         let uw = u + w * d, tw = t + w * d, gx = dX + w * d, dt = dWords + w * d
@@ -208,7 +208,7 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     sgemm(true, false, s, d, n, 1, dSg, s, X, d, 1, acc.gloW.p, d)
     unsafeAddColumnSums(dSg, rows: n, s, into: acc.gloB.p)
     let dXg = sc.dxg.p
-    sgemm(false, false, n, d, s, 1, dSg, s, p.glo.w.p, d, 0, dXg, d)
+    sgemm(false, false, n, d, s, 1, dSg, s, p.glo.w.p, d, 0, dXg, d, zeroRowsInA: true)
     let dvg = acc.imageGlobal.p + g.image * d
     for j in 0..<n where active[j] {
         let tg = x.captionGlobal.p + (g.captionLo + j) * d, dtg = acc.captionGlobal.p + (g.captionLo + j) * d
@@ -222,7 +222,7 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     // Through u = l2norm(P·v).
     activeWords { w in unsafeL2NormalizeBackward(y: u + w * d, norm: st.uNorm.p[w], dX + w * d, d) }
     let dP = sc.dP.p
-    sgemm(false, true, W, R, d, 1, dX, d, v, d, 0, dP, R)
+    sgemm(false, true, W, R, d, 1, dX, d, v, d, 0, dP, R, zeroRowsInA: true)
     let dv = acc.images.p + g.image * R * d
     sgemmAddSkippingZeroDepth(true, false, R, d, W, prob, R, dX, d, dv, d, zerosIn: .b)
     // Softmax over regions, then the per-region l2norm over the pair's words, then LeakyReLU.
@@ -242,5 +242,5 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
                                 regions: R, norms: st.attnNorm.p + (c - g.captionLo) * R)
     }
     sgemmAddSkippingZeroDepth(false, false, R, d, W, dGram, W, t, d, dv, d, zerosIn: .a)
-    sgemm(true, false, W, d, R, 1, dGram, W, v, d, 1, dWords, d)
+    sgemm(true, false, W, d, R, 1, dGram, W, v, d, 1, dWords, d, zeroRowsInA: true)
 }

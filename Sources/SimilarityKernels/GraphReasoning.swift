@@ -107,7 +107,7 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
         // Weight gradients: an inactive pair's rows of dH, dQ and dK are zero (`PairActivity`).
         sgemmAddSkippingZeroDepth(true, false, s, s, rows, dH, s, M, s, acc.w[step][2].p, s, zerosIn: .a)
         unsafeAddColumnSums(dH, rows: rows, s, into: acc.b[step][2].p)
-        sgemm(false, false, rows, s, s, 1, dH, s, lin.graph.w.p, s, 0, dM, s)
+        sgemm(false, false, rows, s, s, 1, dH, s, lin.graph.w.p, s, 0, dM, s, zeroRowsInA: true)
         dS.update(repeating: 0, count: N * s)
         dQ.update(repeating: 0, count: rows * s)
         dK.update(repeating: 0, count: N * s)
@@ -173,8 +173,8 @@ func graphBackward(_ g: PairGroup, _ layout: PairLayout, _ p: PackedParams, _ st
         unsafeAddColumnSums(dQ, rows: rows, s, into: acc.b[step][0].p)
         sgemmAddSkippingZeroDepth(true, false, s, s, N, dK, s, S, s, acc.w[step][1].p, s, zerosIn: .a)
         unsafeAddColumnSums(dK, rows: N, s, into: acc.b[step][1].p)
-        sgemm(false, false, rows, s, s, 1, dQ, s, lin.query.w.p, s, 1, last ? dS + W * s : dS, s)
-        sgemm(false, false, N, s, s, 1, dK, s, lin.key.w.p, s, 1, dS, s)
+        sgemm(false, false, rows, s, s, 1, dQ, s, lin.query.w.p, s, 1, last ? dS + W * s : dS, s, zeroRowsInA: true)
+        sgemm(false, false, N, s, s, 1, dK, s, lin.key.w.p, s, 1, dS, s, zeroRowsInA: true)
         swap(&dNext, &dS)
     }
     return dNext

@@ -121,11 +121,15 @@ func unsafeAddColumnSums(_ x: UnsafePointer<Float>, rows: Int, _ n: Int, into ac
 }
 
 /// Row-major sgemm: C = alpha·op(A)·op(B) + beta·C with op(A) [m,k], op(B) [k,n].
+/// `zeroRowsInA`: op(A) may have all-zero rows (the node rows of pairs without gradient in a
+/// data-gradient product); their tiles of kernel work are left out where the product is replayed
+/// and that gives the bits of the whole product (`mscn_sgemm_skipping_zero_rows`), unless
+/// `PairActivity.skipsInactive` is off.
 @inline(__always)
 func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
            _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
            _ b: UnsafePointer<Float>, _ ldb: Int,
-           _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+           _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, zeroRowsInA: Bool = false) {
     if m == 0 || n == 0 { return }
     if k == 0 {
         if beta == 0 { for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) } }
@@ -142,7 +146,12 @@ func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
         if ldc == n { c.update(repeating: 0, count: m * n) } else { for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) } }
         beta = 1
     }
-    mscn_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    if zeroRowsInA && PairActivity.skipsInactive {
+        mscn_sgemm_skipping_zero_rows(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
+                                      b, Int32(ldb), beta, c, Int32(ldc))
+    } else {
+        mscn_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
 }
 
 /// `C += op(A)·op(B)` where one operand is zero along whole stretches of the depth: the rows

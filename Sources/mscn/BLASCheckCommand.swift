@@ -26,22 +26,24 @@ struct BLASCheckCommand: ParsableCommand {
     @Flag(help: ArgumentHelp("Check instead that products dropping zero stretches of their depth give the bits of the whole product.",
                              discussion: "The training steps' weight gradients drop the rows of pairs without gradient so, in aligned runs of 8 inside OpenBLAS's depth blocks, under OpenBLAS 0.3.21's Haswell kernels (exits 2 elsewhere, where they compute the whole product)."))
     var zeroDepth = false
+    @Flag(help: ArgumentHelp("Check instead that products leaving out the kernel tiles of all-zero rows give the bits of the whole product.",
+                             discussion: "The training steps' data gradients leave out the node rows of pairs without gradient so, in tiles of 12 rows as OpenBLAS 0.3.21's Haswell kernel computes them, on one thread or replayed (MSCN_SERIAL_BLAS=1); exits 2 under other kernels, where they compute the whole product."))
+    var zeroRows = false
 
     func validate() throws {
         guard products >= 1, maxSide >= 1, maxDepth >= 1 else {
             throw ValidationError("--products, --max-side and --max-depth must be at least 1")
         }
-        if biasFirst && zeroDepth { throw ValidationError("--bias-first and --zero-depth are separate checks: pick one") }
+        if [biasFirst, zeroDepth, zeroRows].filter({ $0 }).count > 1 {
+            throw ValidationError("--bias-first, --zero-depth and --zero-rows are separate checks: pick one")
+        }
     }
 
     func run() throws {
         if biasFirst { return try checkBiasFirst() }
         if zeroDepth { return try checkZeroDepth() }
-        let replay = BLAS.serialReplay
-        guard replay.active else {
-            FileHandle.standardError.write(Data("mscn blas-check: the replay is not in effect: \(replay.status)\n".utf8))
-            throw ExitCode(2)
-        }
+        if zeroRows { return try checkZeroRows() }
+        try requireReplay()
         let started = Date()
         let result = BLAS.checkSerialReplay(count: products, maxSide: maxSide, maxDepth: maxDepth, seed: seed)
         let seconds = Date().timeIntervalSince(started)
@@ -69,6 +71,22 @@ struct BLASCheckCommand: ParsableCommand {
         try report(result.mismatches,
                    passed: "\(products) products with zero depth stretches (\(result.leftOut) left some out), \(BLAS.serialReplay.status): all bit-identical",
                    failed: "\(result.mismatches.count) of \(products) products differ when their zero depth stretches are dropped")
+    }
+
+    func checkZeroRows() throws {
+        try requireHaswellDepthBlocking("zero rows are never left out here")
+        let result = BLAS.checkZeroRows(count: products, maxSide: maxSide, maxDepth: maxDepth, seed: seed)
+        try report(result.mismatches,
+                   passed: "\(products) products with zero rows (\(result.leftOut) left kernel tiles out), \(BLAS.serialReplay.status): all bit-identical",
+                   failed: "\(result.mismatches.count) of \(products) products differ when their zero rows' kernel tiles are left out")
+    }
+
+    private func requireReplay() throws {
+        let replay = BLAS.serialReplay
+        guard replay.active else {
+            FileHandle.standardError.write(Data("mscn blas-check: the replay is not in effect: \(replay.status)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 
     /// Both forms rest on the depth blocking of OpenBLAS 0.3.21's Haswell kernels: exit 2 elsewhere.

@@ -195,14 +195,15 @@ final class KernelConsistencyTests: XCTestCase {
         }
     }
 
-    /// At sizes where whole aligned runs of 8 zero rows occur (16 captions of 5–12 words, two
-    /// pairs in nine with gradient), the weight-gradient products leave them out
-    /// (`sgemmAddSkippingZeroDepth`) and every gradient keeps its bits; the products did drop
-    /// depth positions (where the kernels allow it at all: OpenBLAS 0.3.21, Haswell kernels).
-    func testSkippingZeroDepthRunsChangesNoBit() throws {
+    /// At sizes where whole aligned runs of 8 and tiles of 12 zero rows occur (16 captions of
+    /// 5–12 words, two pairs in nine with gradient), the weight-gradient products leave the runs
+    /// out (`sgemmAddSkippingZeroDepth`), the data-gradient products the tiles (`sgemm`'s
+    /// `zeroRowsInA`), and every gradient keeps its bits; the products did leave both out (where
+    /// the kernels allow it at all: OpenBLAS 0.3.21, Haswell kernels).
+    func testSkippingZeroRowRunsChangesNoBit() throws {
         var lengthRNG = TestRNG(state: 5)
         let lengths = (0..<16).map { _ in 5 + Int(lengthRNG.next() % 8) }
-        let droppedBefore = mscn_sgemm_dropped_depth()
+        let droppedBefore = mscn_sgemm_dropped_depth(), skippedBefore = mscn_sgemm_skipped_zero_rows()
         for module in [SimilarityModule.sgr(steps: 3), .saf] {
             let p = ReferenceProblem.random(seed: 41, module: module, imageCount: 3, captionCount: 16, regions: 7,
                                             lengths: lengths, dim: 40, simDim: 24)
@@ -215,13 +216,14 @@ final class KernelConsistencyTests: XCTestCase {
             guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil else {
                 throw XCTSkip("whole products only under this machine's OpenBLAS kernel; the comparison above ran with them")
             }
-            let me = "SimilarityKernelTests.KernelConsistencyTests/testSkippingZeroDepthRunsChangesNoBit"
+            let me = "SimilarityKernelTests.KernelConsistencyTests/testSkippingZeroRowRunsChangesNoBit"
             let pinned = try runProduct(CommandLine.arguments[0], [me], environment: ["OPENBLAS_CORETYPE": "Haswell"])
             XCTAssertEqual(pinned.status, 0, pinned.stdout + pinned.stderr)
             XCTAssertTrue((pinned.stdout + pinned.stderr).contains("Executed 1 test, with 0 failures"), pinned.stdout + pinned.stderr)
             return
         }
         XCTAssertGreaterThan(mscn_sgemm_dropped_depth(), droppedBefore, "no depth run was left out: the test did not exercise the skip")
+        XCTAssertGreaterThan(mscn_sgemm_skipped_zero_rows(), skippedBefore, "no tile of zero rows was left out: the test did not exercise it")
     }
 
     /// The activity marks: a pair is inactive exactly when all its gradient rows are ±0.

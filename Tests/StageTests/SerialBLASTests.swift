@@ -87,6 +87,26 @@ final class SerialBLASTests: XCTestCase {
         XCTAssertTrue(native.stderr.contains("never dropped here"), native.stderr)
     }
 
+    /// Under the pipelines' kernels, products leaving out the kernel tiles of all-zero rows give
+    /// the whole product's bits with OpenBLAS's two threads (small products, below its threading
+    /// threshold), with the replay (its two-thread split) and with one thread, for β = 0 and 1 and
+    /// a C holding negative zeros; elsewhere they are never left out.
+    func testZeroRowsSkippingGivesTheBitsOfTheWholeProduct() throws {
+        let probe = try runProduct("mscn", ["blas-check", "--zero-rows", "--products", "1"], environment: Self.haswell)
+        if probe.status == 2 { throw XCTSkip("zero rows skipping off on this machine: \(probe.stderr)") }
+        for extra in [[:], ["MSCN_SERIAL_BLAS": "1"], ["OPENBLAS_NUM_THREADS": "1"]] {
+            let env = Self.haswell.merging(extra) { $1 }
+            let r = try runProduct("mscn", ["blas-check", "--zero-rows", "--products", "100", "--max-side", "150",
+                                            "--max-depth", "700", "--seed", "7"], environment: env)
+            XCTAssertEqual(r.status, 0, "\(extra): " + r.stdout + r.stderr)
+            XCTAssertTrue(r.stdout.contains("all bit-identical"), r.stdout)
+            XCTAssertFalse(r.stdout.contains("(0 left kernel tiles out)"), r.stdout)
+        }
+        let native = try runProduct("mscn", ["blas-check", "--zero-rows", "--products", "1"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        XCTAssertEqual(native.status, 2, native.stdout + native.stderr)
+        XCTAssertTrue(native.stderr.contains("never left out here"), native.stderr)
+    }
+
     /// Where it cannot reproduce OpenBLAS (here: one OpenBLAS thread), the replay declines with
     /// the reason and leaves the products to OpenBLAS; unset, it is off.
     func testDeclinedWithTheReasonWhereItDoesNotApply() throws {

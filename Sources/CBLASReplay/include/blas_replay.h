@@ -54,4 +54,17 @@ void mscn_sgemm_skipping_zero_depth(int transA, int transB, int m, int n, int k,
 /// Depth positions `mscn_sgemm_skipping_zero_depth` has left out so far in this process (all threads).
 unsigned long long mscn_sgemm_dropped_depth(void);
 
+/// `mscn_sgemm` for a product where whole rows of op(A) are zero (the node rows of pairs without
+/// gradient in a data-gradient product): the bits of the whole product, without the kernel work
+/// on tiles of C whose rows of op(A) are all zero. OpenBLAS 0.3.21's Haswell kernel computes C's
+/// rows (its columns) in tiles of 12 from the start of each kernel call; where the calls are known
+/// (one thread, beta 0 or 1; or the replayed two-thread split) the product is cut at those
+/// bounds and the all-zero tiles are left out (see blas_replay.c). Any other case computes the
+/// whole product.
+void mscn_sgemm_skipping_zero_rows(int transA, int transB, int m, int n, int k, float alpha,
+                                   const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+/// Kernel columns `mscn_sgemm_skipping_zero_rows` has left out so far in this process (all threads).
+unsigned long long mscn_sgemm_skipped_zero_rows(void);
+
 #endif
