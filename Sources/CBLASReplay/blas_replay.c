@@ -184,44 +184,59 @@ static unsigned long long skipped_columns_total = 0;
 
 unsigned long long mscn_sgemm_skipped_zero_rows(void) { return __atomic_load_n(&skipped_columns_total, __ATOMIC_RELAXED); }
 
-// Whether the values of C's columns [from, to), rows [is, is + min_i) include a negative zero.
-static int has_negative_zero(const float *C, blas_long ldc, blas_long is, blas_long min_i, blas_long from, blas_long to) {
+// Whether the values of C's columns [from, to), rows [is, is + rows) include a negative zero.
+static int has_negative_zero(const float *C, blas_long ldc, blas_long is, blas_long rows, blas_long from, blas_long to) {
     int found = 0;
     for (blas_long j = from; j < to; j++) {
         const unsigned int *col = (const unsigned int *)(C + is + j * ldc);
-        for (blas_long i = 0; i < min_i; i++) found |= col[i] == 0x80000000u;
+        for (blas_long i = 0; i < rows; i++) found |= col[i] == 0x80000000u;
     }
     return found;
 }
 
-// One kernel call over C's columns [from, to) with B packed from column `from` at `packed`.
-// With `zero_cols` (B's all-zero columns), the call's tiles of all-zero columns are left out:
-// the kernel computes each tile of 3·UNROLL_N columns (then the rest of the call as one tail)
-// on its own, so running the kept tiles as separate calls cut at those tile bounds gives their
-// bits, and a left-out tile would only have added +0 to C. That is C itself unless C holds a
-// -0 (+0 + -0 is +0), so with `check_c` (C not just zeroed by beta) such tiles are kept.
-static void kernel_columns(blas_long min_i, blas_long from, blas_long to, blas_long min_l, float alpha, float *sa,
-                           float *packed, float *C, blas_long ldc, blas_long is, const unsigned char *zero_cols, int check_c) {
-    if (!zero_cols) {
-        kernel(min_i, to - from, min_l, alpha, sa, packed, C + is + from * ldc, ldc);
-        return;
-    }
+typedef void (*columns_fn)(void *context, blas_long from, blas_long to);
+
+// Haswell's kernel computes a call's columns of C in tiles of 3·UNROLL_N from the call's first
+// column, the rest as one tail (cut further, 8, 4, 2, 1, the same way in any call that ends
+// there), each tile on its own: a call over columns [from, to) can be cut at those tile bounds
+// into calls that give every column its bits. Tiles whose columns of op(B) are all zero
+// (`zero_cols`) are left out (passed to `left_out`, if any): the kernel would only add +0 to
+// them, which leaves C as it is unless C holds a -0 (+0 + -0 is +0), so with `check_c` (C rows
+// [is, is + rows) not just zeroed by beta) such tiles are kept. The kept runs go to `compute`,
+// each as one call.
+static void tile_runs(blas_long from, blas_long to, const unsigned char *zero_cols, const float *C, blas_long ldc, blas_long is,
+                      blas_long rows, int check_c, columns_fn compute, columns_fn left_out, void *context) {
     blas_long kept_from = from;
     for (blas_long tile = from; tile < to;) {
         const blas_long end = to - tile >= 3 * UNROLL_N ? tile + 3 * UNROLL_N : to;
         int zero = 1;
         for (blas_long j = tile; j < end; j++) zero &= zero_cols[j];
-        if (zero && check_c) zero = !has_negative_zero(C, ldc, is, min_i, tile, end);
+        if (zero && check_c) zero = !has_negative_zero(C, ldc, is, rows, tile, end);
         if (zero) {
-            if (kept_from < tile) {
-                kernel(min_i, tile - kept_from, min_l, alpha, sa, packed + min_l * (kept_from - from), C + is + kept_from * ldc, ldc);
-            }
+            if (kept_from < tile) compute(context, kept_from, tile);
+            if (left_out) left_out(context, tile, end);
             __atomic_fetch_add(&skipped_columns_total, (unsigned long long)(end - tile), __ATOMIC_RELAXED);
             kept_from = end;
         }
         tile = end;
     }
-    if (kept_from < to) kernel(min_i, to - kept_from, min_l, alpha, sa, packed + min_l * (kept_from - from), C + is + kept_from * ldc, ldc);
+    if (kept_from < to) compute(context, kept_from, to);
+}
+
+// One of the replay's kernel calls: rows [is, is + min_i) of C, B packed from column `from`.
+struct kernel_call { blas_long min_i, min_l, from, is, ldc; float alpha, *sa, *packed, *C; };
+
+static void kernel_call_columns(void *context, blas_long from, blas_long to) {
+    const struct kernel_call *k = context;
+    kernel(k->min_i, to - from, k->min_l, k->alpha, k->sa, k->packed + k->min_l * (from - k->from), k->C + k->is + from * k->ldc, k->ldc);
+}
+
+// A kernel call over C's columns [from, to); with `zero_cols`, without its tiles of zero columns.
+static void kernel_columns(blas_long min_i, blas_long from, blas_long to, blas_long min_l, float alpha, float *sa,
+                           float *packed, float *C, blas_long ldc, blas_long is, const unsigned char *zero_cols, int check_c) {
+    struct kernel_call call = {min_i, min_l, from, is, ldc, alpha, sa, packed, C};
+    if (!zero_cols) kernel_call_columns(&call, from, to);
+    else tile_runs(from, to, zero_cols, C, ldc, is, min_i, check_c, kernel_call_columns, NULL, &call);
 }
 
 // `zero_cols`: NULL, or one flag per column of op(B) that is all zero (see kernel_columns).
@@ -530,7 +545,14 @@ static int all_finite(int transB, int k, int n, const float *b, int ldb) {
 // Haswell build; sub-products are only cut below it, so that its blocks never enter.
 enum { SINGLE_MAX_COLUMNS = 8192 };
 
-// One flag per row of op(A) [m,k] that is all zero (either sign); returns the longest run.
+// Cutting a product costs a call and a packing of op(B) per kept run: worth it only when at least
+// 1/MIN_SAVED_SHARE of the rows can go (a round step's products: about 90%; a warm-up's few
+// pairs without gradient made its epochs ~5% slower when every zero tile was left out).
+enum { MIN_SAVED_SHARE = 4 };
+
+// One flag per row of op(A) [m,k] that is all zero (either sign). Returns how many rows lie in
+// all-zero tiles of 3·UNROLL_N counted from the first row (the rest one tail), as the one-thread
+// form cuts them: what leaving tiles out can save.
 static int find_zero_rows(int transA, int m, int k, const float *a, int lda, unsigned char *zero) {
     // Row i of op(A) is row i of A, or column i of A stored [k, m] when transposed.
     if (!transA) {
@@ -547,48 +569,31 @@ static int find_zero_rows(int transA, int m, int k, const float *a, int lda, uns
             for (int i = 0; i < m; i++) zero[i] &= row[i] == 0;
         }
     }
-    int run = 0, longest = 0;
-    for (int i = 0; i < m; i++) {
-        run = zero[i] ? run + 1 : 0;
-        if (run > longest) longest = run;
+    int saved = 0;
+    for (int tile = 0; tile < m; tile += 3 * UNROLL_N) {
+        const int end = m - tile >= 3 * UNROLL_N ? tile + 3 * UNROLL_N : m;
+        int all = 1;
+        for (int i = tile; i < end; i++) all &= zero[i];
+        if (all) saved += end - tile;
     }
-    return longest;
+    return saved;
 }
 
-// The one-thread form: OpenBLAS itself over runs of C's rows cut at the tile bounds of the whole
-// call (its columns in OpenBLAS's column-major view: tiles of 3·UNROLL_N from the first, the rest
-// as one tail), each run a call of its own. The driver packs and the kernel computes those tiles
-// alike in a call that starts at a tile bound, so the kept rows get the whole product's bits; a
-// left-out tile is C after beta (0 or 1 here), which is what adding +0 would leave unless C holds
-// a -0 (kept then).
-static void single_skipping_zero_rows(int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda,
-                                      const float *b, int ldb, float beta, float *c, int ldc, const unsigned char *zero) {
-    int kept_from = 0;
-    for (int tile = 0; tile < m;) {
-        const int end = m - tile >= 3 * UNROLL_N ? tile + 3 * UNROLL_N : m;
-        int skip = 1;
-        for (int i = tile; i < end; i++) skip &= zero[i];
-        if (skip && beta != 0.0f) {
-            for (int i = tile; i < end; i++) {
-                const unsigned int *row = (const unsigned int *)(c + (size_t)i * (size_t)ldc);
-                for (int j = 0; j < n; j++) skip &= row[j] != 0x80000000u;
-            }
-        }
-        if (skip) {
-            if (kept_from < tile) {
-                openblas_sgemm(transA, transB, tile - kept_from, n, k, alpha, transA ? a + kept_from : a + (size_t)kept_from * (size_t)lda,
-                               lda, b, ldb, beta, c + (size_t)kept_from * (size_t)ldc, ldc);
-            }
-            if (beta == 0.0f) for (int i = tile; i < end; i++) memset(c + (size_t)i * (size_t)ldc, 0, (size_t)n * sizeof(float));
-            __atomic_fetch_add(&skipped_columns_total, (unsigned long long)(end - tile), __ATOMIC_RELAXED);
-            kept_from = end;
-        }
-        tile = end;
-    }
-    if (kept_from < m) {
-        openblas_sgemm(transA, transB, m - kept_from, n, k, alpha, transA ? a + kept_from : a + (size_t)kept_from * (size_t)lda,
-                       lda, b, ldb, beta, c + (size_t)kept_from * (size_t)ldc, ldc);
-    }
+// The one-thread form: OpenBLAS's one-thread driver hands the kernel pieces of 3·UNROLL_N columns
+// (then UNROLL_N, then the rest) or a whole block, starting at the product's first column (C's
+// first row here), so a sub-product over rows cut at tile_runs' bounds gives those rows the
+// whole product's bits. A left-out tile's rows are C after beta (0 or 1 only).
+struct sub_product { int transA, transB, n, k, lda, ldb, ldc; float alpha, beta; const float *a, *b; float *c; };
+
+static void sub_product_rows(void *context, blas_long from, blas_long to) {
+    const struct sub_product *p = context;
+    openblas_sgemm(p->transA, p->transB, (int)(to - from), p->n, p->k, p->alpha, p->transA ? p->a + from : p->a + from * p->lda,
+                   p->lda, p->b, p->ldb, p->beta, p->c + from * p->ldc, p->ldc);
+}
+
+static void zero_rows_after_beta(void *context, blas_long from, blas_long to) {
+    const struct sub_product *p = context;
+    if (p->beta == 0.0f) for (blas_long i = from; i < to; i++) memset(p->c + i * p->ldc, 0, (size_t)p->n * sizeof(float));
 }
 
 void mscn_sgemm_skipping_zero_rows(int transA, int transB, int m, int n, int k, float alpha,
@@ -602,9 +607,11 @@ void mscn_sgemm_skipping_zero_rows(int transA, int transB, int m, int n, int k, 
     unsigned char *zero = NULL;
     if ((threaded || single) && alpha != 0.0f && k > 0 && n > 0 &&
         (zero = reserve(&zero_row_buffer, &zero_row_bytes, (size_t)m)) != NULL &&
-        find_zero_rows(transA, m, k, a, lda, zero) >= 3 * UNROLL_N && all_finite(transB, k, n, b, ldb)) {
+        find_zero_rows(transA, m, k, a, lda, zero) * MIN_SAVED_SHARE >= m && all_finite(transB, k, n, b, ldb)) {
         if (single) {
-            single_skipping_zero_rows(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, zero);
+            // Row-major C's rows are OpenBLAS's columns: rows [0, n) of its view are our columns.
+            struct sub_product p = {transA, transB, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
+            tile_runs(0, m, zero, c, ldc, 0, n, beta != 0.0f, sub_product_rows, zero_rows_after_beta, &p);
             return;
         }
         if (replay(transB, transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, nthreads_m, nthreads_n, zero)) return;

@@ -162,8 +162,8 @@ func alignmentBackward(_ g: PairGroup, _ layout: PairLayout, _ x: PackedInputs, 
     let S = st.nodes[0].p
     // A pair whose node gradients are all zero adds exactly zero below: its per-row work is
     // skipped (its rows of dX, dP and dGram stay zero). Products keep their shapes (rounding
-    // depends on them); the weight gradients' ones leave out zero depth runs where that gives
-    // the same bits (`sgemmAddSkippingZeroDepth`).
+    // depends on them); the weight gradients' ones leave out zero depth runs and the data
+    // gradients' ones zero kernel tiles where that gives the same bits.
     let active = sc.active
     active.mark(g, layout, rows: dS, simDim: s)
     /// `body(w)` for the local word rows of the group's active pairs.

@@ -7,7 +7,9 @@
 /// 93% under the warm-up's sum of hinges), so the backward skips the others' per-pair work. The
 /// group's products keep their shapes (a product's rounding depends on them); those summing over
 /// rows (the weight gradients) leave out aligned runs of zero rows where OpenBLAS's kernels give
-/// the same bits without them (`sgemmAddSkippingZeroDepth`). Off, both run in full.
+/// the same bits without them (`sgemmAddSkippingZeroDepth`), and those with a row per node (the
+/// data gradients) leave out whole kernel tiles of zero rows (`sgemm`'s `zeroRowsInA`). Off, all
+/// run in full.
 final class PairActivity {
     private let flags: UnsafeMutablePointer<Bool>
     let capacity: Int
