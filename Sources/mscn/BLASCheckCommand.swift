@@ -58,27 +58,37 @@ struct BLASCheckCommand: ParsableCommand {
     }
 
     func checkBiasFirst() throws {
-        try requireHaswellDepthBlocking("the bias-first form is off here")
-        let result = BLAS.checkBiasFirst(count: products, maxSide: maxSide, seed: seed)
-        try report(result.mismatches,
-                   passed: "\(products) linear layers (\(result.biasFirst) of them bias-first, depth ≤ \(BLAS.singleBlockDepth)), \(BLAS.serialReplay.status): all bit-identical",
-                   failed: "\(result.mismatches.count) of \(products) linear layers differ with the bias first")
+        try checkHaswellForm(never: "the bias-first form is off here", {
+            let r = BLAS.checkBiasFirst(count: products, maxSide: maxSide, seed: seed)
+            return (r.biasFirst, r.mismatches)
+        }, passed: { "\(products) linear layers (\($0) of them bias-first, depth ≤ \(BLAS.singleBlockDepth))" },
+           failed: "linear layers differ with the bias first")
     }
 
     func checkZeroDepth() throws {
-        try requireHaswellDepthBlocking("zero depth stretches are never dropped here")
-        let result = BLAS.checkZeroDepth(count: products, maxSide: maxSide, maxDepth: maxDepth, seed: seed)
-        try report(result.mismatches,
-                   passed: "\(products) products with zero depth stretches (\(result.leftOut) left some out), \(BLAS.serialReplay.status): all bit-identical",
-                   failed: "\(result.mismatches.count) of \(products) products differ when their zero depth stretches are dropped")
+        try checkHaswellForm(never: "zero depth stretches are never dropped here", {
+            let r = BLAS.checkZeroDepth(count: products, maxSide: maxSide, maxDepth: maxDepth, seed: seed)
+            return (r.leftOut, r.mismatches)
+        }, passed: { "\(products) products with zero depth stretches (\($0) left some out)" },
+           failed: "products differ when their zero depth stretches are dropped")
     }
 
     func checkZeroRows() throws {
-        try requireHaswellDepthBlocking("zero rows are never left out here")
-        let result = BLAS.checkZeroRows(count: products, maxSide: maxSide, maxDepth: maxDepth, seed: seed)
-        try report(result.mismatches,
-                   passed: "\(products) products with zero rows (\(result.leftOut) left kernel tiles out), \(BLAS.serialReplay.status): all bit-identical",
-                   failed: "\(result.mismatches.count) of \(products) products differ when their zero rows' kernel tiles are left out")
+        try checkHaswellForm(never: "zero rows are never left out here", {
+            let r = BLAS.checkZeroRows(count: products, maxSide: maxSide, maxDepth: maxDepth, seed: seed)
+            return (r.leftOut, r.mismatches)
+        }, passed: { "\(products) products with zero rows (\($0) left kernel tiles out)" },
+           failed: "products differ when their zero rows' kernel tiles are left out")
+    }
+
+    /// A form that rests on OpenBLAS 0.3.21's Haswell kernels: exits 2 elsewhere (`never` says
+    /// why); `run` gives how many products used the form and the mismatches.
+    private func checkHaswellForm<Mismatch: CustomStringConvertible>(never: String, _ run: () -> (Int, [Mismatch]),
+                                                                     passed: (Int) -> String, failed: String) throws {
+        try requireHaswellDepthBlocking(never)
+        let (used, mismatches) = run()
+        try report(mismatches, passed: passed(used) + ", \(BLAS.serialReplay.status): all bit-identical",
+                   failed: "\(mismatches.count) of \(products) " + failed)
     }
 
     private func requireReplay() throws {

@@ -72,19 +72,8 @@ final class SerialBLASTests: XCTestCase {
     /// give the whole product's bits with OpenBLAS's two threads, with the replay and with one
     /// thread (each takes its own depth blocking); elsewhere they are never left out.
     func testZeroDepthSkippingGivesTheBitsOfTheWholeProduct() throws {
-        let probe = try runProduct("mscn", ["blas-check", "--zero-depth", "--products", "1"], environment: Self.haswell)
-        if probe.status == 2 { throw XCTSkip("zero depth skipping off on this machine: \(probe.stderr)") }
-        for extra in [[:], ["MSCN_SERIAL_BLAS": "1"], ["OPENBLAS_NUM_THREADS": "1"]] {
-            let env = Self.haswell.merging(extra) { $1 }
-            let r = try runProduct("mscn", ["blas-check", "--zero-depth", "--products", "150", "--max-side", "90",
-                                            "--max-depth", "800", "--seed", "5"], environment: env)
-            XCTAssertEqual(r.status, 0, "\(extra): " + r.stdout + r.stderr)
-            XCTAssertTrue(r.stdout.contains("all bit-identical"), r.stdout)
-            XCTAssertFalse(r.stdout.contains("(0 left some out)"), r.stdout)
-        }
-        let native = try runProduct("mscn", ["blas-check", "--zero-depth", "--products", "1"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
-        XCTAssertEqual(native.status, 2, native.stdout + native.stderr)
-        XCTAssertTrue(native.stderr.contains("never dropped here"), native.stderr)
+        try assertSkippingCheck("--zero-depth", ["--products", "150", "--max-side", "90", "--max-depth", "800", "--seed", "5"],
+                                noneLeftOut: "(0 left some out)", off: "never dropped here")
     }
 
     /// Under the pipelines' kernels, products leaving out the kernel tiles of all-zero rows give
@@ -92,19 +81,24 @@ final class SerialBLASTests: XCTestCase {
     /// threshold), with the replay (its two-thread split) and with one thread, for β = 0 and 1 and
     /// a C holding negative zeros; elsewhere they are never left out.
     func testZeroRowsSkippingGivesTheBitsOfTheWholeProduct() throws {
-        let probe = try runProduct("mscn", ["blas-check", "--zero-rows", "--products", "1"], environment: Self.haswell)
-        if probe.status == 2 { throw XCTSkip("zero rows skipping off on this machine: \(probe.stderr)") }
+        try assertSkippingCheck("--zero-rows", ["--products", "100", "--max-side", "150", "--max-depth", "700", "--seed", "7"],
+                                noneLeftOut: "(0 left kernel tiles out)", off: "never left out here")
+    }
+
+    /// `mscn blas-check <check>` passes in the three settings, each leaving something out, and
+    /// exits 2 (saying `off`) under another kernel.
+    private func assertSkippingCheck(_ check: String, _ arguments: [String], noneLeftOut: String, off: String) throws {
+        let probe = try runProduct("mscn", ["blas-check", check, "--products", "1"], environment: Self.haswell)
+        if probe.status == 2 { throw XCTSkip("\(check) off on this machine: \(probe.stderr)") }
         for extra in [[:], ["MSCN_SERIAL_BLAS": "1"], ["OPENBLAS_NUM_THREADS": "1"]] {
-            let env = Self.haswell.merging(extra) { $1 }
-            let r = try runProduct("mscn", ["blas-check", "--zero-rows", "--products", "100", "--max-side", "150",
-                                            "--max-depth", "700", "--seed", "7"], environment: env)
+            let r = try runProduct("mscn", ["blas-check", check] + arguments, environment: Self.haswell.merging(extra) { $1 })
             XCTAssertEqual(r.status, 0, "\(extra): " + r.stdout + r.stderr)
             XCTAssertTrue(r.stdout.contains("all bit-identical"), r.stdout)
-            XCTAssertFalse(r.stdout.contains("(0 left kernel tiles out)"), r.stdout)
+            XCTAssertFalse(r.stdout.contains(noneLeftOut), r.stdout)
         }
-        let native = try runProduct("mscn", ["blas-check", "--zero-rows", "--products", "1"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        let native = try runProduct("mscn", ["blas-check", check, "--products", "1"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
         XCTAssertEqual(native.status, 2, native.stdout + native.stderr)
-        XCTAssertTrue(native.stderr.contains("never left out here"), native.stderr)
+        XCTAssertTrue(native.stderr.contains(off), native.stderr)
     }
 
     /// Where it cannot reproduce OpenBLAS (here: one OpenBLAS thread), the replay declines with
