@@ -177,9 +177,6 @@ static size_t reserve_packing(const blas_long *range_n, int nthreads, blas_long 
     return ready ? chunk_floats : 0;
 }
 
-// OpenBLAS's column-major view: C[M,N] (ldc) = alpha·op(A)[M,K]·op(B)[K,N] + beta·C, split as
-// gemm_driver splits it for nthreads_m × nthreads_n threads, each thread's work replayed in turn.
-// Returns 0 when the packing buffers could not be allocated (nothing written then).
 static unsigned long long skipped_columns_total = 0;
 
 unsigned long long mscn_sgemm_skipped_zero_rows(void) { return __atomic_load_n(&skipped_columns_total, __ATOMIC_RELAXED); }
@@ -196,6 +193,9 @@ static int has_negative_zero(const float *C, blas_long ldc, blas_long is, blas_l
 
 typedef void (*columns_fn)(void *context, blas_long from, blas_long to);
 
+// The end of the kernel tile that starts at `tile` in a call ending at `to` (see tile_runs).
+static blas_long tile_end(blas_long tile, blas_long to) { return to - tile >= 3 * UNROLL_N ? tile + 3 * UNROLL_N : to; }
+
 // Haswell's kernel computes a call's columns of C in tiles of 3·UNROLL_N from the call's first
 // column, the rest as one tail (cut further, 8, 4, 2, 1, the same way in any call that ends
 // there), each tile on its own: a call over columns [from, to) can be cut at those tile bounds
@@ -207,8 +207,8 @@ typedef void (*columns_fn)(void *context, blas_long from, blas_long to);
 static void tile_runs(blas_long from, blas_long to, const unsigned char *zero_cols, const float *C, blas_long ldc, blas_long is,
                       blas_long rows, int check_c, columns_fn compute, columns_fn left_out, void *context) {
     blas_long kept_from = from;
-    for (blas_long tile = from; tile < to;) {
-        const blas_long end = to - tile >= 3 * UNROLL_N ? tile + 3 * UNROLL_N : to;
+    for (blas_long tile = from, end; tile < to; tile = end) {
+        end = tile_end(tile, to);
         int zero = 1;
         for (blas_long j = tile; j < end; j++) zero &= zero_cols[j];
         if (zero && check_c) zero = !has_negative_zero(C, ldc, is, rows, tile, end);
@@ -218,7 +218,6 @@ static void tile_runs(blas_long from, blas_long to, const unsigned char *zero_co
             __atomic_fetch_add(&skipped_columns_total, (unsigned long long)(end - tile), __ATOMIC_RELAXED);
             kept_from = end;
         }
-        tile = end;
     }
     if (kept_from < to) compute(context, kept_from, to);
 }
@@ -239,6 +238,9 @@ static void kernel_columns(blas_long min_i, blas_long from, blas_long to, blas_l
     else tile_runs(from, to, zero_cols, C, ldc, is, min_i, check_c, kernel_call_columns, NULL, &call);
 }
 
+// OpenBLAS's column-major view: C[M,N] (ldc) = alpha·op(A)[M,K]·op(B)[K,N] + beta·C, split as
+// gemm_driver splits it for nthreads_m × nthreads_n threads, each thread's work replayed in turn.
+// Returns 0 when the packing buffers could not be allocated (nothing written then).
 // `zero_cols`: NULL, or one flag per column of op(B) that is all zero (see kernel_columns).
 static int replay(int ta, int tb, blas_long M, blas_long N, blas_long K, float alpha,
                   const float *A, blas_long lda, const float *B, blas_long ldb, float beta, float *C, blas_long ldc,
@@ -350,6 +352,12 @@ static int two_thread_split(blas_long M, blas_long N, int *nthreads_m, int *nthr
     return *nthreads_m * *nthreads_n;
 }
 
+// Whether OpenBLAS computes this row-major m×n×k call (not replayed) on one thread: one thread
+// set, or below its threading threshold.
+static int runs_on_one_thread(int m, int n, int k) {
+    return openblas_get_num_threads() == 1 || (double)m * (double)n * (double)k <= threading_threshold;
+}
+
 // Whether `mscn_sgemm` replays this row-major m×n×k call's two-thread split, and with which.
 // cblas_sgemm's row-major call is OpenBLAS's column-major C^T = op(B)^T·op(A)^T: M = n, N = m.
 static int replays_split(int m, int n, int k, int *nthreads_m, int *nthreads_n) {
@@ -402,17 +410,21 @@ static blas_long depth_block(blas_long rest, int threaded) {
 // aligned runs of 8 zero terms keeps every bit, shorter or unaligned runs do not).
 enum { DEPTH_LANES = 8 };
 
+// Whether all `n` values of `row` are zero (either sign). No early exit, so the compiler can
+// vectorise it (rows are 24–300 values).
+static int row_is_zero(const float *row, blas_long n) {
+    int nonzero = 0;
+    for (blas_long i = 0; i < n; i++) nonzero |= row[i] != 0;
+    return !nonzero;
+}
+
 // Whether depth index p of the product contributes only zero terms: its row of op(A) (transA:
 // row p of A, else column p) or of op(B) (transB: column p of B, else row p) is all zero.
 static int depth_is_zero(int operand_b, int trans, blas_long p, blas_long width, const float *x, blas_long ld) {
     // op(A) is [m,k]: stored [k,m] when transposed. op(B) is [k,n]: stored [n,k] when transposed.
     const int contiguous = operand_b ? !trans : trans;
     if (contiguous) {
-        // No early exit inside a row, so the compiler can vectorise it (rows are 24–300 values).
-        const float *row = x + p * ld;
-        int nonzero = 0;
-        for (blas_long i = 0; i < width; i++) nonzero |= row[i] != 0;
-        return !nonzero;
+        return row_is_zero(x + p * ld, width);
     } else {
         for (blas_long i = 0; i < width; i++) if (x[i * ld + p] != 0) return 0;
     }
@@ -449,7 +461,7 @@ void mscn_sgemm_skipping_zero_depth(int transA, int transB, int m, int n, int k,
     ensure_initialised();
     int nthreads_m, nthreads_n;
     const int threaded = replays_split(m, n, k, &nthreads_m, &nthreads_n);
-    const int single = !threaded && (openblas_get_num_threads() == 1 || (double)m * (double)n * (double)k <= threading_threshold);
+    const int single = !threaded && runs_on_one_thread(m, n, k);
     const blas_long width = zeroOperand ? n : m;
     const float *x = zeroOperand ? b : a;
     const blas_long ldx = zeroOperand ? ldb : lda;
@@ -556,12 +568,7 @@ enum { MIN_SAVED_SHARE = 4 };
 static int find_zero_rows(int transA, int m, int k, const float *a, int lda, unsigned char *zero) {
     // Row i of op(A) is row i of A, or column i of A stored [k, m] when transposed.
     if (!transA) {
-        for (int i = 0; i < m; i++) {
-            const float *row = a + (size_t)i * (size_t)lda;
-            int nonzero = 0;
-            for (int p = 0; p < k; p++) nonzero |= row[p] != 0;
-            zero[i] = (unsigned char)!nonzero;
-        }
+        for (int i = 0; i < m; i++) zero[i] = (unsigned char)row_is_zero(a + (size_t)i * (size_t)lda, k);
     } else {
         memset(zero, 1, (size_t)m);
         for (int p = 0; p < k; p++) {
@@ -570,11 +577,11 @@ static int find_zero_rows(int transA, int m, int k, const float *a, int lda, uns
         }
     }
     int saved = 0;
-    for (int tile = 0; tile < m; tile += 3 * UNROLL_N) {
-        const int end = m - tile >= 3 * UNROLL_N ? tile + 3 * UNROLL_N : m;
+    for (blas_long tile = 0, end; tile < m; tile = end) {
+        end = tile_end(tile, m);
         int all = 1;
-        for (int i = tile; i < end; i++) all &= zero[i];
-        if (all) saved += end - tile;
+        for (blas_long i = tile; i < end; i++) all &= zero[i];
+        if (all) saved += (int)(end - tile);
     }
     return saved;
 }
@@ -601,9 +608,8 @@ void mscn_sgemm_skipping_zero_rows(int transA, int transB, int m, int n, int k, 
     ensure_initialised();
     int nthreads_m, nthreads_n;
     const int threaded = replays_split(m, n, k, &nthreads_m, &nthreads_n);
-    const int single = !threaded && mscn_sgemm_single_block_depth() == GEMM_Q && m <= SINGLE_MAX_COLUMNS &&
-                       (beta == 0.0f || beta == 1.0f) &&
-                       (openblas_get_num_threads() == 1 || (double)m * (double)n * (double)k <= threading_threshold);
+    const int single = !threaded && runs_on_one_thread(m, n, k) && mscn_sgemm_single_block_depth() == GEMM_Q &&
+                       m <= SINGLE_MAX_COLUMNS && (beta == 0.0f || beta == 1.0f);
     unsigned char *zero = NULL;
     if ((threaded || single) && alpha != 0.0f && k > 0 && n > 0 &&
         (zero = reserve(&zero_row_buffer, &zero_row_bytes, (size_t)m)) != NULL &&

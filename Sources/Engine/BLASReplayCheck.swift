@@ -1,3 +1,4 @@
+import CBLASReplay
 import MSCNRandom
 
 extension BLAS {
@@ -51,6 +52,35 @@ extension BLAS {
             }
         }
         return (split, mismatches)
+    }
+
+    /// A skipping product form against the whole one: `start` + op(A)·op(B) (α = 1, row-major,
+    /// tight leading dimensions) through `mscn_sgemm` and through `skipping` (given A, lda, B, ldb
+    /// and C), with the skipping form's counter of work left out read around it. Returns how many
+    /// values differ in their bits and whether the counter moved.
+    static func compareWithWholeProduct(_ a: [Float], _ b: [Float], start: [Float], m: Int, n: Int, k: Int,
+                                        transA: Bool, transB: Bool, beta: Float, counter: () -> UInt64,
+                                        skipping: (UnsafePointer<Float>, Int32, UnsafePointer<Float>, Int32, UnsafeMutablePointer<Float>) -> Void)
+        -> (differing: Int, leftOut: Bool) {
+        var whole = start, skipped = start
+        var leftOut = false
+        let lda = Int32(transA ? m : k), ldb = Int32(transB ? k : n)
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                guard let ap = pa.baseAddress, let bp = pb.baseAddress else { return }
+                whole.withUnsafeMutableBufferPointer { pc in
+                    guard let cp = pc.baseAddress else { return }
+                    mscn_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, ap, lda, bp, ldb, beta, cp, Int32(n))
+                }
+                skipped.withUnsafeMutableBufferPointer { pc in
+                    guard let cp = pc.baseAddress else { return }
+                    let before = counter()
+                    skipping(ap, lda, bp, ldb, cp)
+                    leftOut = counter() > before
+                }
+            }
+        }
+        return (zip(whole, skipped).filter { $0.bitPattern != $1.bitPattern }.count, leftOut)
     }
 
     /// A random product's sides, depth and transpositions, drawn in this order.
