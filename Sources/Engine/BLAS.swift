@@ -85,8 +85,12 @@ public enum BLAS {
     /// `MSCN_THREADS` (when set) caps OpenBLAS's threads, applied before the first product (two
     /// training processes sharing two cores run best with 1 each). OpenBLAS's single-threaded
     /// path can round mid-sized products differently, so a different cap may change last bits.
+    /// Not under an accepted `MSCN_SERIAL_BLAS=1`: the replay already computes the two-thread
+    /// products on the calling thread, so they keep the two-thread split, and a process with
+    /// `MSCN_THREADS=1` gets the bits of one with two.
     static let threadCap: Int? = {
         guard let n = environmentThreads else { return nil }
+        if mscn_blas_replay_active() != 0 { return n }
         mscn_blas_set_threads(Int32(n))
         return n
     }()

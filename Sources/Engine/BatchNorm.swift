@@ -29,57 +29,76 @@ extension Tape {
         let xv = values[x.id], gv = values[weight.id], bv = values[bias.id]
         let m = n * l
         var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
-        if training {
-            for ch in 0..<c {
-                var s1 = 0.0
-                for i in 0..<n { for j in 0..<l { s1 += Double(xv[(i * c + ch) * l + j]) } }
-                let mu = s1 / Double(m)
-                var s2 = 0.0
-                for i in 0..<n { for j in 0..<l { let d = Double(xv[(i * c + ch) * l + j]) - mu; s2 += d * d } }
-                let v = s2 / Double(m)
-                mean[ch] = Float(mu)
-                invStd[ch] = Float(1 / (v + Double(buffers.eps)).squareRoot())
-                if update {
-                    let unbiased = m > 1 ? s2 / Double(m - 1) : v
-                    let mom = buffers.momentum
-                    buffers.runningMean[ch] = (1 - mom) * buffers.runningMean[ch] + mom * Float(mu)
-                    buffers.runningVar[ch] = (1 - mom) * buffers.runningVar[ch] + mom * Float(unbiased)
+        var xhat = xv, y = xv
+        xv.withUnsafeBufferPointer { xb in
+            guard let x = xb.baseAddress else { return }
+            if training {
+                let s1 = channelSums(n: n, c: c, l: l) { k, _ in Double(x[k]) }
+                let mu = s1.map { $0 / Double(m) }
+                let s2 = mu.withUnsafeBufferPointer { mub in
+                    channelSums(n: n, c: c, l: l) { k, ch in let d = Double(x[k]) - mub[ch]; return d * d }
+                }
+                for ch in 0..<c {
+                    let v = s2[ch] / Double(m)
+                    mean[ch] = Float(mu[ch])
+                    invStd[ch] = Float(1 / (v + Double(buffers.eps)).squareRoot())
+                    if update {
+                        let unbiased = m > 1 ? s2[ch] / Double(m - 1) : v
+                        let mom = buffers.momentum
+                        buffers.runningMean[ch] = (1 - mom) * buffers.runningMean[ch] + mom * Float(mu[ch])
+                        buffers.runningVar[ch] = (1 - mom) * buffers.runningVar[ch] + mom * Float(unbiased)
+                    }
+                }
+                if update { buffers.numBatchesTracked += 1 }
+            } else {
+                for ch in 0..<c {
+                    mean[ch] = buffers.runningMean[ch]
+                    invStd[ch] = 1 / (buffers.runningVar[ch] + buffers.eps).squareRoot()
                 }
             }
-            if update { buffers.numBatchesTracked += 1 }
-        } else {
-            for ch in 0..<c {
-                mean[ch] = buffers.runningMean[ch]
-                invStd[ch] = 1 / (buffers.runningVar[ch] + buffers.eps).squareRoot()
+            xhat.withUnsafeMutableBufferPointer { hb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    guard let h = hb.baseAddress, let yp = yb.baseAddress else { return }
+                    for i in 0..<n { for ch in 0..<c {
+                        let mc = mean[ch], ic = invStd[ch], gc = gv[ch], bc = bv[ch], base = (i * c + ch) * l
+                        for j in 0..<l {
+                            let xh = (x[base + j] - mc) * ic
+                            h[base + j] = xh
+                            yp[base + j] = gc * xh + bc
+                        }
+                    } }
+                }
             }
         }
-        var xhat = xv, y = xv
-        for i in 0..<n { for ch in 0..<c { for j in 0..<l {
-            let k = (i * c + ch) * l + j
-            xhat[k] = (xv[k] - mean[ch]) * invStd[ch]
-            y[k] = gv[ch] * xhat[k] + bv[ch]
-        } } }
         return record(y, shape: s, requiresGrad: anyNeedsGrad([x, weight, bias]),
                       tangent: { $0.tangentBatchNorm(x, weight: weight, bias: bias, xhat: xhat, invStd: invStd, n: n, c: c, l: l, training: training) }) { t, g in
             let gv = t.values[weight.id]
             var dgamma = [Double](repeating: 0, count: c), dbeta = [Double](repeating: 0, count: c)
-            for i in 0..<n { for ch in 0..<c { for j in 0..<l {
-                let k = (i * c + ch) * l + j
-                dgamma[ch] += Double(g[k] * xhat[k]); dbeta[ch] += Double(g[k])
-            } } }
+            var dx = g
+            g.withUnsafeBufferPointer { gb in
+                xhat.withUnsafeBufferPointer { hb in
+                    guard let gp = gb.baseAddress, let h = hb.baseAddress else { return }
+                    dgamma = channelSums(n: n, c: c, l: l) { k, _ in Double(gp[k] * h[k]) }
+                    dbeta = channelSums(n: n, c: c, l: l) { k, _ in Double(gp[k]) }
+                    guard t.needsGrad(x) else { return }
+                    dx.withUnsafeMutableBufferPointer { db in
+                        guard let d = db.baseAddress else { return }
+                        for i in 0..<n { for ch in 0..<c {
+                            let base = (i * c + ch) * l, scale = gv[ch] * invStd[ch]
+                            if training {
+                                // γ/σ · (g − mean(g) − x̂ · mean(g·x̂)), the batch statistics depending on x.
+                                let mg = Float(dbeta[ch] / Double(m)), mgx = Float(dgamma[ch] / Double(m))
+                                for j in 0..<l { d[base + j] = scale * (gp[base + j] - mg - h[base + j] * mgx) }
+                            } else {
+                                for j in 0..<l { d[base + j] = gp[base + j] * gv[ch] * invStd[ch] }
+                            }
+                        }
+                    } }
+                }
+            }
             t.accumulate(weight, dgamma.map { Float($0) })
             t.accumulate(bias, dbeta.map { Float($0) })
             guard t.needsGrad(x) else { return }
-            var dx = g
-            for i in 0..<n { for ch in 0..<c { for j in 0..<l {
-                let k = (i * c + ch) * l + j
-                if training {
-                    // γ/σ · (g − mean(g) − x̂ · mean(g·x̂)), the batch statistics depending on x.
-                    dx[k] = gv[ch] * invStd[ch] * (g[k] - Float(dbeta[ch] / Double(m)) - xhat[k] * Float(dgamma[ch] / Double(m)))
-                } else {
-                    dx[k] = g[k] * gv[ch] * invStd[ch]
-                }
-            } } }
             t.accumulate(x, dx)
         }
     }

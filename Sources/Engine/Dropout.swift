@@ -25,8 +25,14 @@ public final class DropoutSource {
             return replay[replayIndex]
         }
         let keep = 1 / (1 - p)
-        var m = [Float](repeating: 0, count: count)
-        for i in 0..<count where generator.unitFloat() >= p { m[i] = keep }
+        // A local copy of the generator keeps its state in registers (a stored property of a class
+        // is reloaded and stored back around every draw); the stream is the same.
+        var local = generator
+        let m = [Float](unsafeUninitializedCapacity: count) { buffer, initialised in
+            for i in 0..<count { buffer[i] = local.unitFloat() >= p ? keep : 0 }
+            initialised = count
+        }
+        generator = local
         recorded.append(m)
         return m
     }

@@ -34,7 +34,12 @@ extension Tape {
         unary(x, { $0 > 0 ? $0 : slope * $0 }, { x, _ in x > 0 ? 1 : slope })
     }
     public func tanh(_ x: Var) -> Var {
-        elementwise(x, ParallelRows.map(values[x.id], vectorized: Tanh.apply), { _, y in 1 - y * y })
+        let y = ParallelRows.map(values[x.id], vectorized: Tanh.apply)
+        // Not through `elementwise`: its derivative closure would be called once per element.
+        return record(y, shape: shape(x), requiresGrad: needsGrad(x),
+                      tangent: { $0.tangentElementwise(x, y) { _, y in 1 - y * y } }) { t, g in
+            t.accumulate(x, zipped(g, y) { g, y in g * (1 - y * y) })
+        }
     }
     public func square(_ x: Var) -> Var { unary(x, { $0 * $0 }, { x, _ in 2 * x }) }
     public func scale(_ x: Var, _ c: Float) -> Var { unary(x, { $0 * c }, { _, _ in c }) }
@@ -43,13 +48,9 @@ extension Tape {
     public func mask(_ x: Var, _ m: [Float]) -> Var {
         let xv = values[x.id]
         precondition(m.count == xv.count, "mask size")
-        var y = xv
-        for i in y.indices { y[i] *= m[i] }
-        return record(y, shape: shape(x), requiresGrad: needsGrad(x),
+        return record(zipped(xv, m, *), shape: shape(x), requiresGrad: needsGrad(x),
                       tangent: { $0.tangentOfLinear([x]) { s, v in s.mask(v[0], m) } }) { t, g in
-            var dx = g
-            for i in dx.indices { dx[i] *= m[i] }
-            t.accumulate(x, dx)
+            t.accumulate(x, zipped(g, m, *))
         }
     }
 
@@ -88,21 +89,39 @@ extension Tape {
         let av = values[a.id], bv = values[b.id]
         let k = shape(b).last ?? 1, n = bv.count / k
         precondition(av.count == n * m * k, "mulBroadcastMiddle sizes \(shape(a)) \(shape(b))")
-        var y = av
-        for i in 0..<n { for j in 0..<m { for c in 0..<k { y[(i * m + j) * k + c] *= bv[i * k + c] } } }
-        return record(y, shape: shape(a), requiresGrad: anyNeedsGrad([a, b]),
+        return record(Self.timesMiddleBroadcast(av, bv, n: n, m: m, k: k), shape: shape(a), requiresGrad: anyNeedsGrad([a, b]),
                       tangent: { $0.tangentOfBilinear(a, b) { s, p, q in s.mulBroadcastMiddle(p, q, middle: m) } }) { t, g in
             let av = t.values[a.id], bv = t.values[b.id]
-            if t.needsGrad(a) {
-                var da = g
-                for i in 0..<n { for j in 0..<m { for c in 0..<k { da[(i * m + j) * k + c] *= bv[i * k + c] } } }
-                t.accumulate(a, da)
-            }
+            if t.needsGrad(a) { t.accumulate(a, Self.timesMiddleBroadcast(g, bv, n: n, m: m, k: k)) }
             if t.needsGrad(b) {
                 var db = [Float](repeating: 0, count: n * k)
-                for i in 0..<n { for j in 0..<m { for c in 0..<k { db[i * k + c] += g[(i * m + j) * k + c] * av[(i * m + j) * k + c] } } }
+                g.withUnsafeBufferPointer { gb in
+                    av.withUnsafeBufferPointer { ab in
+                        db.withUnsafeMutableBufferPointer { dbb in
+                            for i in 0..<n { for j in 0..<m {
+                                let row = (i * m + j) * k
+                                for c in 0..<k { dbb[i * k + c] += gb[row + c] * ab[row + c] }
+                            } }
+                        }
+                    }
+                }
                 t.accumulate(b, db)
             }
+        }
+    }
+
+    /// `x[i, j, c] · b[i, c]` for x `[n, m, k]`, b `[n, k]`.
+    static func timesMiddleBroadcast(_ x: [Float], _ b: [Float], n: Int, m: Int, k: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: x.count) { out, initialised in
+            x.withUnsafeBufferPointer { xb in
+                b.withUnsafeBufferPointer { bb in
+                    for i in 0..<n { for j in 0..<m {
+                        let row = (i * m + j) * k
+                        for c in 0..<k { out[row + c] = xb[row + c] * bb[i * k + c] }
+                    } }
+                }
+            }
+            initialised = x.count
         }
     }
 }

@@ -25,17 +25,26 @@ extension Tape {
         let s = shape(x)
         let n = s[0], m = s[1], k = s[2], xv = values[x.id]
         var y = [Float](repeating: 0, count: n * k)
-        for i in 0..<n {
-            let c = counts?[i] ?? m
-            for j in 0..<c { for q in 0..<k { y[i * k + q] += xv[(i * m + j) * k + q] } }
-            for q in 0..<k { y[i * k + q] /= Float(c) }
+        // Raw pointers: the loops over q vectorise (each element still sums its rows j in order).
+        xv.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                for i in 0..<n {
+                    let c = counts?[i] ?? m
+                    for j in 0..<c { for q in 0..<k { yb[i * k + q] += xb[(i * m + j) * k + q] } }
+                    for q in 0..<k { yb[i * k + q] /= Float(c) }
+                }
+            }
         }
         return record(y, shape: [n, k], requiresGrad: needsGrad(x),
                       tangent: { $0.tangentOfLinear([x]) { s, v in s.meanMiddle(v[0], counts: counts) } }) { t, g in
             var dx = [Float](repeating: 0, count: n * m * k)
-            for i in 0..<n {
-                let c = counts?[i] ?? m
-                for j in 0..<c { for q in 0..<k { dx[(i * m + j) * k + q] = g[i * k + q] / Float(c) } }
+            g.withUnsafeBufferPointer { gb in
+                dx.withUnsafeMutableBufferPointer { db in
+                    for i in 0..<n {
+                        let c = counts?[i] ?? m
+                        for j in 0..<c { for q in 0..<k { db[(i * m + j) * k + q] = gb[i * k + q] / Float(c) } }
+                    }
+                }
             }
             t.accumulate(x, dx)
         }
@@ -47,19 +56,31 @@ extension Tape {
         let n = s[0], m = s[1], k = s[2]
         let xv = values[x.id], wv = values[w.id]
         var y = [Float](repeating: 0, count: n * k)
-        for i in 0..<n { for j in 0..<m { let a = wv[i * m + j]; for q in 0..<k { y[i * k + q] += a * xv[(i * m + j) * k + q] } } }
+        xv.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                for i in 0..<n { for j in 0..<m { let a = wv[i * m + j]; for q in 0..<k { yb[i * k + q] += a * xb[(i * m + j) * k + q] } } }
+            }
+        }
         return record(y, shape: [n, k], requiresGrad: anyNeedsGrad([x, w]),
                       tangent: { $0.tangentOfBilinear(x, w) { s, p, q in s.weightedSumMiddle(p, q) } }) { t, g in
             let xv = t.values[x.id], wv = t.values[w.id]
-            if t.needsGrad(x) {
-                var dx = [Float](repeating: 0, count: n * m * k)
-                for i in 0..<n { for j in 0..<m { let a = wv[i * m + j]; for q in 0..<k { dx[(i * m + j) * k + q] = a * g[i * k + q] } } }
-                t.accumulate(x, dx)
-            }
-            if t.needsGrad(w) {
-                var dw = [Float](repeating: 0, count: n * m)
-                for i in 0..<n { for j in 0..<m { var s: Float = 0; for q in 0..<k { s += g[i * k + q] * xv[(i * m + j) * k + q] }; dw[i * m + j] = s } }
-                t.accumulate(w, dw)
+            g.withUnsafeBufferPointer { gb in
+                if t.needsGrad(x) {
+                    var dx = [Float](repeating: 0, count: n * m * k)
+                    dx.withUnsafeMutableBufferPointer { db in
+                        for i in 0..<n { for j in 0..<m { let a = wv[i * m + j]; for q in 0..<k { db[(i * m + j) * k + q] = a * gb[i * k + q] } } }
+                    }
+                    t.accumulate(x, dx)
+                }
+                if t.needsGrad(w) {
+                    // Each weight's dot over q in order; the m rows of an item side by side in lanes.
+                    var dw = [Float]()
+                    dw.reserveCapacity(n * m)
+                    xv.withUnsafeBufferPointer { xb in
+                        for i in 0..<n { dw += rowSums(rows: m, n: k) { j, q in gb[i * k + q] * xb[(i * m + j) * k + q] } }
+                    }
+                    t.accumulate(w, dw)
+                }
             }
         }
     }

@@ -41,21 +41,28 @@ extension Tape {
         guard tx != nil || tg != nil || tb != nil else { return nil }
         let gv = values[weight.id]
         var out = [Float](repeating: 0, count: n * c * l)
-        for ch in 0..<c {
-            var meanT = 0.0, meanXT = 0.0
-            if let tx, training {
-                for i in 0..<n { for j in 0..<l { let k = (i * c + ch) * l + j; meanT += Double(tx[k]); meanXT += Double(xhat[k] * tx[k]) } }
-                meanT /= Double(n * l); meanXT /= Double(n * l)
+        var meanT = [Double](repeating: 0, count: c), meanXT = [Double](repeating: 0, count: c)
+        if let tx, training {
+            tx.withUnsafeBufferPointer { txb in
+                xhat.withUnsafeBufferPointer { hb in
+                    guard let t = txb.baseAddress, let h = hb.baseAddress else { return }
+                    meanT = channelSums(n: n, c: c, l: l) { k, _ in Double(t[k]) }.map { $0 / Double(n * l) }
+                    meanXT = channelSums(n: n, c: c, l: l) { k, _ in Double(h[k] * t[k]) }.map { $0 / Double(n * l) }
+                }
             }
-            for i in 0..<n { for j in 0..<l {
-                let k = (i * c + ch) * l + j
+        }
+        for i in 0..<n { for ch in 0..<c {
+            let base = (i * c + ch) * l
+            let mT = Float(meanT[ch]), mXT = Float(meanXT[ch])
+            for j in 0..<l {
+                let k = base + j
                 var v: Float = 0
-                if let tx { v += gv[ch] * invStd[ch] * (tx[k] - Float(meanT) - xhat[k] * Float(meanXT)) }
+                if let tx { v += gv[ch] * invStd[ch] * (tx[k] - mT - xhat[k] * mXT) }
                 if let tg { v += tg[ch] * xhat[k] }
                 if let tb { v += tb[ch] }
                 out[k] = v
-            } }
-        }
+            }
+        } }
         return out
     }
 }

@@ -249,15 +249,16 @@ let environmentThreads: Int? = ProcessInfo.processInfo.environment["MSCN_THREADS
 /// Runs `body(worker)` for `workers` fixed workers with OpenBLAS held to one thread meanwhile,
 /// so the split (and hence every summation order) does not depend on the machine's core count.
 /// `threads` is only how many run at once: 1 runs the workers one after the other, with
-/// identical results (each worker owns its accumulators).
+/// identical results (each worker owns its accumulators, and OpenBLAS is held to one thread
+/// either way: products above its threading threshold would otherwise round differently).
 func parallelWorkers(_ workers: Int, threads: Int, _ body: (Int) -> Void) {
     if workers <= 1 { body(0); return }
-    if threads <= 1 {
-        for w in 0..<workers { body(w) }
-        return
-    }
     let saved = mscn_blas_threads()
     mscn_blas_set_threads(1)
-    DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+    if threads <= 1 {
+        for w in 0..<workers { body(w) }
+    } else {
+        DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+    }
     mscn_blas_set_threads(saved)
 }

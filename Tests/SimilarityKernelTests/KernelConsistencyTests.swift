@@ -80,6 +80,29 @@ final class KernelConsistencyTests: XCTestCase {
         }
     }
 
+    /// The same with products above OpenBLAS's threading threshold inside the workers (rows ×
+    /// 64 × 64 above 2¹⁸): one thread running the workers in turn must hold OpenBLAS to one
+    /// thread as the two-thread run does, or those products take OpenBLAS's two-thread path and
+    /// round differently. (With one OpenBLAS thread on the machine both runs take the same path.)
+    func testThreadCountDoesNotChangeResultsWithThreadedProducts() throws {
+        let p = ReferenceProblem.random(seed: 24, module: .sgr(steps: 2), imageCount: 6, captionCount: 8, regions: 12,
+                                        lengths: [9, 12, 7, 10, 11, 8, 12, 9], dim: 64, simDim: 64)
+        var results: [([Float], [Float], [Float])] = []
+        for threads in [2, 1] {
+            let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
+            k.threads = threads
+            var params = p.kernelParams()
+            let out = k.forward(p.kernelInputs(), params: &params, pairs: .all, training: true, keepTape: true)
+            let tape = try XCTUnwrap(out.tape)
+            let dOut = (0..<out.simVectors.count).map { Float(($0 * 7) % 13) / 13 - 0.5 }
+            let g = k.backward(tape, params: params, dSimVectors: dOut)
+            results.append((out.simVectors, g.inputs.captions, g.params.tranLoc.weight))
+        }
+        XCTAssertEqual(results[0].0, results[1].0, "forward")
+        XCTAssertEqual(results[0].1, results[1].1, "caption gradients")
+        XCTAssertEqual(results[0].2, results[1].2, "weight gradients")
+    }
+
     /// A kernel reuses the activations of released tapes; stale contents must never leak in.
     func testReusedBuffersGiveTheSameResultsAsFreshOnes() throws {
         for module in [SimilarityModule.sgr(steps: 3), .saf] {

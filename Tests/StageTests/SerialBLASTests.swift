@@ -29,24 +29,28 @@ final class SerialBLASTests: XCTestCase {
     }
 
     /// A warm-up epoch at the built-in sizes (its GRU products are above OpenBLAS's threading
-    /// threshold) writes the same checkpoint with and without the replay.
+    /// threshold) writes the same checkpoint with and without the replay, and with the replay on
+    /// one thread (`MSCN_THREADS=1`: the replay keeps the two-thread split, the kernel's workers
+    /// and the two-closure sections run in turn).
     func testWarmupCheckpointIsTheSameWithTheReplay() throws {
         if let why = try refusal() { throw XCTSkip("replay not available on this machine: \(why)") }
         let e = try TinyExperiment.shared(by: Self.self)
         let sizes = ["--embed-size", "64", "--sim-dim", "32", "--word-dim", "32", "--warmup-batch-size", "32",
                      "--batch-size", "32", "--warmup-epochs", "1", "--lr", "0.0005"]
         var checkpoints: [Data] = []
-        for serial in [false, true] {
-            let out = e.path("warmup-serial-\(serial).ckpt")
+        for (serial, oneThread) in [(false, false), (true, false), (true, true)] {
+            let out = e.path("warmup-serial-\(serial)-\(oneThread).ckpt")
             var env = Self.haswell
             if serial { env["MSCN_SERIAL_BLAS"] = "1" }
+            if oneThread { env["MSCN_THREADS"] = "1" }
             let r = try runProduct("mscn-train", ["--mode", "warmup", "--net", "a"] + e.common + sizes + ["--out", out, "--log", out + ".log"],
                                    environment: env)
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertFalse(r.stderr.contains("MSCN_SERIAL_BLAS=1 ignored"), r.stderr)
             checkpoints.append(try Data(contentsOf: URL(fileURLWithPath: out)))
         }
-        XCTAssertEqual(checkpoints[0], checkpoints[1])
+        XCTAssertEqual(checkpoints[0], checkpoints[1], "with the replay")
+        XCTAssertEqual(checkpoints[0], checkpoints[2], "with the replay on one thread")
     }
 
     /// Under the pipelines' kernels a linear layer writes its bias before the product (up to
