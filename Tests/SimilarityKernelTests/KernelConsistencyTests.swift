@@ -61,23 +61,29 @@ final class KernelConsistencyTests: XCTestCase {
     /// same workers in turn, so forward and backward are bit-identical.
     func testThreadCountDoesNotChangeResults() throws {
         for module in [SimilarityModule.sgr(steps: 3), .saf] {
-            let p = problem(module, seed: 23)
-            var results: [([Float], [Float], [Float], [Float])] = []
-            for threads in [2, 1] {
-                let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
-                k.threads = threads
-                var params = p.kernelParams()
-                let out = k.forward(p.kernelInputs(), params: &params, pairs: .all, training: true, keepTape: true)
-                let tape = try XCTUnwrap(out.tape)
-                let dOut = (0..<out.simVectors.count).map { Float(($0 * 7) % 13) / 13 - 0.5 }
-                let g = k.backward(tape, params: params, dSimVectors: dOut)
-                results.append((out.simVectors, g.inputs.images, g.inputs.captions, g.params.tranLoc.weight))
-            }
-            XCTAssertEqual(results[0].0, results[1].0, "\(module) forward")
-            XCTAssertEqual(results[0].1, results[1].1, "\(module) image gradients")
-            XCTAssertEqual(results[0].2, results[1].2, "\(module) caption gradients")
-            XCTAssertEqual(results[0].3, results[1].3, "\(module) weight gradients")
+            try assertThreadCountChangesNothing(problem(module, seed: 23), "\(module)")
         }
+    }
+
+    /// Trains `p` forward and backward with the workers on two threads and on one, and compares
+    /// the outputs and gradients bit for bit.
+    private func assertThreadCountChangesNothing(_ p: ReferenceProblem, _ label: String,
+                                                 file: StaticString = #filePath, line: UInt = #line) throws {
+        var results: [([Float], [Float], [Float], [Float])] = []
+        for threads in [2, 1] {
+            let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
+            k.threads = threads
+            var params = p.kernelParams()
+            let out = k.forward(p.kernelInputs(), params: &params, pairs: .all, training: true, keepTape: true)
+            let tape = try XCTUnwrap(out.tape, file: file, line: line)
+            let dOut = (0..<out.simVectors.count).map { Float(($0 * 7) % 13) / 13 - 0.5 }
+            let g = k.backward(tape, params: params, dSimVectors: dOut)
+            results.append((out.simVectors, g.inputs.images, g.inputs.captions, g.params.tranLoc.weight))
+        }
+        XCTAssertEqual(results[0].0, results[1].0, "\(label) forward", file: file, line: line)
+        XCTAssertEqual(results[0].1, results[1].1, "\(label) image gradients", file: file, line: line)
+        XCTAssertEqual(results[0].2, results[1].2, "\(label) caption gradients", file: file, line: line)
+        XCTAssertEqual(results[0].3, results[1].3, "\(label) weight gradients", file: file, line: line)
     }
 
     /// The same with products above OpenBLAS's threading threshold inside the workers (rows ×
@@ -87,20 +93,7 @@ final class KernelConsistencyTests: XCTestCase {
     func testThreadCountDoesNotChangeResultsWithThreadedProducts() throws {
         let p = ReferenceProblem.random(seed: 24, module: .sgr(steps: 2), imageCount: 6, captionCount: 8, regions: 12,
                                         lengths: [9, 12, 7, 10, 11, 8, 12, 9], dim: 64, simDim: 64)
-        var results: [([Float], [Float], [Float])] = []
-        for threads in [2, 1] {
-            let k = SimilarityKernel(dim: p.dim, simDim: p.simDim, module: p.module)
-            k.threads = threads
-            var params = p.kernelParams()
-            let out = k.forward(p.kernelInputs(), params: &params, pairs: .all, training: true, keepTape: true)
-            let tape = try XCTUnwrap(out.tape)
-            let dOut = (0..<out.simVectors.count).map { Float(($0 * 7) % 13) / 13 - 0.5 }
-            let g = k.backward(tape, params: params, dSimVectors: dOut)
-            results.append((out.simVectors, g.inputs.captions, g.params.tranLoc.weight))
-        }
-        XCTAssertEqual(results[0].0, results[1].0, "forward")
-        XCTAssertEqual(results[0].1, results[1].1, "caption gradients")
-        XCTAssertEqual(results[0].2, results[1].2, "weight gradients")
+        try assertThreadCountChangesNothing(p, "products above the threading threshold")
     }
 
     /// A kernel reuses the activations of released tapes; stale contents must never leak in.
