@@ -84,9 +84,10 @@ extension Tape {
                     dx.withUnsafeMutableBufferPointer { db in
                         guard let d = db.baseAddress else { return }
                         for i in 0..<n { for ch in 0..<c {
-                            let base = (i * c + ch) * l, scale = gv[ch] * invStd[ch]
+                            let base = (i * c + ch) * l
                             if training {
                                 // γ/σ · (g − mean(g) − x̂ · mean(g·x̂)), the batch statistics depending on x.
+                                let scale = gv[ch] * invStd[ch]
                                 let mg = Float(dbeta[ch] / Double(m)), mgx = Float(dgamma[ch] / Double(m))
                                 for j in 0..<l { d[base + j] = scale * (gp[base + j] - mg - h[base + j] * mgx) }
                             } else {

@@ -66,18 +66,3 @@ func rowSums(rows: Int, n: Int, _ term: (_ r: Int, _ c: Int) -> Float) -> [Float
     }
     return sums
 }
-
-/// `f(a[i], b[i])` for every i, through raw pointers so the loop vectorises (the same operations
-/// on each element as an indexed loop).
-@inline(__always)
-func zipped(_ a: [Float], _ b: [Float], _ f: (Float, Float) -> Float) -> [Float] {
-    precondition(a.count == b.count, "zipped: \(a.count) and \(b.count) elements")
-    return [Float](unsafeUninitializedCapacity: a.count) { out, initialised in
-        a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                for i in 0..<pa.count { out[i] = f(pa[i], pb[i]) }
-            }
-        }
-        initialised = a.count
-    }
-}
