@@ -90,7 +90,7 @@ let package = Package(
         ]),
         .executableTarget(name: "mscn-bench", dependencies: [
             "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Retrieval", "Pipeline", "SimilarityKernels",
-            "Purification", "VectorLibm",
+            "Purification", "VectorLibm", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Tests. Golden files live next to the tests that read them.
