@@ -1,7 +1,8 @@
 /// A named benchmark that prints its own measurements.
 struct Benchmark {
     var name: String
-    var run: () -> Void
+    /// Prints its measurements; throws when it could not measure what it was asked to.
+    var run: () throws -> Void
 }
 
 enum Benchmarks {

@@ -137,8 +137,11 @@ enum CompareBench {
         let process = Process()
         let input = Pipe(), output = Pipe()
         var buffer = Data()
+        let log: String
+        var exited = false
 
         init(python: String, dir: String, log: String) throws {
+            self.log = log
             // The reference drivers live together in Tests/Reference (one copy of refenv.py).
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("Tests/Reference/bench_official.py").path
@@ -160,7 +163,13 @@ enum CompareBench {
 
         /// Seconds the official code took for `command`, or an error with its message.
         func run(_ command: String) throws -> Double {
-            input.fileHandleForWriting.write((command + "\n").data(using: .utf8) ?? Data())
+            if exited { throw BenchError("official code not running (it exited earlier)") }
+            do {
+                try input.fileHandleForWriting.write(contentsOf: Data((command + "\n").utf8))
+            } catch {
+                exited = true
+                throw BenchError("official code exited before \(command)\(logTail())")
+            }
             while true {
                 if let nl = buffer.firstIndex(of: 10) {
                     let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
@@ -170,15 +179,54 @@ enum CompareBench {
                     throw BenchError("official code, \(command): \(line)")
                 }
                 let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { throw BenchError("official code exited during \(command) (see its log)") }
+                if chunk.isEmpty {
+                    exited = true
+                    throw BenchError("official code exited during \(command)\(logTail())")
+                }
                 buffer.append(chunk)
             }
         }
 
         func stop() {
-            input.fileHandleForWriting.write("quit\n".data(using: .utf8) ?? Data())
+            try? input.fileHandleForWriting.write(contentsOf: Data("quit\n".utf8))
             try? input.fileHandleForWriting.close()
             process.waitUntilExit()
+        }
+
+        /// The last lines of the official process's log, to go with an error.
+        func logTail(lines: Int = 6) -> String {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            let tail = text.split(separator: "\n").suffix(lines).joined(separator: "\n  ")
+            return "; its log \(log)" + (tail.isEmpty ? " is empty" : " ends:\n  " + tail)
+        }
+
+        /// Why `python` cannot run the official side, checked before any input is written: the
+        /// interpreter, the packages the driver imports, the official code's files. nil: it can.
+        static func problem(python: String, reference: String) -> String? {
+            guard FileManager.default.isExecutableFile(atPath: python) else {
+                return "REF_PY \(python) is not an executable file"
+            }
+            let missing = ["main_MSCN.py", "models.py", "evaluation_meta.py", "opt.py", "data.py"]
+                .filter { !FileManager.default.fileExists(atPath: reference + "/" + $0) }
+            if !missing.isEmpty {
+                return "the official code's folder \(reference) (MSCN_REF) lacks \(missing.joined(separator: ", ")); "
+                    + "export github.com/hhc1997/MSCN there"
+            }
+            let check = Process()
+            check.executableURL = URL(fileURLWithPath: python)
+            check.arguments = ["-c", "import torch, numpy, scipy"]
+            let err = Pipe()
+            check.standardError = err
+            check.standardOutput = FileHandle.nullDevice
+            do { try check.run() } catch { return "REF_PY \(python) does not start: \(error.localizedDescription)" }
+            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            check.waitUntilExit()
+            guard check.terminationStatus == 0 else {
+                let last = message.split(separator: "\n").last.map(String.init) ?? "exit status \(check.terminationStatus)"
+                return "REF_PY \(python) cannot import torch, numpy and scipy (\(last)); the official side needs a "
+                    + "Python with them (python3 -m venv DIR && DIR/bin/pip install torch numpy scipy)"
+            }
+            return nil
         }
     }
 
@@ -266,28 +314,39 @@ enum CompareBench {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
-    static func run() {
+    static func run() throws {
         let env = ProcessInfo.processInfo.environment
         let steps = max(1, env["MSCN_COMPARE_STEPS"].flatMap { Int($0) } ?? 5)
         func names(_ variable: String) -> Set<String>? { env[variable].map { Set($0.split(separator: ",").map(String.init)) } }
         let wanted = names("MSCN_COMPARE"), phases = names("MSCN_COMPARE_PHASES")
         let python = env["MSCN_REF_PY"].flatMap { $0.isEmpty ? nil : $0 }
-        print("official code: \(python.map { "\($0), MSCN_REF=\(env["MSCN_REF"] ?? "~/mscn_ref")" } ?? "not run (set REF_PY)")")
+        let reference = env["MSCN_REF"] ?? (NSHomeDirectory() + "/mscn_ref")
+        if let python, let problem = Official.problem(python: python, reference: reference) { throw BenchError(problem) }
+        print("official code: \(python.map { "\($0), MSCN_REF=\(reference)" } ?? "not run (set REF_PY)")")
         print("ours: OpenBLAS \(String(cString: openblas_get_corename())) kernels, \(BLAS.serialReplay.status), "
               + (env["OPENBLAS_THREAD_TIMEOUT"].map { "OPENBLAS_THREAD_TIMEOUT=\($0)" } ?? "OpenBLAS's default idle-thread timeout")
               + ", malloc arenas now \(MallocArenas.count.map(String.init) ?? "unknown")")
         print("load: \(((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines))")
-        var rows: [String] = []
+        var rows: [String] = [], failures: [String] = []
         for s in setups(steps: steps) where wanted?.contains(s.name) ?? true {
-            do { rows += try compare(s, python: python, phases: phases) } catch { print("\(s.name): \(error)") }
+            do {
+                let result = try compare(s, python: python, phases: phases)
+                rows += result.rows
+                failures += result.officialErrors.map { "\(s.name): \($0)" }
+            } catch {
+                print("\(s.name): \(error)")
+                failures.append("\(s.name): \(error)")
+            }
         }
         print("\n| config | phase | ours (median s) | official (median s) | official/ours | ours GFLOP/s | % of sgemm | ours peak RSS (GB) |")
         print("|---|---|---|---|---|---|---|---|")
         for r in rows { print(r) }
+        // What was measured is printed above; a side that failed still makes the run fail.
+        if !failures.isEmpty { throw BenchError("compare: \(failures.count) failure(s):\n" + failures.joined(separator: "\n")) }
     }
 
     /// `phases`: the phase commands to run (warmup, train, purify, eval), nil for all.
-    static func compare(_ s: Setup, python: String?, phases wantedPhases: Set<String>?) throws -> [String] {
+    static func compare(_ s: Setup, python: String?, phases wantedPhases: Set<String>?) throws -> (rows: [String], officialErrors: [String]) {
         let dir = NSTemporaryDirectory() + "mscn-bench-compare-\(getpid())-\(s.name)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -319,7 +378,7 @@ enum CompareBench {
              EngineBench.pairFLOPs(c, bi: s.evalImages, bc: 5 * s.evalImages, length: l) + EngineBench.encoderFLOPs(c, b: 5 * s.evalImages, length: l),
              { _ in ours.evaluate() }, "eval"),
         ]
-        var rows: [String] = []
+        var rows: [String] = [], officialErrors: [String] = []
         for (name, n, flops, mine, command) in phases where wantedPhases?.contains(command) ?? true {
             // As the pipelines run these stages: the training stages replay OpenBLAS's two-thread
             // split on one thread (MSCN_SERIAL_BLAS=1, where asked for), purify and evaluate do not.
@@ -343,13 +402,14 @@ enum CompareBench {
             let mo = median(tOurs), mr = median(tRef)
             let rate = flops / mo / 1e9
             let ratio = tRef.isEmpty ? "–" : String(format: "%.2f×", mr / mo)
-            let refText = refError ?? (tRef.isEmpty ? "–" : String(format: "%.3f", mr))
+            if let refError { officialErrors.append("\(name): \(refError)") }
+            let refText = refError == nil ? (tRef.isEmpty ? "–" : String(format: "%.3f", mr)) : "failed"
             print(String(format: "%@ %@: ours %.3f s, official %@, official/ours %@, ours %.1f GFLOP/s = %.0f%% of sgemm %.0f, ours peak RSS %.2f GB, %@",
-                         s.name, name, mo, refText, ratio, rate, 100 * rate / peak, peak, memory,
+                         s.name, name, mo, refError.map { "failed (\($0.prefix { $0 != "\n" }))" } ?? refText, ratio, rate, 100 * rate / peak, peak, memory,
                          replay ? "OpenBLAS's two-thread split replayed on one thread" : "OpenBLAS's own threads"))
             rows.append(String(format: "| %@ | %@ | %.3f | %@ | %@ | %.1f | %.0f%% | %.2f |", s.name, name, mo, refText, ratio, rate,
                                100 * rate / peak, memory))
         }
-        return rows
+        return (rows, officialErrors)
     }
 }

@@ -29,17 +29,20 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    func run() {
+    func run() throws {
         if list {
             for bench in Benchmarks.all { print(bench.name) }
             return
         }
         // As in every stage (`Stage.run`): the benchmarks measure what the stages run.
         MallocArenas.limit(environment: ProcessInfo.processInfo.environment)
+        // A child process that dies (the official code's Python in `compare`) must make our
+        // write to its pipe fail with an error we report, not end this process silently.
+        signal(SIGPIPE, SIG_IGN)
         let wanted = Set(names)
         for bench in Benchmarks.all where wanted.isEmpty ? !Benchmarks.onRequest.contains(bench.name) : wanted.contains(bench.name) {
             print("== \(bench.name)")
-            bench.run()
+            try bench.run()
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import XCTest
 
@@ -25,5 +26,65 @@ final class BenchCommandLineTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("'no-such-bench'"), r.stderr)
         XCTAssertFalse(r.stdout.contains("== runner-noop-250"), "ran a benchmark before rejecting the unknown name")
+    }
+
+    /// A stand-in for the official side's Python: `-c` (the import check) answers `check`;
+    /// run as the driver it writes a line to stderr and exits 3.
+    func fakePython(check: Int32, in dir: URL) throws -> String {
+        let path = dir.appendingPathComponent("python").path
+        let script = """
+        #!/bin/sh
+        if [ "$1" = "-c" ]; then echo "ModuleNotFoundError: No module named 'torch'" >&2; exit \(check); fi
+        echo "fake official code: crashed on purpose" >&2
+        exit 3
+        """
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        return path
+    }
+
+    /// A folder with the official code's file names (empty: the fake Python never reads them).
+    func fakeReference(in dir: URL) throws -> String {
+        let ref = dir.appendingPathComponent("ref")
+        try FileManager.default.createDirectory(at: ref, withIntermediateDirectories: true)
+        for f in ["main_MSCN.py", "models.py", "evaluation_meta.py", "opt.py", "data.py"] {
+            try Data().write(to: ref.appendingPathComponent(f))
+        }
+        return ref.path
+    }
+
+    func testCompareChecksTheOfficialSideBeforeMeasuring() throws {
+        let dir = TestPaths.temporaryDirectory("bench-ref")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ref = try fakeReference(in: dir)
+        let noTorch = try runProduct("mscn-bench", ["compare"], environment: [
+            "MSCN_REF_PY": try fakePython(check: 1, in: dir), "MSCN_REF": ref, "MSCN_COMPARE": "builtin"])
+        XCTAssertNotEqual(noTorch.status, 0)
+        XCTAssertTrue(noTorch.stderr.contains("cannot import torch") && noTorch.stderr.contains("No module named 'torch'"), noTorch.stderr)
+        XCTAssertFalse(noTorch.stdout.contains("builtin:"), "measured before refusing: \(noTorch.stdout)")
+
+        let missing = try runProduct("mscn-bench", ["compare"], environment: [
+            "MSCN_REF_PY": "/bin/sh", "MSCN_REF": dir.appendingPathComponent("nowhere").path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("lacks main_MSCN.py"), missing.stderr)
+
+        let notExecutable = try runProduct("mscn-bench", ["compare"], environment: ["MSCN_REF_PY": dir.appendingPathComponent("none").path])
+        XCTAssertNotEqual(notExecutable.status, 0)
+        XCTAssertTrue(notExecutable.stderr.contains("is not an executable file"), notExecutable.stderr)
+    }
+
+    /// The official process dying mid-run (it used to end `mscn-bench` by SIGPIPE with no output,
+    /// or leave an empty table and exit 0): our side is still measured and printed, the run fails
+    /// and says why, with the end of the official log.
+    func testCompareFailsAndSaysWhyWhenTheOfficialProcessDies() throws {
+        let dir = TestPaths.temporaryDirectory("bench-ref")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try runProduct("mscn-bench", ["compare"], environment: [
+            "MSCN_REF_PY": try fakePython(check: 0, in: dir), "MSCN_REF": try fakeReference(in: dir),
+            "MSCN_COMPARE": "builtin", "MSCN_COMPARE_PHASES": "warmup,train", "MSCN_COMPARE_STEPS": "1"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("official code exited") && r.stderr.contains("crashed on purpose"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("official code not running"), "the second phase should not try again: \(r.stderr)")
+        XCTAssertTrue(r.stdout.contains("| builtin | warm-up step |") && r.stdout.contains("| failed |"), r.stdout)
     }
 }
