@@ -42,6 +42,8 @@ struct BenchCommand: ParsableCommand {
         let wanted = Set(names)
         for bench in Benchmarks.all where wanted.isEmpty ? !Benchmarks.onRequest.contains(bench.name) : wanted.contains(bench.name) {
             print("== \(bench.name)")
+            // What a failing benchmark measured comes before its error, also into a pipe.
+            defer { fflush(stdout) }
             try bench.run()
         }
     }
