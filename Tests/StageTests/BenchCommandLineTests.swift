@@ -2,8 +2,9 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// `mscn-bench`'s command line: help, the list, and a name it does not know (which must fail
-/// before any benchmark runs, not be skipped silently).
+/// `mscn-bench`'s command line: help, the list, a name it does not know (which must fail before
+/// any benchmark runs, not be skipped silently), and `compare` with an official side that cannot
+/// run or dies.
 final class BenchCommandLineTests: XCTestCase {
     func testHelpNamesEveryBenchmarkAndTheOnRequestOnes() throws {
         let r = try runProduct("mscn-bench", ["--help"])
