@@ -21,6 +21,8 @@ public struct StageLaunch {
     public var workingDirectory: String
     /// Variables set for the command over the runner's environment (the pipeline's `environment:`).
     public var environment: [String: String] = [:]
+    /// Run under SCHED_IDLE (`StageSpec.background`); only the local executor reads it.
+    public var background = false
     /// Called once the stage has an identity outside this process (a cluster job id).
     public var started: (String) -> Void = { _ in }
 }
@@ -75,7 +77,8 @@ public final class LocalExecutor: StageExecutor, @unchecked Sendable {
 
     public func run(_ launch: StageLaunch) throws -> StageEnd {
         let exit = try StageProcess.run(executable: launch.executable, argv: launch.arguments, logPath: launch.logPath,
-                                        stdoutPath: launch.stdoutPath, echo: launch.echo, environment: launch.environment)
+                                        stdoutPath: launch.stdoutPath, echo: launch.echo, environment: launch.environment,
+                                        lowestPriority: launch.background)
         return StageEnd(exit: exit)
     }
 

@@ -28,6 +28,7 @@
 ///     stdout: echo                  # tee stdout to the terminal (also replayed when cached);
 ///                                   # default `log`: stdout and stderr go to the stage log only
 ///     resources: {cpus: 2, mem: 8G, time: "2:00:00"}   # on a cluster executor (StageResources)
+///     priority: background          # default `normal`; see `StageSpec.background`
 /// resources: {cpus: 1, time: "1:00:00"}  # optional: every stage's default on a cluster
 /// environment:                      # optional: variables every stage runs with, unless the
 ///   OPENBLAS_CORETYPE: Haswell      # runner's environment sets them; in every key (StageEnvironment)
@@ -104,6 +105,12 @@ public struct StageSpec: Sendable {
     public var echoStdout: Bool
     /// Cluster resources of this stage's jobs (fields it leaves open come from the file's default).
     public var resources: StageResources?
+    /// `priority: background`: a side branch that only the end of the run waits for (a dev
+    /// evaluation, a regime check). The local executor runs its process under SCHED_IDLE, so the
+    /// stages of the chain the run waits on take the cores whenever they can use them and the side
+    /// branch gets what they leave idle. Speed only: not part of the stage key; a cluster
+    /// executor ignores it (each job has its own CPUs there).
+    public var background = false
     /// Variables for this stage over the file's `environment:` (value templates, substituted like
     /// the command; a value that comes out empty leaves the variable out).
     public var environment: [(name: String, value: String)] = []
@@ -241,7 +248,8 @@ private struct YAMLReader {
             throw error(node, "stage name '\(name)' must use only letters, digits, '_', '-'")
         }
         guard let m = node.mapping else { throw error(node, "stage '\(name)' must be a mapping") }
-        try allowKeys(m, ["command", "outputs", "on_demand", "foreach", "name", "stdout", "resources", "environment"], what: "stage '\(name)'")
+        try allowKeys(m, ["command", "outputs", "on_demand", "foreach", "name", "stdout", "resources", "environment", "priority"],
+                      what: "stage '\(name)'")
         var spec = StageSpec(family: name, line: node.mark?.line ?? 0, commandWords: [], outputs: [],
                              onDemand: false, echoStdout: false)
         guard let cmd = m["command"] else { throw error(node, "stage '\(name)' has no 'command'") }
@@ -267,6 +275,13 @@ private struct YAMLReader {
         if let r = m["resources"] { spec.resources = try resources(r, "stage '\(name)' resources") }
         if let e = m["environment"] { spec.environment = try environment(e, "stage '\(name)' environment") }
         if let v = m["on_demand"] { spec.onDemand = try bool(v, "stage '\(name)' on_demand") }
+        if let v = m["priority"] {
+            switch try scalar(v, "stage '\(name)' priority") {
+            case "background": spec.background = true
+            case "normal": spec.background = false
+            default: throw error(v, "stage '\(name)': priority must be 'normal' or 'background'")
+            }
+        }
         if let v = m["stdout"] {
             switch try scalar(v, "stage '\(name)' stdout") {
             case "echo": spec.echoStdout = true

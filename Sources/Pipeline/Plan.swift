@@ -15,6 +15,8 @@ public struct StageInstance: Sendable {
     public var resources: StageResources = StageResources()
     /// The stage's own `environment:`, substituted; variables whose value came out empty are left out.
     public var environment: [(name: String, value: String)] = []
+    /// `priority: background` (`StageSpec.background`).
+    public var background = false
 }
 
 /// A pipeline file with parameters applied: every stage instance in dependency order.
@@ -122,7 +124,7 @@ public struct Plan: Sendable {
                                           dependencies: deps, usedParams: eval.usedParams.sorted(),
                                           onDemand: spec.onDemand, echoStdout: spec.echoStdout,
                                           resources: (spec.resources ?? StageResources()).over(file.resources),
-                                          environment: environment))
+                                          environment: environment, background: spec.background))
         }
 
         eval.vars = [:]

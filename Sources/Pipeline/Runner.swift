@@ -244,7 +244,7 @@ public final class Runner {
                 self.outputLock.lock(); self.echo(d); self.outputLock.unlock()
             } : nil,
             resources: p.stage.resources, workingDirectory: FileManager.default.currentDirectoryPath,
-            environment: p.environment)
+            environment: p.environment, background: p.stage.background)
         let jobRecord = store.jobRecordPath(key: p.key)
         launch.started = { [weak self] job in
             self?.store.recordJob(at: jobRecord, stage: name, job: job, executor: self?.executor.name ?? "?")

@@ -21,6 +21,8 @@ public enum ProcessExit: Equatable, Sendable {
 /// With `echo`, stdout is also captured to `stdoutPath` and handed to `echo` as it arrives.
 enum StageProcess {
     private static let spawnLock = NSLock()
+    /// Linux's SCHED_IDLE, which Glibc's Swift module does not export.
+    static let schedIdle: Int32 = 5
     private static let runningLock = NSLock()
     nonisolated(unsafe) private static var running: Set<pid_t> = []
 
@@ -33,9 +35,11 @@ enum StageProcess {
         for pid in pids { kill(pid, signal) }
     }
 
-    /// `environment` is set over the runner's own environment for the child.
+    /// `environment` is set over the runner's own environment for the child. With `lowestPriority`
+    /// the child runs under SCHED_IDLE (`StageSpec.background`).
     static func run(executable: String, argv: [String], logPath: String, stdoutPath: String?,
-                    echo: ((Data) -> Void)?, environment: [String: String] = [:]) throws -> ProcessExit {
+                    echo: ((Data) -> Void)?, environment: [String: String] = [:],
+                    lowestPriority: Bool = false) throws -> ProcessExit {
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard logFD >= 0 else { throw PipelineError("\(logPath): cannot create log") }
         defer { close(logFD) }
@@ -88,9 +92,24 @@ enum StageProcess {
         sigemptyset(&emptyMask)
         posix_spawnattr_setsigmask(&attr, &emptyMask)
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        // SCHED_IDLE rather than nice 19: a waking thread of another process preempts a SCHED_IDLE
+        // task at once, and the kernel counts a core that runs only SCHED_IDLE tasks as idle when
+        // it places one. At nice 19 the dev evaluations still held up the purification beside
+        // them (README, "Side branches in the background"). posix_spawn only sets the standard
+        // policies, and a child's threads (OpenBLAS starts its own while the program loads) take
+        // theirs from the thread that creates them; so the child is spawned by a thread that is
+        // already SCHED_IDLE. The policy belongs to a thread on Linux: only this one, the stage's
+        // own runner thread, changes, and it takes its policy back after the spawn.
+        var ownSchedule = sched_param(sched_priority: 0), idleSchedule = sched_param(sched_priority: 0)
+        let restorePolicy = lowestPriority ? sched_getscheduler(0) : -1
+        if restorePolicy >= 0 {
+            _ = sched_getparam(0, &ownSchedule)
+            _ = sched_setscheduler(0, StageProcess.schedIdle, &idleSchedule)
+        }
         var pid = pid_t()
         let rc = environment.isEmpty ? posix_spawn(&pid, executable, &actions, &attr, cargs, environ)
                                      : posix_spawn(&pid, executable, &actions, &attr, cargs, cenv)
+        if restorePolicy >= 0 { _ = sched_setscheduler(0, restorePolicy, &ownSchedule) }
         if stdoutPath != nil { close(pipeFDs[1]) }
         if rc == 0 {
             runningLock.lock()

@@ -87,8 +87,8 @@ final class ShippedPipelineTests: XCTestCase {
         }
     }
 
-    /// The training stages ask for the serial replay (the paired ones gain most); purification
-    /// and evaluation, which did not gain, keep OpenBLAS's own threads.
+    /// The training stages ask for the serial replay (the paired ones gain most); evaluation, which
+    /// did not gain, keeps OpenBLAS's own threads, and purification does at the reference sizes.
     func testTrainingStagesAskForTheSerialReplay() throws {
         let training = ["mscn.yaml": ["warmup_a@2", "warmup_b@2", "train_a@1", "train_b@2"],
                         "baseline.yaml": ["plain_a@1", "plain_b@2"], "standard.yaml": ["std_a@1", "std_b@2"],
@@ -100,8 +100,31 @@ final class ShippedPipelineTests: XCTestCase {
                 XCTAssertEqual(env.map(\.value), ["1"], "\(file) \(name)")
             }
         }
-        for name in ["purify_a@1", "purify_b@2", "evaluate_dev@1", "evaluate_test"] {
+        for name in ["evaluate_dev@1", "evaluate_test"] {
             XCTAssertTrue(try stage(try plan("mscn.yaml", []), name).environment.isEmpty, name)
+        }
+        // Purification replays only at the built-in sizes, where it runs beside a dev evaluation.
+        for name in ["purify_a@1", "purify_b@2"] {
+            XCTAssertTrue(try stage(try plan("mscn.yaml", []), name).environment.isEmpty, "precomp: \(name)")
+            let images = try stage(try plan("mscn.yaml", [("layout", "images"), ("data", "builtin")]), name).environment
+            XCTAssertEqual(images.map(\.name), ["MSCN_SERIAL_BLAS"], "images: \(name)")
+            XCTAssertEqual(images.map(\.value), ["1"], "images: \(name)")
+        }
+    }
+
+    /// Only the side branches that the end of a run waits for (dev evaluations, regime checks) run
+    /// in the background; every stage a later round needs keeps its priority.
+    func testOnlySideBranchesRunInTheBackground() throws {
+        let side = ["evaluate_dev@0", "evaluate_dev@2", "regime_a@5", "regime_b@5"]
+        let chains = ["mscn.yaml": ["warmup_a@1", "warmup_b@5", "purify_a@1", "train_b@1", "purify_b@2", "train_a@2"],
+                      "baseline.yaml": ["warmup_a@1", "plain_a@1", "plain_b@2"], "standard.yaml": ["std_a@1", "std_b@2"],
+                      "oracle.yaml": ["oracle_a@1", "oracle_b@2"]]
+        for (file, chain) in chains {
+            let p = try plan(file, [])
+            for name in side { XCTAssertTrue(try stage(p, name).background, "\(file) \(name)") }
+            for name in chain + ["select", "evaluate_test", "report", "features_train"] {
+                XCTAssertFalse(try stage(p, name).background, "\(file) \(name)")
+            }
         }
     }
 
