@@ -94,8 +94,9 @@ enum StageProcess {
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         // SCHED_IDLE rather than nice 19: a waking thread of another process preempts a SCHED_IDLE
         // task at once, and the kernel counts a core that runs only SCHED_IDLE tasks as idle when
-        // it places one. At nice 19 the dev evaluations still held up the purification beside
-        // them (README, "Side branches in the background"). posix_spawn only sets the standard
+        // it places one. A purification beside a dev evaluation at nice 19 took 13 s, under
+        // SCHED_IDLE 7.3 s, as at normal priority (README, "Side branches in the background": the
+        // rest of that cost was OpenBLAS's own waits). posix_spawn only sets the standard
         // policies, and a child's threads (OpenBLAS starts its own while the program loads) take
         // theirs from the thread that creates them; so the child is spawned by a thread that is
         // already SCHED_IDLE. The policy belongs to a thread on Linux: only this one, the stage's
