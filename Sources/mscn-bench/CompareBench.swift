@@ -129,8 +129,16 @@ enum CompareBench {
     }
 
     static let purifyChunk = 256
-    /// Phases whose stages set `MSCN_SERIAL_BLAS=1` in the pipelines (the warm-up and the rounds).
-    static let stagesReplaying: Set<String> = ["warmup", "train"]
+    /// Whether the pipelines' stage for `phase` sets `MSCN_SERIAL_BLAS=1` at `setup`'s sizes: the
+    /// warm-up and the rounds' training always, the purification at the built-in sizes only
+    /// (`Pipelines/mscn.yaml` sets it for layout=images), the evaluation never.
+    static func pipelinesReplay(_ phase: String, _ setup: Setup) -> Bool {
+        switch phase {
+        case "warmup", "train": return true
+        case "purify": return setup.name == "builtin"
+        default: return false
+        }
+    }
 
     /// The official side: one Python process answering one command per line.
     final class Official {
@@ -380,10 +388,8 @@ enum CompareBench {
         ]
         var rows: [String] = [], officialErrors: [String] = []
         for (name, n, flops, mine, command) in phases where wantedPhases?.contains(command) ?? true {
-            // As the pipelines run these stages: the training stages replay OpenBLAS's two-thread
-            // split on one thread (MSCN_SERIAL_BLAS=1, where asked for), purification only at the
-            // built-in sizes (Pipelines/mscn.yaml sets it for layout=images), evaluation never.
-            let replay = BLAS.useSerialReplay(stagesReplaying.contains(command) || (command == "purify" && s.name == "builtin"))
+            // As the pipelines run these stages (where the replay is accepted at all).
+            let replay = BLAS.useSerialReplay(pipelinesReplay(command, s))
             var tOurs: [Double] = [], tRef: [Double] = []
             var refError: String?
             EngineBench.resetPeak()
