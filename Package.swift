@@ -50,6 +50,7 @@ let package = Package(
 
         // Libraries.
         .target(name: "MSCNRandom"),
+        .target(name: "TwoWorkers"),
         .target(name: "TensorFile", dependencies: ["CZstd"]),
         .target(name: "StageKit", dependencies: [
             "TensorFile", "CMallocArenas",
@@ -58,7 +59,7 @@ let package = Package(
         .target(name: "Artefacts", dependencies: ["TensorFile"]),
         .target(name: "Captions"),
         .target(name: "Imaging", dependencies: ["CJPEG", "CBLAS", "MSCNRandom"]),
-        .target(name: "BuiltinDataset", dependencies: ["Imaging", "MSCNRandom"]),
+        .target(name: "BuiltinDataset", dependencies: ["Imaging", "MSCNRandom", "TwoWorkers"]),
         .target(name: "DataPrep", dependencies: ["MSCNRandom", "Artefacts"]),
         .target(name: "VectorLibm", swiftSettings: fmaFlags),
         .target(name: "Engine", dependencies: ["CBLAS", "CBLASReplay", "MSCNRandom", "VectorLibm"], swiftSettings: vectorFlags),
@@ -77,8 +78,8 @@ let package = Package(
         ]),
 
         // Stage executables: argument parsing and error reporting only; logic lives above.
-        .executableTarget(name: "mscn-ingest", dependencies: ["StageKit", "Artefacts", "Captions", "Imaging", "TensorFile"]),
-        .executableTarget(name: "mscn-features", dependencies: ["StageKit", "Artefacts", "Imaging", "TensorFile"]),
+        .executableTarget(name: "mscn-ingest", dependencies: ["StageKit", "Artefacts", "Captions", "Imaging", "TensorFile", "TwoWorkers"]),
+        .executableTarget(name: "mscn-features", dependencies: ["StageKit", "Artefacts", "Imaging", "TensorFile", "TwoWorkers"]),
         .executableTarget(name: "mscn-noise", dependencies: ["StageKit", "Artefacts", "DataPrep", "TensorFile"]),
         .executableTarget(name: "mscn-split", dependencies: ["StageKit", "Artefacts", "DataPrep", "TensorFile"]),
         .executableTarget(name: "mscn-train", dependencies: ["StageKit", "Training", "Artefacts", "MSCN", "Engine", "TensorFile"]),
@@ -90,7 +91,7 @@ let package = Package(
         ]),
         .executableTarget(name: "mscn-bench", dependencies: [
             "StageKit", "TensorFile", "Engine", "MSCN", "Imaging", "CBLAS", "Retrieval", "Pipeline", "SimilarityKernels",
-            "Purification", "VectorLibm", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Purification", "VectorLibm", "TwoWorkers", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Tests. Golden files live next to the tests that read them.
@@ -114,7 +115,7 @@ let package = Package(
             "Reporting", "TensorFile", "Purification", "Retrieval", "Artefacts", "TestSupport",
         ]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Artefacts", "TensorFile", "MSCNRandom", "TestSupport"]),
-        .testTarget(name: "FoundationTests", dependencies: ["MSCNRandom", "StageKit", "TestSupport"]),
+        .testTarget(name: "FoundationTests", dependencies: ["MSCNRandom", "StageKit", "TestSupport", "TwoWorkers"]),
     ],
     swiftLanguageModes: [.v5]
 )

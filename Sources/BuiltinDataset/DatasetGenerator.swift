@@ -1,7 +1,7 @@
-import Dispatch
 import Foundation
 import Imaging
 import MSCNRandom
+import TwoWorkers
 
 /// Writes the built-in dataset in the image-folder layout: `images/<split>_<i>.jpg`,
 /// `{split}_images.txt` and `{split}_caps.txt` (5 captions per image).
@@ -48,14 +48,8 @@ public struct DatasetGenerator {
             var start = 0
             while start < count {
                 let end = min(start + chunk, count)
-                var results = [Result<(name: String, captions: [String]), Error>](repeating: .success(("", [])), count: end - start)
-                results.withUnsafeMutableBufferPointer { slots in
-                    let base = slots.baseAddress
-                    DispatchQueue.concurrentPerform(iterations: 2) { worker in
-                        for i in stride(from: worker, to: end - start, by: 2) {
-                            base?.advanced(by: i).pointee = Result { try writeImage(split: split, index: start + i, into: imageDir) }
-                        }
-                    }
+                let results = TwoWorkers.map(count: end - start) { i in
+                    Result { try writeImage(split: split, index: start + i, into: imageDir) }
                 }
                 for r in results {
                     let (name, captions) = try r.get()

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import TwoWorkers
 
 /// Grid region features at 64×64 on two threads; the target is ≥ 500 images/s on 2 cores.
 enum FeaturesBench {
@@ -19,11 +20,9 @@ enum FeaturesBench {
         var out = [Float](repeating: 0, count: count * per)
         let start = Date()
         out.withUnsafeMutableBufferPointer { dst in
-            DispatchQueue.concurrentPerform(iterations: 2) { worker in
-                for i in stride(from: worker, to: count, by: 2) {
-                    extractor.extract(images[i % images.count],
-                                      into: UnsafeMutableBufferPointer(rebasing: dst[(i * per)..<((i + 1) * per)]))
-                }
+            TwoWorkers.forEach(count: count) { i in
+                extractor.extract(images[i % images.count],
+                                  into: UnsafeMutableBufferPointer(rebasing: dst[(i * per)..<((i + 1) * per)]))
             }
         }
         let seconds = Date().timeIntervalSince(start)

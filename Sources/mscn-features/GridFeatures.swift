@@ -3,6 +3,7 @@ import Foundation
 import Imaging
 import StageKit
 import TensorFile
+import TwoWorkers
 
 /// Streams `pixels` chunk by chunk through the extractor (two threads per chunk) into `features`.
 enum GridFeatures {
@@ -31,12 +32,10 @@ enum GridFeatures {
             features.withUnsafeMutableBufferPointer { dst in
                 pixels.withUnsafeBufferPointer { src in
                     let imageBytes = h * w * 3
-                    DispatchQueue.concurrentPerform(iterations: 2) { worker in
-                        for i in stride(from: worker, to: end - start, by: 2) {
-                            let image = RGBImage(width: w, height: h,
-                                                 pixels: Array(src[(i * imageBytes)..<((i + 1) * imageBytes)]))
-                            extractor.extract(image, into: UnsafeMutableBufferPointer(rebasing: dst[(i * perImage)..<((i + 1) * perImage)]))
-                        }
+                    TwoWorkers.forEach(count: end - start) { i in
+                        let image = RGBImage(width: w, height: h,
+                                             pixels: Array(src[(i * imageBytes)..<((i + 1) * imageBytes)]))
+                        extractor.extract(image, into: UnsafeMutableBufferPointer(rebasing: dst[(i * perImage)..<((i + 1) * perImage)]))
                     }
                 }
             }

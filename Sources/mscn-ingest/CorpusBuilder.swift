@@ -2,6 +2,7 @@ import Artefacts
 import Captions
 import Foundation
 import StageKit
+import TwoWorkers
 
 /// One split's caption file, the caption indices kept (in order) and its captions per image.
 struct SplitCaptions {
@@ -65,14 +66,7 @@ struct CorpusBuilder {
 
     /// Tokenises on two threads (NLTK's regular expressions cost ~0.1 ms a caption; COCO has 616K).
     static func tokenize(_ texts: [String]) -> [[String]] {
-        var out = [[String]](repeating: [], count: texts.count)
-        out.withUnsafeMutableBufferPointer { slots in
-            let base = slots.baseAddress
-            DispatchQueue.concurrentPerform(iterations: 2) { worker in
-                for i in stride(from: worker, to: texts.count, by: 2) { base?.advanced(by: i).pointee = Tokenizer.tokenize(texts[i]) }
-            }
-        }
-        return out
+        TwoWorkers.map(count: texts.count) { Tokenizer.tokenize(texts[$0]) }
     }
 
     /// Tokenises, builds or loads the vocabulary, encodes, reports unknown-word rates, and writes

@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import StageKit
 import TensorFile
+import TwoWorkers
 
 /// The image-folder layout: `images/` with JPEGs, `{split}_images.txt` and `{split}_caps.txt`.
 /// Decodes (two threads), resizes to a square, and stores `pixels` u8 `[N,S,S,3]`.
@@ -98,15 +99,8 @@ struct ImageIngest {
         var start = 0
         while start < names.count {
             let end = min(start + chunk, names.count)
-            var results = [Result<[UInt8], Error>](repeating: .success([]), count: end - start)
-            results.withUnsafeMutableBufferPointer { slots in
-                let base = slots.baseAddress
-                DispatchQueue.concurrentPerform(iterations: 2) { worker in
-                    for i in stride(from: worker, to: end - start, by: 2) {
-                        let result = Result { try load(imagePath(names[start + i]), size: size) }
-                        base?.advanced(by: i).pointee = result
-                    }
-                }
+            let results = TwoWorkers.map(count: end - start) { i in
+                Result { try load(imagePath(names[start + i]), size: size) }
             }
             for (i, r) in results.enumerated() {
                 switch r {
