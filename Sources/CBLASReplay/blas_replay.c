@@ -624,3 +624,26 @@ void mscn_sgemm_skipping_zero_rows(int transA, int transB, int m, int n, int k, 
     }
     mscn_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+// ---- The wrappers' shared edges --------------------------------------------------------------
+
+void mscn_sgemm_product(int transA, int transB, int m, int n, int k, float alpha,
+                        const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                        int zero_rows_in_a) {
+    if (m == 0 || n == 0) return;
+    if (k == 0) {
+        for (int r = 0; r < m; r++) {
+            float *row = c + (size_t)r * ldc;
+            if (beta == 0.0f) memset(row, 0, (size_t)n * sizeof(float));
+            else if (beta != 1.0f) for (int j = 0; j < n; j++) row[j] *= beta;
+        }
+        return;
+    }
+    if (beta == 0.0f && (transA || transB)) {
+        if (ldc == n) memset(c, 0, (size_t)m * n * sizeof(float));
+        else for (int r = 0; r < m; r++) memset(c + (size_t)r * ldc, 0, (size_t)n * sizeof(float));
+        beta = 1.0f;
+    }
+    if (zero_rows_in_a) mscn_sgemm_skipping_zero_rows(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    else mscn_sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}

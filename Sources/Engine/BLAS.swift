@@ -10,23 +10,9 @@ public enum BLAS {
                             m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
                             alpha: Float = 1, beta: Float = 0) {
         if m == 0 || n == 0 { return }
-        if k == 0 {
-            if beta == 0 { c.update(repeating: 0, count: m * n) } else if beta != 1 {
-                for i in 0..<(m * n) { c[i] *= beta }
-            }
-            return
-        }
         _ = threadCap
-        // OpenBLAS applies beta = 0 with one memset per output row; one contiguous fill is cheaper.
-        // Not for untransposed products: OpenBLAS sends small ones with beta = 0 to a direct
-        // kernel whose results do not depend on the batch's size (shard invariance).
-        var beta = beta
-        if beta == 0 && (transA || transB) {
-            c.update(repeating: 0, count: m * n)
-            beta = 1
-        }
-        mscn_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k),
-                   b, Int32(transB ? k : n), beta, c, Int32(n))
+        mscn_sgemm_product(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k),
+                           b, Int32(transB ? k : n), beta, c, Int32(n), 0)
     }
 
     /// Array convenience: returns `op(A) · op(B)` as a new array `[m,n]`.

@@ -130,28 +130,9 @@ func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
            _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
            _ b: UnsafePointer<Float>, _ ldb: Int,
            _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, zeroRowsInA: Bool = false) {
-    if m == 0 || n == 0 { return }
-    if k == 0 {
-        if beta == 0 { for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) } }
-        else if beta != 1 { for r in 0..<m { unsafeScale(beta, c + r * ldc, n) } }
-        return
-    }
-    // OpenBLAS applies beta = 0 with one memset per output row (≈ 5% of a training step's
-    // instructions on these skinny outputs); one contiguous fill and beta = 1 do the same.
-    // Not for untransposed products: OpenBLAS sends small ones with beta = 0 to a direct
-    // AVX-512 kernel whose results do not depend on the output's width, which keeps scores
-    // independent of the evaluation's shard sizes; its blocked path would not.
-    var beta = beta
-    if beta == 0 && (transA || transB) {
-        if ldc == n { c.update(repeating: 0, count: m * n) } else { for r in 0..<m { (c + r * ldc).update(repeating: 0, count: n) } }
-        beta = 1
-    }
-    if zeroRowsInA && PairActivity.skipsInactive {
-        mscn_sgemm_skipping_zero_rows(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
-                                      b, Int32(ldb), beta, c, Int32(ldc))
-    } else {
-        mscn_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-    }
+    // The edges (empty C, k = 0, beta = 0 of transposed products) are `Engine.BLAS.gemm`'s too.
+    mscn_sgemm_product(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+                       beta, c, Int32(ldc), zeroRowsInA && PairActivity.skipsInactive ? 1 : 0)
 }
 
 /// `C += op(A)·op(B)` where one operand is zero along whole stretches of the depth: the rows

@@ -14,6 +14,18 @@
 void mscn_sgemm(int transA, int transB, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/// `mscn_sgemm` (or, with `zero_rows_in_a`, `mscn_sgemm_skipping_zero_rows`) with the edges the
+/// engine's two product wrappers share: nothing for an empty C, beta applied to C alone for k = 0,
+/// and for a transposed product with beta = 0, C filled with zeros in one pass and beta = 1.
+/// OpenBLAS applies beta = 0 with one memset per output row (about 5% of a training step's
+/// instructions on the skinny outputs); the fill and beta = 1 give the same bits. Not for
+/// untransposed products: OpenBLAS sends small ones with beta = 0 to a direct AVX-512 kernel
+/// whose results do not depend on the output's width, which keeps scores independent of the
+/// evaluation's shard sizes; its blocked path would not.
+void mscn_sgemm_product(int transA, int transB, int m, int n, int k, float alpha,
+                        const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                        int zero_rows_in_a);
+
 /// Turns the replay off (0) or back on (1) where MSCN_SERIAL_BLAS=1 was accepted, as the stages
 /// differ (benchmarks run several stages' phases in one process). Returns whether it is on. Not
 /// while products run.
