@@ -16,6 +16,15 @@ public enum ParallelRows {
     /// the split with the serial loop. Above 1, `both` also runs its two closures at once.
     nonisolated(unsafe) static var threads: Int = environmentThreads ?? 2
 
+    /// `body()` with `threads` set to `count` (at least 1), the previous setting restored after;
+    /// how the tests compare the split with the serial loop. Not while other work runs.
+    public static func withThreads<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
+        let saved = threads
+        defer { threads = saved }
+        threads = max(1, count)
+        return try body()
+    }
+
     /// Calls `body(range)` for disjoint ranges covering `0..<count`, in parallel when
     /// `count × costPerItem ≥ minimumWork`. `body` must write only the items of its range.
     public static func forEach(count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {

@@ -93,11 +93,6 @@ final class ParallelRowsTests: XCTestCase {
 
     /// `run()` with one thread, then with two (ParallelRows' setting restored after).
     private func serialAndSplit<T>(_ run: () -> T) -> (serial: T, split: T) {
-        let saved = ParallelRows.threads
-        defer { ParallelRows.threads = saved }
-        ParallelRows.threads = 1
-        let serial = run()
-        ParallelRows.threads = 2
-        return (serial, run())
+        (ParallelRows.withThreads(1, run), ParallelRows.withThreads(2, run))
     }
 }

@@ -45,19 +45,17 @@ final class MetaGradientTests: XCTestCase {
     /// The exact term's per-caption tangent forwards run in two halves at once (two threads);
     /// the meta-gradient must be the same bits as with one thread, for both variants.
     func testSecondOrderTermDoesNotDependOnThreads() {
-        let saved = ParallelRows.threads
-        defer { ParallelRows.threads = saved }
         for variant in [SimilarityVariant.sgr, .saf] {
             var c = Tiny.config(variant)
             c.dropout = 0.2
             let batch = Tiny.batch(6, seed: 41), meta = Tiny.meta(4, seed: 42)
-            var reports: [StepReport] = []
-            for threads in [1, 2] {
-                ParallelRows.threads = threads
-                let m = Model(config: c, seed: 9)
-                var r = StepReport()
-                m.trainStep(batch, meta: meta, lr: 0, metaLR: 0, pseudoLR: 2, report: &r)
-                reports.append(r)
+            let reports = [1, 2].map { threads in
+                ParallelRows.withThreads(threads) {
+                    let m = Model(config: c, seed: 9)
+                    var r = StepReport()
+                    m.trainStep(batch, meta: meta, lr: 0, metaLR: 0, pseudoLR: 2, report: &r)
+                    return r
+                }
             }
             XCTAssertFalse(reports[0].metaGradFull.isEmpty, "\(variant)")
             for (name, one) in reports[0].metaGradFull {
