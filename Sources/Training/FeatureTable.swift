@@ -9,6 +9,9 @@ public struct FeatureTable: Sendable {
     public let regions: Int
     public let dim: Int
     public let values: [Float]
+    /// The split the file was made from (`split` in its metadata, which `mscn-ingest` and
+    /// `mscn-features` write); nil for files without it.
+    public let split: String?
 
     public init(path: String) throws {
         let reader = try TensorFileReader(path: path)
@@ -21,12 +24,23 @@ public struct FeatureTable: Sendable {
         regions = info.shape[1]
         dim = info.shape[2]
         values = try reader.read(Schema.features).floats()
+        split = reader.metadata["split"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Fails, naming the file, when it says it holds another split's features: two splits of the
+    /// same size (the built-in dev and test) would otherwise score one split's images against the
+    /// other's captions without any error.
+    public func requireSplit(_ expected: String) throws {
+        if let split, split != expected {
+            throw TensorFileError(path, "holds the \(split) split's features, where the \(expected) split's are expected")
+        }
     }
 
     public init(values: [Float], count: Int, regions: Int, dim: Int, path: String = "<memory>") {
         precondition(values.count == count * regions * dim, "feature values do not match [\(count), \(regions), \(dim)]")
         self.path = path
         self.values = values
+        self.split = nil
         self.count = count
         self.regions = regions
         self.dim = dim

@@ -21,6 +21,7 @@ public struct TrainingData {
         let c = try Corpus.load(corpus)
         let train = try c.split("train", path: corpus)
         let f = try FeatureTable(path: features)
+        try f.requireSplit("train")
         guard f.count == train.imageCount else {
             throw TensorFileError(features, "has \(f.count) images, the corpus's train split has \(train.imageCount)")
         }
@@ -45,6 +46,7 @@ public struct TrainingData {
                 throw TensorFileError(meta, "has \(name) pairs: give the \(name) features (--\(name)-features)")
             }
             let table = try FeatureTable(path: path)
+            try table.requireSplit(name)
             let caps = try c.split(name, path: corpus)
             guard table.count == caps.imageCount, table.regions == f.regions, table.dim == f.dim else {
                 throw TensorFileError(path, "is [\(table.count), \(table.regions), \(table.dim)], expected \(caps.imageCount) images of [\(f.regions), \(f.dim)]")

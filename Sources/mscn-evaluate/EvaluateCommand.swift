@@ -43,6 +43,7 @@ struct EvaluateCommand: ParsableCommand {
             let c = try Corpus.load(corpus)
             var caps = try c.split(split, path: corpus)
             var table = try FeatureTable(path: features)
+            try table.requireSplit(split)
             guard table.count == caps.imageCount else {
                 throw StageError("has \(table.count) images, the corpus's \(split) split has \(caps.imageCount)", path: features)
             }

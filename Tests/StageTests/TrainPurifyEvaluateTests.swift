@@ -186,6 +186,25 @@ final class TrainPurifyEvaluateTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("nope.tzst"), r.stderr)
     }
 
+    /// Dev and test have six images each here: the other split's features would be scored without
+    /// any error, so a file whose metadata names another split is refused, by name.
+    func testAnotherSplitsFeaturesAreRefused() throws {
+        let e = try experiment()
+        try e.warmup("A", out: e.path("wa-split.tzst"))
+        let r = try runProduct("mscn-evaluate", ["--ckpt-a", e.path("wa-split.tzst"), "--features", e.features("test"),
+                                                 "--corpus", e.corpus, "--split", "dev", "--out", e.path("dev-from-test.json")])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("features-test.tzst") && r.stderr.contains("the test split's features"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("dev-from-test.json")))
+
+        var args = ["--mode", "warmup", "--net", "A"] + e.common + TinyExperiment.model + ["--out", e.path("never-split.tzst")]
+        args = args.map { $0 == e.features("dev") ? e.features("test") : $0 }
+        let t = try runProduct("mscn-train", args)
+        XCTAssertEqual(t.status, 1)
+        XCTAssertTrue(t.stderr.contains("features-test.tzst") && t.stderr.contains("the dev split's are expected"), t.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never-split.tzst")))
+    }
+
     private func bytes(_ p: String) -> Data? { FileManager.default.contents(atPath: p) }
     private func tensor(_ p: String, _ name: String) throws -> [Float] { try TensorFileReader(path: p).read(name).floats() }
     private func json(_ p: String) throws -> [String: Any] {
