@@ -83,7 +83,7 @@ public final class Runner {
     }
 
     private enum Outcome {
-        case ran(IndexEntry, Double)
+        case ran(IndexEntry, Double, warnings: [String])
         case cachedByOther(IndexEntry)
         case failed(String, String?)
     }
@@ -103,6 +103,7 @@ public final class Runner {
         var logs: [String: (path: String, started: Date, shown: String)] = [:]
         let events = Mailbox<(String, Outcome)>()
         var prepared: [String: PreparedStage] = [:]   // keyed once, even while waiting for a job slot
+        var estimate = RunEstimate(plan: plan, order: order, jobs: options.jobs) { self.store.latestEntry(forStage: $0)?.seconds }
 
         while true {
             // Start or settle every stage whose inputs are settled, in order.
@@ -166,9 +167,20 @@ public final class Runner {
                 running -= 1
                 logs[name] = nil
                 switch outcome {
-                case .ran(let e, _):
+                case .ran(let e, let seconds, let warnings):
                     entries[name] = e
                     summary.ran.append(name)
+                    if let i = plan.index[name] { estimate.finished(plan.stages[i], seconds: seconds) }
+                    let settled = Set(entries.keys).union(blocked)
+                    // In a sweep other runs share the job slots, so this run's own guess would be short.
+                    let left = options.slots == nil
+                        ? estimate.left(settled: settled, running: logs.mapValues(\.started), now: Date()) : nil
+                    say("  done    \(name) (\(String(format: "%.1fs", seconds)))"
+                        + RunEstimate.progress(settled: settled.count, total: order.count,
+                                               elapsed: Date().timeIntervalSince(start), left: left))
+                    // A stage's own warnings would otherwise stay in its log, where a user watching
+                    // the run never looks; they are the stage's way of saying a result is suspect.
+                    if !warnings.isEmpty { say(warnings.map { "  warning \(name): \($0.prefix(400))" }.joined(separator: "\n")) }
                 case .cachedByOther(let e):
                     entries[name] = e
                     summary.cached.append(name)
@@ -287,11 +299,7 @@ public final class Runner {
                                stdout: stdoutDigest, seconds: seconds,
                                finished: ISO8601DateFormatter().string(from: Date()), job: end.job)
         do { try store.publish(entry) } catch { return fail(name, "\(error)", log: nil) }
-        say("  done    \(name) (\(String(format: "%.1fs", seconds)))")
-        // A stage's own warnings would otherwise stay in its log, where a user watching the run
-        // never looks; they are the stage's way of saying a result is suspect.
-        if !warnings.isEmpty { say(warnings.map { "  warning \(name): \($0.prefix(400))" }.joined(separator: "\n")) }
-        return .ran(entry, seconds)
+        return .ran(entry, seconds, warnings: warnings)
     }
 
     private func fail(_ name: String, _ message: String, log: String?) -> Outcome {

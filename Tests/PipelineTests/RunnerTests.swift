@@ -41,6 +41,23 @@ final class RunnerTests: XCTestCase {
         try f.assertCacheConsistent()
     }
 
+    /// Each stage's done line says how far the run is; once the cache has timed every stage, the
+    /// time left is an estimate, not a lower bound.
+    func testDoneLinesCountStagesAndEstimateTheRest() throws {
+        let f = Fixture()
+        makeChain(f)
+        try f.run()
+        let done = f.lines.filter { $0.hasPrefix("  done") }
+        XCTAssertEqual(done.count, 3, f.lines.joined(separator: "\n"))
+        XCTAssertTrue(done[0].contains(" · 1/3 stages, ") && done[0].contains("at least"), done[0])
+        XCTAssertTrue(done[2].contains(" · 3/3 stages, ") && !done[2].contains("left"), done[2])
+        f.lines = []
+        try f.run(["noise": "0.5"])  // upper and combine again; other cached
+        let again = f.lines.filter { $0.hasPrefix("  done") }
+        XCTAssertEqual(again.count, 2, f.lines.joined(separator: "\n"))
+        XCTAssertTrue(again[0].contains(" · 2/3 stages, ") && again[0].contains("about"), again[0])
+    }
+
     func testExternalInputEditMakesStale() throws {
         let f = Fixture()
         makeChain(f)
