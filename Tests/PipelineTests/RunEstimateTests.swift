@@ -10,7 +10,9 @@ final class RunEstimateTests: XCTestCase {
             stages:
               a: {command: "x ${out.f}", outputs: {f: file}}
               b: {command: "x ${a.f} ${out.f}", outputs: {f: file}}
-              c: {command: "x ${b.f} ${out.f}", outputs: {f: file}}
+              c:
+                command: "x ${b.f} ${out.f}"
+                outputs: {f: file}
               d: {command: "x ${out.f}", outputs: {f: file}}
               r:
                 foreach: {round: "1..3"}
