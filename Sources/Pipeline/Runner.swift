@@ -103,7 +103,10 @@ public final class Runner {
         var logs: [String: (path: String, started: Date, shown: String)] = [:]
         let events = Mailbox<(String, Outcome)>()
         var prepared: [String: PreparedStage] = [:]   // keyed once, even while waiting for a job slot
-        var estimate = RunEstimate(plan: plan, order: order, jobs: options.jobs) { self.store.latestEntry(forStage: $0)?.seconds }
+        // None in a sweep: other runs share the job slots there, so this run's own guess would be
+        // short, and the recorded times need not be read.
+        var estimate = options.slots == nil
+            ? RunEstimate(plan: plan, order: order, jobs: options.jobs) { self.store.latestEntry(forStage: $0)?.seconds } : nil
 
         while true {
             // Start or settle every stage whose inputs are settled, in order.
@@ -170,11 +173,9 @@ public final class Runner {
                 case .ran(let e, let seconds, let warnings):
                     entries[name] = e
                     summary.ran.append(name)
-                    if let i = plan.index[name] { estimate.finished(plan.stages[i], seconds: seconds) }
+                    if let i = plan.index[name] { estimate?.finished(plan.stages[i], seconds: seconds) }
                     let settled = Set(entries.keys).union(blocked)
-                    // In a sweep other runs share the job slots, so this run's own guess would be short.
-                    let left = options.slots == nil
-                        ? estimate.left(settled: settled, running: logs.mapValues(\.started), now: Date()) : nil
+                    let left = estimate?.left(settled: settled, running: logs.mapValues(\.started), now: Date())
                     say("  done    \(name) (\(String(format: "%.1fs", seconds)))"
                         + RunEstimate.progress(settled: settled.count, total: order.count,
                                                elapsed: Date().timeIntervalSince(start), left: left))

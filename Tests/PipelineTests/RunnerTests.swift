@@ -56,6 +56,12 @@ final class RunnerTests: XCTestCase {
         let again = f.lines.filter { $0.hasPrefix("  done") }
         XCTAssertEqual(again.count, 2, f.lines.joined(separator: "\n"))
         XCTAssertTrue(again[0].contains(" · 2/3 stages, ") && again[0].contains("about"), again[0])
+        // With job slots shared with other runs (a sweep), the count and time only.
+        f.lines = []
+        try f.run(["noise": "0.7"], RunOptions(jobs: 2, slots: JobSlots(2)))
+        let shared = f.lines.filter { $0.hasPrefix("  done") }
+        XCTAssertEqual(shared.count, 2, f.lines.joined(separator: "\n"))
+        XCTAssertTrue(shared.allSatisfy { $0.contains("/3 stages, ") && !$0.contains("left") }, shared.joined(separator: "\n"))
     }
 
     func testExternalInputEditMakesStale() throws {
