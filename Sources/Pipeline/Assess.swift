@@ -57,9 +57,10 @@ extension Runner {
         return diff.isEmpty ? ["no cached result for this key"] : diff
     }
 
-    func dryRun(until: String?) throws -> RunSummary {
+    func dryRun(until: String?, jobs: Int) throws -> RunSummary {
         var summary = RunSummary()
-        for a in try assess(until: until) {
+        let assessed = try assess(until: until)
+        for a in assessed {
             switch a.state {
             case .fresh: summary.cached.append(a.stage)
             case .stale, .error:
@@ -68,7 +69,8 @@ extension Runner {
             }
         }
         say(summary.wouldRun.isEmpty ? "everything is up to date (\(summary.cached.count) stages cached)"
-            : "\(summary.wouldRun.count) would run, \(summary.cached.count) cached")
+            : "\(summary.wouldRun.count) would run, \(summary.cached.count) cached"
+              + Self.timeToRunText(timeToRun(assessed, jobs: jobs), jobs: jobs))
         return summary
     }
 

@@ -65,3 +65,31 @@ struct RunEstimate {
         return s
     }
 }
+
+extension Runner {
+    /// About how long running the stages of `assessed` that are not fresh takes with `jobs` job
+    /// slots (`status`, `run --dry-run`): each stage's time is the cache's record of the last run
+    /// of a stage of that name, so another data set's or model size's record misleads it, and
+    /// early cutoff at run time can only shorten it. Nil when none of them has a record.
+    public func timeToRun(_ assessed: [Assessment], jobs: Int) -> (seconds: Double, lowerBound: Bool)? {
+        let order = assessed.compactMap { plan.index[$0.stage] }
+        let settled = Set(assessed.filter { $0.state == .fresh }.map(\.stage))
+        var anyRecord = false
+        let estimate = RunEstimate(plan: plan, order: order, jobs: jobs) { name in
+            guard !settled.contains(name), let t = self.store.latestEntry(forStage: name)?.seconds else { return nil }
+            anyRecord = true
+            return t
+        }
+        guard anyRecord else { return nil }
+        let left = estimate.left(settled: settled, running: [:], now: Date())
+        return (left.seconds, left.lowerBound)
+    }
+
+    /// `; about 21m30s with -j 2 (each stage as long as its last run in this cache)`, or the
+    /// reason there is no estimate.
+    public static func timeToRunText(_ guess: (seconds: Double, lowerBound: Bool)?, jobs: Int) -> String {
+        guard let guess else { return "; no time estimate (none of them has run with this cache)" }
+        return "; \(guess.lowerBound ? "at least" : "about") \(StageKit.Progress.clock(guess.seconds)) with -j \(jobs)"
+            + " (each stage as long as its last run in this cache\(guess.lowerBound ? "; some never ran" : ""))"
+    }
+}

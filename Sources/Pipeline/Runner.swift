@@ -90,7 +90,7 @@ public final class Runner {
 
     public func run(_ options: RunOptions = RunOptions()) throws -> RunSummary {
         for note in environmentNotes { say("note: \(note)") }
-        if options.dryRun { return try dryRun(until: options.until) }
+        if options.dryRun { return try dryRun(until: options.until, jobs: options.jobs) }
         let start = Date()
         let order = try plan.needed(until: options.until)
         store.removeAbandonedStaging()

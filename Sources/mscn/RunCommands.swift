@@ -94,20 +94,27 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var options: PipelineOptions
 
+    @Option(name: .short, help: ArgumentHelp("Estimate the time the stale stages take with N job slots, as 'mscn run -j N'.", valueName: "N"))
+    var jobs: Int = 1
+
+    func validate() throws {
+        if jobs < 1 { throw ValidationError("-j must be at least 1") }
+    }
+
     func run() throws {
         Stage.run("mscn status") {
             let runner = try options.makeRunner()
             let all = try runner.assess()
             let stale = all.filter { $0.state != .fresh }
-            let jobs = runner.store.jobRecords()
+            let records = runner.store.jobRecords()
             for a in stale {
                 // A stage some runner has handed to the cluster: say which job, so users can look it up.
-                let flight = (jobs[a.stage] ?? []).filter { $0.key == a.key }.map { "\($0.executor == "slurm" ? "SLURM job" : "job") \($0.job) since \($0.submitted) (runner pid \($0.pid) on \($0.host))" }
+                let flight = (records[a.stage] ?? []).filter { $0.key == a.key }.map { "\($0.executor == "slurm" ? "SLURM job" : "job") \($0.job) since \($0.submitted) (runner pid \($0.pid) on \($0.host))" }
                 print("\(a.state == .error ? "error" : "stale")  \(a.stage): \(a.reasons.joined(separator: "; "))"
                       + (flight.isEmpty ? "" : "; in flight as \(flight.joined(separator: ", "))"))
             }
             print(stale.isEmpty ? "everything is up to date (\(all.count) stages)"
-                  : "\(stale.count) of \(all.count) stages stale")
+                  : "\(stale.count) of \(all.count) stages stale" + Runner.timeToRunText(runner.timeToRun(all, jobs: jobs), jobs: jobs))
         }
     }
 }

@@ -305,6 +305,35 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(f.lines.contains { $0.contains("would run upper: never run") }, f.lines.joined(separator: "\n"))
     }
 
+    /// `run --dry-run` and `status` say how long the stale stages take, from the cache's record
+    /// of each stage's last run; at least that long while some stage never ran.
+    func testDryRunEstimatesTheTimeOfWhatWouldRun() throws {
+        let f = Fixture()
+        makeChain(f)
+        _ = try f.run([:], RunOptions(dryRun: true))
+        XCTAssertTrue(f.lines.last?.hasSuffix("; no time estimate (none of them has run with this cache)") ?? false,
+                      f.lines.joined(separator: "\n"))
+        _ = try f.run([:], RunOptions(until: "upper"))
+        f.lines = []
+        _ = try f.run(["noise": "0.7"], RunOptions(jobs: 2, dryRun: true))
+        let partial = try XCTUnwrap(f.lines.last)
+        XCTAssertTrue(partial.hasPrefix("3 would run, 0 cached; at least ") && partial.contains(" with -j 2 ")
+                      && partial.hasSuffix("; some never ran)"), partial)
+        _ = try f.run()
+        // Now upper and combine are stale and timed: their chain, whatever -j.
+        let runner = try f.inFolder { try f.runner(["noise": "0.7"]) }
+        let assessed = try f.inFolder { try runner.assess() }
+        let recorded = try ["upper", "combine"].map { try XCTUnwrap(runner.store.latestEntry(forStage: $0)?.seconds) }
+        for jobs in [1, 2] {
+            let guess = try XCTUnwrap(runner.timeToRun(assessed, jobs: jobs))
+            XCTAssertFalse(guess.lowerBound)
+            XCTAssertEqual(guess.seconds, recorded[0] + recorded[1], accuracy: 1e-9)
+        }
+        f.lines = []
+        _ = try f.run(["noise": "0.7"], RunOptions(dryRun: true))
+        XCTAssertTrue(f.lines.last?.hasPrefix("2 would run, 1 cached; about ") ?? false, f.lines.joined(separator: "\n"))
+    }
+
     func testSameSecondEditIsSeen() throws {
         let f = Fixture()
         f.write("x", "aaaa")
