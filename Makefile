@@ -39,21 +39,35 @@ build: deps
 release: deps
 	swift build -c release
 
-# The whole MSCN experiment; prints the test metrics, leaves Data/runs/latest/.
+# The make variables that pick this run's data and settings, to repeat in the comparison hint.
+SAME_RUN = NOISE=$(NOISE)$(if $(filter-out builtin,$(DATA)), DATA=$(DATA))$(if $(filter-out images,$(LAYOUT)), LAYOUT=$(LAYOUT))$(if \
+  $(filter-out 0,$(SEED)), SEED=$(SEED))$(if $(EPOCHS), EPOCHS=$(EPOCHS))$(if $(META_RULE), META_RULE=$(META_RULE))$(if \
+  $(FOLDS), FOLDS=$(FOLDS))$(if $(SETS), SETS='$(SETS)')
+# The finished run in a few lines (cached or not): warm-up AUC, purification, dev rSum per round, test.
+SUMMARY = @echo; .build/release/mscn report --run Data/runs/latest --summary
+
+# The whole MSCN experiment; prints the test metrics and the run's summary, leaves Data/runs/latest/.
 pipeline: release
 	.build/release/mscn run Pipelines/mscn.yaml $(RUN_SETS) -j $(JOBS) $(EXEC_ARGS)
+	$(SUMMARY)
+	@echo "beside it, on the same data and noise: make oracle $(SAME_RUN) (clean pairs only)," \
+	  "make standard $(SAME_RUN) (all noisy pairs, the usual loss), make baseline $(SAME_RUN) (a robust loss);" \
+	  "the page: Data/runs/latest/report.html"
 
 # The robust-loss baseline (warm-up loss throughout) with the same data, noise and warm-up.
 baseline: release
 	.build/release/mscn run Pipelines/baseline.yaml $(RUN_SETS) -j $(JOBS) $(EXEC_ARGS)
+	$(SUMMARY)
 
 # The paper's comparison rows: standard training on all noisy pairs (SGRAF), and on the clean
 # pairs only (SGR-C, an oracle).
 standard: release
 	.build/release/mscn run Pipelines/standard.yaml $(RUN_SETS) -j $(JOBS) $(EXEC_ARGS)
+	$(SUMMARY)
 
 oracle: release
 	.build/release/mscn run Pipelines/oracle.yaml $(RUN_SETS) -j $(JOBS) $(EXEC_ARGS)
+	$(SUMMARY)
 
 # Every NOISES × SEEDS combination for MSCN, standard, oracle and the robust-loss baseline, sharing
 # cached stages; writes a

@@ -4,7 +4,7 @@ extension RunReportInputs {
     /// The inputs of a finished run, found in its run folder by the stage names of
     /// `Pipelines/mscn.yaml` (`evaluate_dev@N/metrics`, `purify_a@N/{report,mask}`,
     /// `warmup_a/log`, `train_a@N/log` (or the baseline's `plain_a@N/log`), `noise/map`, `split/meta`, `select/best`,
-    /// `evaluate_test/{metrics,scores}`, `ingest/data/…`). Only fields still empty are filled,
+    /// `evaluate_test/{metrics,scores}`, `ingest/data/…`, the last `regime_a@N/regime`). Only fields still empty are filled,
     /// so explicit flags win; files the folder lacks stay unset (their section says so).
     public mutating func fill(fromRunFolder folder: String) throws {
         let fm = FileManager.default
@@ -32,6 +32,8 @@ extension RunReportInputs {
         if purifyB.isEmpty && masksB.isEmpty { purifyB = rounds("purify_b", "report"); masksB = rounds("purify_b", "mask") }
         if masksA.count != purifyA.count { masksA = [] }
         if masksB.count != purifyB.count { masksB = [] }
+        // The regime check of the last warm-up epoch (the pipelines check that one only).
+        if regime.isEmpty { regime = [rounds("regime_a", "regime").last, rounds("regime_b", "regime").last].compactMap { $0 } }
         if noise == nil { noise = file("noise/map") }
         if meta == nil { meta = file("split/meta") }
         // MSCN rounds train as train_a@N; the baseline's (Pipelines/baseline.yaml) as plain_a@N.

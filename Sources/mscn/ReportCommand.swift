@@ -17,7 +17,9 @@ struct ReportCommand: ParsableCommand {
     )
 
     @Option(help: "Where to write the HTML report.")
-    var out: String
+    var out: String?
+    @Flag(help: "Print the run in a few lines (warm-up AUC, first and last purification, dev rSum per round, test rSum); with --out as well as the page.")
+    var summary = false
     @Option(name: .customLong("run"), help: ArgumentHelp("A finished run folder (e.g. Data/runs/latest): take every input not given by a flag from its stage outputs.", valueName: "dir"))
     var runFolder: String?
     @Option(help: "Title of the page.")
@@ -62,6 +64,7 @@ struct ReportCommand: ParsableCommand {
     var examples: Int = 4
 
     func validate() throws {
+        if out == nil && !summary { throw ValidationError("say where the report goes (--out FILE) or ask for --summary, or both") }
         if examples < 0 { throw ValidationError("--examples must be 0 or more") }
         for p in paramPairs where !p.contains("=") || p.hasPrefix("=") {
             throw ValidationError("--param expects key=value, got '\(p)'")
@@ -101,8 +104,11 @@ struct ReportCommand: ParsableCommand {
             i.vocab = vocab
             i.exampleCount = examples
             if let runFolder { try i.fill(fromRunFolder: runFolder) }
-            try RunReport.write(i, to: out)
-            Stage.note("wrote \(out)")
+            if let out {
+                try RunReport.write(i, to: out)
+                Stage.note("wrote \(out)")
+            }
+            if summary { print(try RunSummaryText.render(i), terminator: "") }
         }
     }
 }

@@ -94,6 +94,22 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(diff.stdout.contains("stage outputs differ in 2 of 2 stages"), diff.stdout)
     }
 
+    /// `mscn report --run FOLDER --summary` prints a finished run in a few lines, and writes nothing.
+    func testSummaryOfARunFolder() throws {
+        let dir = TestPaths.temporaryDirectory("summary-cli")
+        let yaml = try pipeline(dir, name: "MSCN", offset: 70)
+        let data = dir.appendingPathComponent("Data").path
+        let run = try runProduct("mscn", ["run", yaml, "--set", "noise=0.5", "--set", "seed=1", "--cache", data])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let r = try runProduct("mscn", ["report", "--run", data + "/runs/latest", "--summary"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rsum = 6 * Self.formula("MSCN", 0.5, 1) + 45, r1 = Self.formula("MSCN", 0.5, 1)
+        XCTAssertEqual(r.stdout, "noise 0.5, seed 1\n" + String(format: "test rSum %.2f (i2t R@1 %.1f, t2i R@1 %.1f)\n", rsum, r1, r1 - 5))
+        let neither = try runProduct("mscn", ["report", "--run", data + "/runs/latest"])
+        XCTAssertEqual(neither.status, 64)
+        XCTAssertTrue(neither.stderr.contains("--out FILE") && neither.stderr.contains("--summary"), neither.stderr)
+    }
+
     func testBadInvocationsFailWithOneLine() throws {
         let dir = TestPaths.temporaryDirectory("report-cli")
         let r = try runProduct("mscn", ["report", "--test-metrics", dir.appendingPathComponent("missing.json").path,
