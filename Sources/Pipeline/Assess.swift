@@ -101,3 +101,33 @@ extension Runner {
         return lines.joined(separator: "\n")
     }
 }
+
+extension Runner {
+    /// The stages a run would run, in run order, each with a key that stands for what it would
+    /// compute even where its inputs are not built yet: an output of a stage that would run is
+    /// named by that stage's projected key. Stages of two runs (a sweep's) that would compute the
+    /// same thing get the same projected key, so the shared ones can be counted once; early
+    /// cutoff at run time can only merge more.
+    public func projectedStale(until: String? = nil) throws -> [(stage: String, key: String)] {
+        defer { store.statCache.save() }
+        var entries: [String: IndexEntry] = [:]
+        var projected: [String: String] = [:]
+        var result: [(stage: String, key: String)] = []
+        for i in try plan.needed(until: until) {
+            let stage = plan.stages[i]
+            let pendingInputs = stage.dependencies.contains { projected[$0] != nil }
+            var p = try keyer.prepare(stage, inputs: entries, allowPending: pendingInputs)
+            if !pendingInputs, let e = store.validEntry(forKey: p.key) {
+                entries[stage.name] = e
+                continue
+            }
+            for (input, digest) in p.record.inputs where digest == StageKeyer.pending {
+                guard let dot = input.firstIndex(of: "."), let upstream = projected[String(input[..<dot])] else { continue }
+                p.record.inputs[input] = "projected \(upstream)\(input[dot...])"
+            }
+            projected[stage.name] = p.record.key
+            result.append((stage.name, p.record.key))
+        }
+        return result
+    }
+}

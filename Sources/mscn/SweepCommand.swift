@@ -42,6 +42,8 @@ struct SweepCommand: ParsableCommand {
     var cache: String = "Data"
     @Option(help: ArgumentHelp("Folder for results.csv, results.md, report.html (default <cache>/sweeps/<name>).", valueName: "dir"))
     var out: String?
+    @Flag(help: "Say how many stages each run would run and about how long the sweep takes with -j N, without running anything.")
+    var dryRun = false
 
     static let defaultComparisons = ["Pipelines/standard.yaml", "Pipelines/oracle.yaml", "Pipelines/baseline.yaml"]
 
@@ -82,10 +84,28 @@ struct SweepCommand: ParsableCommand {
             }
             if methods.count == 1 && !noBaseline { Stage.note("no comparison pipeline (\(Self.defaultComparisons.joined(separator: ", ")) absent): MSCN only") }
             let outDir = out ?? cache + "/sweeps/" + Self.folderName(methods[0].file.name, g)
-            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+            if !dryRun { try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true) }
 
             var runs: [SweepRun] = [], notes: [String] = []
             let points = g.points
+            if dryRun {
+                var forecast = SweepForecast(jobs: jobs)
+                for (point, m) in points.flatMap({ p in methods.map { (p, $0) } }) {
+                    let declared = Set(m.file.params.map(\.name))
+                    let label = "\(m.name) " + point.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+                    do {
+                        let runner = try Runner(plan: try Plan(file: m.file, overrides: (fixed + point).filter { declared.contains($0.name) }),
+                                                dataRoot: cache, toolDirectory: PipelineOptions.toolDirectory())
+                        print(try forecast.add(label, runner: runner))
+                    } catch {
+                        print("\(label): \(error)")
+                        notes.append("\(label): \(error)")
+                    }
+                }
+                print(forecast.summary)
+                if !notes.isEmpty { throw StageError("\(notes.count) runs cannot be planned; first: \(notes[0])") }
+                return
+            }
             StageSignals.forwardTermination(interrupt: execution.executor == .slurm)
             // One executor for the whole sweep: a termination signal cancels every grid point's jobs.
             let executor = try execution.makeExecutor(store: try CacheStore(root: cache + "/cache"))

@@ -334,6 +334,43 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(f.lines.last?.hasPrefix("2 would run, 1 cached; about ") ?? false, f.lines.joined(separator: "\n"))
     }
 
+    /// A sweep's dry run counts a stage two runs would compute alike once: its projected key, made
+    /// before its inputs exist, is the same in both; a stage whose inputs exist gets its real key.
+    func testSweepForecastCountsSharedStagesOnce() throws {
+        let f = Fixture()
+        makeChain(f)
+        let runners = try f.inFolder { try ["0.2", "0.7"].map { try f.runner(["noise": $0]) } }
+        let plans = try f.inFolder { try runners.map { try $0.projectedStale() } }
+        XCTAssertEqual(plans.map { $0.map(\.stage) }, [["upper", "other", "combine"], ["upper", "other", "combine"]])
+        XCTAssertEqual(plans[0][1].key, plans[1][1].key, "other does not read noise")
+        XCTAssertNotEqual(plans[0][0].key, plans[1][0].key)
+        XCTAssertNotEqual(plans[0][2].key, plans[1][2].key, "combine reads upper's output, which differs")
+        var forecast = SweepForecast(jobs: 2)
+        XCTAssertEqual(try f.inFolder { try forecast.add("a", runner: runners[0]) }, "a: 3 of 3 stages would run")
+        XCTAssertEqual(try f.inFolder { try forecast.add("b", runner: runners[1]) }, "b: 3 of 3 stages would run, 1 of them counted in an earlier run")
+        XCTAssertEqual(forecast.summary, "sweep: 2 runs would run 6 stages, 5 distinct (the rest are shared between runs); no time estimate (none of them has run with this cache)")
+
+        _ = try f.run(["noise": "0.2"])
+        let ranKey = try XCTUnwrap(try f.inFolder { try f.runner(["noise": "0.2"]).assess() }.first { $0.stage == "combine" })
+        XCTAssertEqual(ranKey.state, .fresh)
+        // What ran now counts as done; upper at 0.7 reads only existing files: its real key.
+        let later = try f.inFolder { try f.runner(["noise": "0.7"]) }
+        let projected = try f.inFolder { try later.projectedStale() }
+        XCTAssertEqual(projected.map(\.stage), ["upper", "combine"])
+        _ = try f.run(["noise": "0.7"])
+        let actual = try f.inFolder { try f.runner(["noise": "0.7"]) }
+        XCTAssertEqual(actual.store.latestEntry(forStage: "upper")?.key, projected[0].key)
+
+        var timed = SweepForecast(jobs: 1)
+        let r05 = try f.inFolder { try f.runner(["noise": "0.5"]) }
+        _ = try f.inFolder { try timed.add("c", runner: r05) }
+        let seconds = try ["upper", "combine"].map { try XCTUnwrap(r05.store.latestEntry(forStage: $0)?.seconds) }
+        XCTAssertEqual(timed.totals.stages, 2)
+        XCTAssertEqual(timed.totals.unknown, 0)
+        XCTAssertEqual(timed.totals.work, seconds[0] + seconds[1], accuracy: 1e-9)
+        XCTAssertTrue(timed.summary.contains(": about ") && timed.summary.hasSuffix(" with -j 1"), timed.summary)
+    }
+
     func testSameSecondEditIsSeen() throws {
         let f = Fixture()
         f.write("x", "aaaa")
