@@ -71,10 +71,11 @@ oracle: release
 
 # Every NOISES × SEEDS combination for MSCN, standard, oracle and the robust-loss baseline, sharing
 # cached stages; writes a
-# results table (CSV, Markdown) and an HTML report under Data/sweeps/.
+# results table (CSV, Markdown) and an HTML report under Data/sweeps/. DRY_RUN=1 only says what
+# would run and about how long it takes.
 sweep: release
 	.build/release/mscn sweep Pipelines/mscn.yaml --grid "noise=$(NOISES)" --grid "seed=$(SEEDS)" \
-	  --set data=$(DATA) --set layout=$(LAYOUT) $(if $(EPOCHS),--set epochs=$(EPOCHS)) -j $(JOBS) $(EXEC_ARGS)
+	  --set data=$(DATA) --set layout=$(LAYOUT) $(if $(EPOCHS),--set epochs=$(EPOCHS)) -j $(JOBS) $(EXEC_ARGS) $(if $(DRY_RUN),--dry-run)
 
 test: deps
 	swift build --build-tests
