@@ -69,8 +69,10 @@ public enum PyTorchWeights {
     /// exactly those of the reference state dicts for the sizes the shapes imply (as
     /// `load_state_dict(strict=True)`); `model_config.<net>` metadata, when present, must agree
     /// with them and supplies the non-size options (dropout, margin, quirks).
+    /// A file written by `torch.save` (the official code's `model_best.pth.tar`) is read the same
+    /// way: its `net_<X>` and `meta_net_<X>` state dicts are the tensors, without metadata.
     public static func load(_ path: String) throws -> [(net: String, model: Model)] {
-        let (metadata, stored) = try Safetensors.read(path)
+        let (metadata, stored) = TorchSave.isTorchSave(path) ? ([:], try TorchSave.read(path).tensors) : try Safetensors.read(path)
         var tensors: [String: StoredTensor] = [:]
         for t in stored { tensors[t.name] = t }
         let nets = nets(in: tensors, metadata: metadata)

@@ -49,16 +49,19 @@ struct WeightsExport: ParsableCommand {
 struct WeightsImport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Read a safetensors file in the reference's state-dict names into checkpoints.",
+        abstract: "Read PyTorch weights (safetensors, or an official checkpoint such as model_best.pth.tar) into checkpoints.",
         discussion: """
         The file must hold exactly the reference's state dicts (net_<X>.*, meta_net_<X>.*) for the \
         sizes its shapes imply: no tensor missing or left over, float32 weights, int64 \
-        num_batches_tracked. Writes one checkpoint per net, in the file's order (A, then B); with \
-        --net, only that net. The checkpoints have fresh Adam states and dropout stream.
+        num_batches_tracked. A file written by torch.save (PyTorch >= 1.6), as the official code \
+        saves its checkpoints ({"net_A": state_dict, "meta_net_A": ..., "epoch": ..., "opt": ...}), \
+        is read without Python and without running any of its pickle. Writes one checkpoint per \
+        net, in the file's order (A, then B); with --net, only that net. The checkpoints have \
+        fresh Adam states and dropout stream.
         """
     )
 
-    @Argument(help: "The .safetensors file.") var input: String
+    @Argument(help: "The .safetensors file, or a torch.save checkpoint (.pth, .pth.tar).") var input: String
     @Argument(help: "Output checkpoint for each net (A, then B).") var outputs: [String]
     @Option(help: "Import only this net (e.g. A or B).") var net: String?
 

@@ -27,6 +27,27 @@ final class WeightsExchangeTests: XCTestCase {
         return r
     }
 
+    /// The official code's own checkpoint format (`torch.save` of `{"net_A": state_dict, ...,
+    /// "opt": Namespace}`, Golden/pytorch-weights/make_official_checkpoint.py) imports without
+    /// Python: net A as the safetensors file of the same weights, net B (A's weights + 1) as itself.
+    func testOfficialTorchCheckpointImportsAsItsSafetensorsTwin() throws {
+        let a = path("a.tzst"), b = path("b.tzst"), twin = path("twin.tzst")
+        try mscn(["weights", "import", Self.golden("official-checkpoint.pth.tar"), a, b])
+        try mscn(["weights", "import", Self.golden("reference-sgr.safetensors"), twin])
+        let (ta, tb, tt) = (try TensorFiles.readAll(a).tensors, try TensorFiles.readAll(b).tensors, try TensorFiles.readAll(twin).tensors)
+        let weights = tt.keys.filter { $0.hasPrefix("net/") || $0.hasPrefix("meta/") || $0.hasPrefix("buffers/") }
+        XCTAssertGreaterThan(weights.count, 40)
+        for name in weights {
+            XCTAssertEqual(ta[name]?.bytes, tt[name]?.bytes, name)
+            guard let twinTensor = tt[name], twinTensor.dtype == .f32, let bTensor = tb[name] else { continue }
+            XCTAssertEqual(try bTensor.floats(), try twinTensor.floats().map { $0 + 1 }, name)
+        }
+        // Both nets of the file, or the one asked for; a safetensors-only reader would not know it.
+        try mscn(["weights", "import", Self.golden("official-checkpoint.pth.tar"), path("only.tzst")], expect: 1)
+        try mscn(["weights", "import", "--net", "B", Self.golden("official-checkpoint.pth.tar"), path("only-b.tzst")])
+        XCTAssertEqual(try TensorFiles.readAll(path("only-b.tzst")).tensors["net/img_enc.fc.weight"]?.bytes, tb["net/img_enc.fc.weight"]?.bytes)
+    }
+
     func testReferenceWeightsImportBitForBitAndScoreAsTheReference() throws {
         for module in ["sgr", "saf"] {
             let ckpt = path("\(module).tzst")

@@ -1,0 +1,149 @@
+import Foundation
+
+/// Tensors of a file written by `torch.save` (PyTorch ≥ 1.6's ZIP format), read without Python:
+/// the official MSCN code's checkpoints (`model_best.pth.tar`: `{"net_A": state_dict, ...,
+/// "epoch": 3, "opt": Namespace}`), or a bare state dict.
+///
+/// A top-level dict's entries become tensors named `<key>.<name>` for each state dict (a dict of
+/// tensors) and `<key>` for a tensor; plain numbers and strings are returned as text; anything
+/// else (the options object) is skipped. Tensors come out contiguous in C order whatever their
+/// strides. Float16/bfloat16/bool storages and the pre-1.6 format are errors that say what to
+/// do instead.
+public enum TorchSave {
+    public struct Contents {
+        public var tensors: [StoredTensor]
+        /// Top-level numbers and strings (`epoch`, `best_rsum`), as text.
+        public var values: [String: String]
+    }
+
+    /// Whether `path` starts like a ZIP archive, the container `torch.save` writes.
+    public static func isTorchSave(_ path: String) -> Bool {
+        guard let fd = try? FileIO.openForReading(path) else { return false }
+        defer { close(fd) }
+        return (try? FileIO.read(fd, count: 4, at: 0)).map(StoredZip.looksLikeZip) ?? false
+    }
+
+    static let storageTypes: [String: DType] = [
+        "FloatStorage": .f32, "DoubleStorage": .f64, "LongStorage": .i64, "IntStorage": .i32, "ByteStorage": .u8,
+    ]
+
+    public static func read(_ path: String) throws -> Contents {
+        let fd = try FileIO.openForReading(path)
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw TensorFileError(path, "cannot stat (\(String(cString: strerror(errno))))") }
+        let fileSize = Int(st.st_size)
+        let head = try FileIO.read(fd, count: min(fileSize, 2), at: 0, path: path)
+        guard fileSize >= 4, StoredZip.looksLikeZip(try FileIO.read(fd, count: 4, at: 0, path: path)) else {
+            if head == [0x80, 0x02] {
+                throw TensorFileError(path, "a torch.save file in the format before PyTorch 1.6: load and save it again with torch >= 1.6, or write safetensors (README, \"Weights to and from PyTorch\")")
+            }
+            throw TensorFileError(path, "not a torch.save file (no ZIP archive)")
+        }
+        let zip = try StoredZip(fd: fd, fileSize: fileSize, path: path)
+        guard let pickleName = zip.names.first(where: { $0.hasSuffix("/data.pkl") && !$0.dropLast(9).contains("/") }) else {
+            throw TensorFileError(path, "a ZIP archive without <name>/data.pkl: not written by torch.save")
+        }
+        let prefix = String(pickleName.dropLast("data.pkl".count))
+        if zip.entries[prefix + "byteorder"] != nil {
+            let order = String(decoding: try zip.read(prefix + "byteorder", fd: fd), as: UTF8.self)
+            guard order == "little" else { throw TensorFileError(path, "stores its tensors \(order)-endian; only little-endian is read") }
+        }
+        let root = try TorchPickle.load(try zip.read(pickleName, fd: fd), path: path)
+        var contents = Contents(tensors: [], values: [:])
+        func tensor(_ name: String, _ t: TorchTensorRef) throws -> StoredTensor {
+            try materialise(name, t, zip: zip, prefix: prefix, fd: fd, path: path)
+        }
+        switch root {
+        case .dict(let top):
+            for (k, v) in zip2(top.keys, top.values) {
+                guard case .string(let key) = k else { continue }
+                switch v {
+                case .tensor(let t): contents.tensors.append(try tensor(key, t))
+                case .dict(let inner):
+                    for (ik, iv) in zip2(inner.keys, inner.values) {
+                        guard case .string(let name) = ik, case .tensor(let t) = iv else { continue }
+                        contents.tensors.append(try tensor(key + "." + name, t))
+                    }
+                case .int(let i): contents.values[key] = String(i)
+                case .float(let f): contents.values[key] = String(f)
+                case .string(let s): contents.values[key] = s
+                case .bool(let b): contents.values[key] = String(b)
+                default: continue
+                }
+            }
+        case .tensor(let t):
+            contents.tensors.append(try tensor("tensor", t))
+        default:
+            throw TensorFileError(path, "holds neither a dict nor a tensor at its top")
+        }
+        return contents
+    }
+
+    /// Two sequences side by side (`zip` is the archive here).
+    private static func zip2<A, B>(_ a: [A], _ b: [B]) -> Zip2Sequence<[A], [B]> { Swift.zip(a, b) }
+
+    private static func materialise(_ name: String, _ t: TorchTensorRef, zip: StoredZip, prefix: String, fd: Int32,
+                                    path: String) throws -> StoredTensor {
+        guard let dtype = storageTypes[t.storageType] else {
+            throw TensorFileError(path, "\(name) is stored as torch.\(t.storageType); only float32/float64/int64/int32/uint8 tensors are read (convert it with .float() before saving)")
+        }
+        let member = prefix + "data/" + t.storageKey
+        guard let entry = zip.entries[member] else { throw TensorFileError(path, "\(name): its storage \(member) is not in the archive") }
+        guard t.storageCount <= Int.max / dtype.size, entry.size == t.storageCount * dtype.size else {
+            throw TensorFileError(path, "\(name): storage \(member) holds \(entry.size) bytes, not \(t.storageCount) × \(dtype.size)")
+        }
+        var count = 1
+        for d in t.shape {
+            let (c, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw TensorFileError(path, "\(name): shape \(t.shape) is too large") }
+            count = c
+        }
+        // A view with more elements than its storage overlaps itself (expanded or broadcast);
+        // state dicts hold none, and reading one would multiply the storage.
+        guard count <= t.storageCount else {
+            throw TensorFileError(path, "\(name): shape \(t.shape) has more elements than its storage of \(t.storageCount) (an expanded view; save .contiguous() tensors)")
+        }
+        // The furthest element the view reaches must lie inside the storage.
+        if count > 0 {
+            var last = t.offset
+            for (d, s) in Swift.zip(t.shape, t.strides) {
+                guard s >= 0 else { throw TensorFileError(path, "\(name): negative stride \(t.strides)") }
+                let (m, o1) = (d - 1).multipliedReportingOverflow(by: s)
+                let (sum, o2) = last.addingReportingOverflow(m)
+                guard !o1, !o2 else { throw TensorFileError(path, "\(name): stride \(t.strides) is too large") }
+                last = sum
+            }
+            guard last < t.storageCount else {
+                throw TensorFileError(path, "\(name): shape \(t.shape) with stride \(t.strides) from offset \(t.offset) runs past its storage of \(t.storageCount) elements")
+            }
+        }
+        if count == 0 { return StoredTensor(name: name, dtype: dtype, shape: t.shape, bytes: []) }
+        let storage = try zip.read(member, fd: fd)
+        let size = dtype.size
+        var contiguous = true, expected = 1
+        for (d, s) in Swift.zip(t.shape, t.strides).reversed() where d != 1 {
+            if s != expected { contiguous = false }
+            expected *= d
+        }
+        if contiguous {
+            return StoredTensor(name: name, dtype: dtype, shape: t.shape, bytes: Array(storage[(t.offset * size)..<((t.offset + count) * size)]))
+        }
+        var bytes = [UInt8](repeating: 0, count: count * size)
+        var index = [Int](repeating: 0, count: t.shape.count)
+        for i in 0..<count {
+            var element = t.offset
+            for (k, s) in Swift.zip(index, t.strides) { element += k * s }
+            for b in 0..<size { bytes[i * size + b] = storage[element * size + b] }
+            // Next index in C order.
+            var axis = t.shape.count - 1
+            while axis >= 0 {
+                index[axis] += 1
+                if index[axis] < t.shape[axis] { break }
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        return StoredTensor(name: name, dtype: dtype, shape: t.shape, bytes: bytes)
+    }
+}
