@@ -64,10 +64,16 @@ public enum Checkpoint {
         do { config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8)) } catch {
             throw TensorFileError(path, "'\(prefix)model_config' is not a valid model configuration (\(error))")
         }
+        if let problem = config.problems.first {
+            throw TensorFileError(path, "'\(prefix)model_config' cannot build a model: \(problem)")
+        }
         func floats(_ name: String, count: Int) throws -> [Float] {
             guard let t = tensors[prefix + name] else { throw TensorFileError(path, "missing tensor \(prefix)\(name)") }
             let v = try t.floats()
             guard v.count == count else { throw TensorFileError(path, "\(prefix)\(name) has \(v.count) values, expected \(count)") }
+            if let bad = v.first(where: { !$0.isFinite }) {
+                throw TensorFileError(path, "\(prefix)\(name) holds \(bad): a diverged or damaged checkpoint")
+            }
             return v
         }
         func int(_ name: String) throws -> Int {
@@ -116,8 +122,16 @@ public enum Checkpoint {
     }
 
     /// Writes one model to `path` (atomically), with extra metadata.
+    /// A model whose weights went NaN or infinite (training diverged) is not written: it would
+    /// look like a finished checkpoint and score every pair alike.
     public static func save(_ model: Model, to path: String, metadata extra: [String: String] = [:]) throws {
-        try TensorFiles.write(path, tensors(of: model), metadata: metadata(of: model).merging(extra) { a, _ in a })
+        let stored = tensors(of: model)
+        for t in stored where t.dtype == .f32 {
+            if let bad = try t.floats().first(where: { !$0.isFinite }) {
+                throw TensorFileError(path, "not written: \(t.name) holds \(bad) (training diverged; a lower --lr or a smaller --grad-clip may hold it)")
+            }
+        }
+        try TensorFiles.write(path, stored, metadata: metadata(of: model).merging(extra) { a, _ in a })
     }
 
     /// Reads a model written by `save`.

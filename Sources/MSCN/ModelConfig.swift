@@ -42,6 +42,25 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// What makes this configuration unusable (sizes below 1, options out of range), one phrase
+    /// each in the reference's option names; empty when it can build a model. Checked wherever a
+    /// configuration comes from outside (options, checkpoint metadata, parity manifests), so a bad
+    /// one is an error naming its source rather than a trap inside the engine.
+    public var problems: [String] {
+        var p: [String] = []
+        for (name, v) in [("img_dim", imageDim), ("regions", regions), ("embed_size", embedDim), ("word_dim", wordDim),
+                          ("sim_dim", simDim), ("meta_hidden", metaHidden), ("vocab_size", vocabSize)] where v < 1 {
+            p.append("\(name) \(v) (must be at least 1)")
+        }
+        if variant == .sgr && sgrSteps < 1 { p.append("sgr_step \(sgrSteps) (SGR needs at least 1)") }
+        if !(dropout >= 0 && dropout < 1) { p.append("dropout \(dropout) (must be in [0, 1))") }
+        if !(margin.isFinite && margin >= 0) { p.append("margin \(margin) (must be finite and at least 0)") }
+        if !(gradClip.isFinite && gradClip > 0) { p.append("grad_clip \(gradClip) (must be finite and positive)") }
+        if !(bnMomentum >= 0 && bnMomentum <= 1) { p.append("bn_momentum \(bnMomentum) (must be in [0, 1])") }
+        if !(bnEps.isFinite && bnEps > 0) { p.append("bn_eps \(bnEps) (must be finite and positive)") }
+        return p
+    }
+
     public init(imageDim: Int, embedDim: Int, wordDim: Int, simDim: Int, vocabSize: Int,
                 variant: SimilarityVariant, metaHidden: Int = 64, regions: Int = 36) {
         self.imageDim = imageDim

@@ -136,6 +136,7 @@ public enum PyTorchWeights {
             }
             c = given
         }
+        if let problem = c.problems.first { throw TensorFileError(path, "net \(net) cannot build a model: \(problem)") }
 
         var g = SeededGenerator(seed: 0)
         var netParams = ParameterLayout.initialNet(c, using: &g)
@@ -146,6 +147,9 @@ public enum PyTorchWeights {
             guard let t = tensors[name] else { throw TensorFileError(path, "missing tensor \(name)") }
             guard t.dtype == dtype else { throw TensorFileError(path, "\(name) is \(t.dtype.rawValue), the reference stores \(dtype.rawValue)") }
             guard t.shape == expected else { throw TensorFileError(path, "\(name) has shape \(t.shape), expected \(expected)") }
+            if dtype == .f32, let bad = try t.floats().first(where: { !$0.isFinite }) {
+                throw TensorFileError(path, "\(name) holds \(bad): weights must be finite")
+            }
             used.insert(name)
             return t
         }

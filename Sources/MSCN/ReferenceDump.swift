@@ -90,6 +90,7 @@ public struct ReferenceDump {
         if settings["bn_eps"] != nil { c.bnEps = try float("bn_eps") }
         if settings["bn_momentum"] != nil { c.bnMomentum = try float("bn_momentum") }
         c.dropout = dropout
+        if let problem = c.problems.first { throw TensorFileError(directory, "manifest config cannot build a model: \(problem)") }
         return c
     }
 

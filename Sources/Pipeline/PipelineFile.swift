@@ -166,6 +166,7 @@ public struct PipelineFile: Sendable {
         for (k, v) in try p.mapping(stagesNode, "stages") {
             stages.append(try p.stage(name: try p.scalar(k, "stage name"), node: v))
         }
+        if stages.isEmpty { throw p.error(stagesNode, "'stages' is empty: a pipeline needs at least one stage") }
         var publish: [(String, String)] = []
         if let node = top["publish"] {
             for (k, v) in try p.mapping(node, "publish") {

@@ -154,8 +154,17 @@ public struct Plan: Sendable {
               let b = Int(parts[1].trimmingCharacters(in: .whitespaces)) else {
             throw PipelineError("foreach range '\(range)' must be A..B with integers")
         }
+        // A..A-1 is the empty range (e.g. no rounds); further below is a mistake (epochs=-3).
+        guard b >= a - 1 else { throw PipelineError("stage '\(spec.family)': foreach range '\(range)' runs backwards") }
+        guard b - a < maxInstances else {
+            throw PipelineError("stage '\(spec.family)': foreach range '\(range)' makes \(b - a + 1) stages, more than \(maxInstances)")
+        }
         return b < a ? [] : (a...b).map(String.init)
     }
+
+    /// Instances of one foreach stage at most: a range beyond it is a typo, and planning it would
+    /// take hours before anything runs.
+    static let maxInstances = 10_000
 
     static func topologicalOrder(_ stages: [StageInstance], source: String) throws -> [StageInstance] {
         let position = Dictionary(uniqueKeysWithValues: stages.enumerated().map { ($1.name, $0) })

@@ -51,13 +51,15 @@ public struct ExportSources: Sendable {
         return nil
     }
 
+    /// The noise map's own record of its ratio comes first: params.json says what the run asked
+    /// for, which a hand-placed map need not be.
     static func ratio(params: String, noise: String?) -> String? {
+        if let noise, let r = try? TensorFileReader(path: noise), let v = r.metadata["ratio"] { return v }
         if let data = FileManager.default.contents(atPath: params),
            let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
            let p = root["params"] as? [String: Any], let v = p["noise"] {
             return "\(v)"
         }
-        if let noise, let r = try? TensorFileReader(path: noise), let v = r.metadata["ratio"] { return v }
         return nil
     }
 }

@@ -17,12 +17,21 @@ extension RunReportInputs {
             return fm.fileExists(atPath: p) ? p : nil
         }
         /// `<family>@N/<output>` for every round N present, in round order.
-        func rounds(_ family: String, _ output: String) -> [String] {
+        func numbered(_ family: String, _ output: String) -> [(round: Int, path: String)] {
             let names = (try? fm.contentsOfDirectory(atPath: folder)) ?? []
             return names.compactMap { n -> (Int, String)? in
                 guard n.hasPrefix(family + "@"), let r = Int(n.dropFirst(family.count + 1)), let p = file(n + "/" + output) else { return nil }
                 return (r, p)
-            }.sorted { $0.0 < $1.0 }.map(\.1)
+            }.sorted { $0.0 < $1.0 }
+        }
+        func rounds(_ family: String, _ output: String) -> [String] { numbered(family, output).map(\.path) }
+        // Per-round lists are read by position: a round missing in the middle would shift every
+        // later round's figures onto the wrong round.
+        for family in ["evaluate_dev", "purify_a", "purify_b"] {
+            let found = numbered(family, family == "evaluate_dev" ? "metrics" : "report").map(\.round)
+            if let first = found.first, let gap = zip(found, found.dropFirst()).first(where: { $1 != $0 + 1 }) {
+                throw ReportError("\(family)@\(gap.0 + 1) is missing (rounds \(first)…\(found.last ?? first) otherwise present): an unfinished or damaged run", path: folder)
+            }
         }
         if params == nil { params = file("params.json") }
         if devMetrics.isEmpty { devMetrics = rounds("evaluate_dev", "metrics") }

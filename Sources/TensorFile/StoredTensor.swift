@@ -4,6 +4,15 @@ public struct StoredTensor: Sendable, Equatable {
     public var dtype: DType
     public var shape: [Int]
     public var bytes: [UInt8]
+    /// The file it was read from, named in its type errors; not part of its value.
+    public var origin: String?
+
+    public static func == (a: StoredTensor, b: StoredTensor) -> Bool {
+        a.name == b.name && a.dtype == b.dtype && a.shape == b.shape && a.bytes == b.bytes
+    }
+
+    /// `<file>: <tensor>` when the file is known, for errors about this tensor.
+    private var errorLabel: String { origin.map { "\($0): \(name)" } ?? name }
 
     public init(name: String, dtype: DType, shape: [Int], bytes: [UInt8]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
@@ -38,7 +47,7 @@ public struct StoredTensor: Sendable, Equatable {
     public func int32s() throws -> [Int32] { try unpack(.i32) }
     public func int64s() throws -> [Int64] { try unpack(.i64) }
     public func uint8s() throws -> [UInt8] {
-        guard dtype == .u8 else { throw TensorFileError(name, "is \(dtype.rawValue), expected u8") }
+        guard dtype == .u8 else { throw TensorFileError(errorLabel, "is \(dtype.rawValue), expected u8") }
         return bytes
     }
 
@@ -48,13 +57,13 @@ public struct StoredTensor: Sendable, Equatable {
         case .i32: return try int32s().map { Int($0) }
         case .i64: return try int64s().map { Int($0) }
         case .u8: return bytes.map { Int($0) }
-        default: throw TensorFileError(name, "is \(dtype.rawValue), expected an integer type")
+        default: throw TensorFileError(errorLabel, "is \(dtype.rawValue), expected an integer type")
         }
     }
 
     private func unpack<T>(_ expected: DType) throws -> [T] {
         guard dtype == expected else {
-            throw TensorFileError(name, "is \(dtype.rawValue), expected \(expected.rawValue)")
+            throw TensorFileError(errorLabel, "is \(dtype.rawValue), expected \(expected.rawValue)")
         }
         let n = elementCount
         return [T](unsafeUninitializedCapacity: n) { buf, count in

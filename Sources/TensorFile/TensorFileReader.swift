@@ -58,7 +58,9 @@ public final class TensorFileReader: @unchecked Sendable {
         }
         var shape = e.shape
         if !shape.isEmpty { shape[0] = rows.count }
-        return StoredTensor(name: name, dtype: e.dtype, shape: shape, bytes: bytes)
+        var t = StoredTensor(name: name, dtype: e.dtype, shape: shape, bytes: bytes)
+        t.origin = path
+        return t
     }
 
     /// Rows `rows` along axis 0 straight into `buffer` (exactly `rows.count` rows of bytes), for

@@ -25,6 +25,11 @@ public struct FeatureTable: Sendable {
         dim = info.shape[2]
         values = try reader.read(Schema.features).floats()
         split = reader.metadata["split"].flatMap { $0.isEmpty ? nil : $0 }
+        // A NaN or infinity would train a net to NaN without any error (the loss then reads 0).
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            let perImage = max(regions * dim, 1)
+            throw TensorFileError(path, "feature \(values[bad]) at image \(bad / perImage), region \(bad % perImage / max(dim, 1)), dimension \(bad % max(dim, 1)): features must be finite")
+        }
     }
 
     /// Fails, naming the file, when it says it holds another split's features: two splits of the

@@ -1,4 +1,5 @@
 import Artefacts
+import DataPrep
 import MSCN
 import TensorFile
 
@@ -25,12 +26,26 @@ public struct TrainingData {
         guard f.count == train.imageCount else {
             throw TensorFileError(features, "has \(f.count) images, the corpus's train split has \(train.imageCount)")
         }
+        // The noise map and the meta split record the corpus they were made from: another
+        // corpus of the same size would pass every count check and train on the wrong pairs.
+        let corpusDigest = try ContentDigest.file(corpus)
+        for (path, what) in [(noise, "noise map"), (meta, "meta split")] {
+            if let made = try TensorFileReader(path: path).metadata["input_digest"], made != corpusDigest {
+                throw TensorFileError(path, "this \(what) was made from another corpus (digest \(made)) than \(corpus) (\(corpusDigest))")
+            }
+        }
         let n = try NoisyMap.load(noise)
         guard n.imageOfCaption.count == train.captionCount else {
             throw TensorFileError(noise, "maps \(n.imageOfCaption.count) captions, the train split has \(train.captionCount)")
         }
         if let bad = n.imageOfCaption.first(where: { $0 < 0 || Int($0) >= f.count }) {
             throw TensorFileError(noise, "maps a caption to image \(bad), outside 0..<\(f.count)")
+        }
+        // A caption is clean exactly when it still points at its own image (caption j of image j / K);
+        // labels that say otherwise would make every precision and recall figure wrong.
+        let k = train.captionsPerImage
+        if let j = n.imageOfCaption.indices.first(where: { (n.clean[$0] != 0) != (Int(n.imageOfCaption[$0]) == $0 / k) }) {
+            throw TensorFileError(noise, "caption \(j) is labelled \(n.clean[j] != 0 ? "clean" : "noisy") but maps to image \(n.imageOfCaption[j]), its own being \(j / k)")
         }
         let m = try MetaSplit.load(meta)
         guard m.trainKeep.isEmpty || m.trainKeep.count == train.captionCount else {

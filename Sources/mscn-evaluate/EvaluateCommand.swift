@@ -1,5 +1,6 @@
 import ArgumentParser
 import Artefacts
+import DataPrep
 import Foundation
 import MSCN
 import Retrieval
@@ -36,6 +37,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func validate() throws {
         guard imageShard > 0, captionShard > 0, folds >= 0 else { throw ValidationError("shard sizes must be positive, --folds non-negative") }
+        do { try StageOutputs.requireDistinct([("--out", out), ("--scores", scores)]) } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {
@@ -48,9 +50,15 @@ struct EvaluateCommand: ParsableCommand {
                 throw StageError("has \(table.count) images, the corpus's \(split) split has \(caps.imageCount)", path: features)
             }
             if let meta, split == "dev" {
+                if let made = try TensorFileReader(path: meta).metadata["input_digest"], made != (try ContentDigest.file(corpus)) {
+                    throw StageError("this meta split was made from another corpus than \(corpus)", path: meta)
+                }
                 let select = try MetaSplit.load(meta).devSelect
                 guard select.count == table.count else {
                     throw StageError("dev_select has \(select.count) entries, the dev split has \(table.count) images", path: meta)
+                }
+                guard select.contains(where: { $0 != 0 }) else {
+                    throw StageError("dev_select chooses none of the \(table.count) dev images for model selection", path: meta)
                 }
                 if select.contains(0) { (table, caps) = Self.subset(table, caps, keep: select) }
             }
@@ -79,11 +87,14 @@ struct EvaluateCommand: ParsableCommand {
                 json["whole"] = try Self.object(whole)
             }
             let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-            try data.write(to: URL(fileURLWithPath: out), options: .atomic)
+            var writes: [(path: String, write: () throws -> Void)] = [(out, { try data.write(to: URL(fileURLWithPath: out), options: .atomic) })]
             if let scores {
-                try TensorFiles.write(scores, [StoredTensor(name: "scores", shape: [table.count, caps.captionCount], floats: matrix)],
-                                      metadata: ["stage": "mscn-evaluate", "split": split])
+                writes.append((scores, {
+                    try TensorFiles.write(scores, [StoredTensor(name: "scores", shape: [table.count, caps.captionCount], floats: matrix)],
+                                          metadata: ["stage": "mscn-evaluate", "split": split])
+                }))
             }
+            try StageOutputs.writeAll(writes)
             print(shown.table(title: "\(split) (\(models.count == 2 ? "A+B" : "single net"), \(table.count) images)"))
         }
     }

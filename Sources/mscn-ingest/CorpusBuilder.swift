@@ -93,15 +93,27 @@ struct CorpusBuilder {
             var tokens: [Int32] = []
             var offsets: [Int64] = [0]
             var unknown = 0, words = 0
-            for t in toks {
+            var unknownOnly: [Int] = []   // lines of captions none of whose words the vocabulary knows
+            for (i, t) in toks.enumerated() {
                 let (ids, unk) = vocabulary.encode(t)
                 tokens.append(contentsOf: ids)
                 offsets.append(Int64(tokens.count))
                 unknown += unk
                 words += t.count
+                if unk == t.count { unknownOnly.append(entry.file.lines[entry.keep[i]]) }
             }
             let rate = words > 0 ? 100 * Double(unknown) / Double(words) : 0
             Stage.note("mscn-ingest: \(entry.split): \(unknown) of \(words) words unknown (\(String(format: "%.2f", rate))%)")
+            // Every word unknown is a vocabulary that does not belong to these captions (or a
+            // --min-count above every word's count): each caption would read <unk> <unk> ...
+            if words > 0 && unknown == words {
+                let source = options.vocabulary.map { "the vocabulary \($0)" } ?? "a vocabulary of words seen at least \(options.minCount) times"
+                throw StageError("\(entry.split): every word of every caption is unknown to \(source)", path: entry.file.path)
+            }
+            if !unknownOnly.isEmpty {
+                let lines = unknownOnly.prefix(5).map(String.init).joined(separator: ", ") + (unknownOnly.count > 5 ? ", …" : "")
+                Stage.note("mscn-ingest: warning: \(entry.split): \(unknownOnly.count) caption(s) of unknown words only (all <unk>), line(s) \(lines) of \(entry.file.path)")
+            }
             splits[entry.split] = CaptionSet(tokens: tokens, offsets: offsets, captionsPerImage: entry.k)
         }
         let corpus = Corpus(splits: splits, vocabularySize: vocabulary.count)

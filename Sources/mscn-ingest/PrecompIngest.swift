@@ -42,8 +42,15 @@ struct PrecompIngest {
             captions.append(SplitCaptions(split: split, file: file, keep: Array(0..<(kept * splitK)), k: splitK))
         }
         try builder.write(captions)
+        // Features are checked as they stream (NaN, short reads): when one split fails, what this
+        // run already wrote goes too, so no finished-looking corpus is left behind.
+        var written = [options.outFile("corpus.tzst"), options.outFile("vocab.json")]
         for (split, reader, kept, splitK) in readers {
-            try copyFeatures(split: split, reader: reader, rows: kept)
+            do { try copyFeatures(split: split, reader: reader, rows: kept) } catch {
+                for path in written { unlink(path) }
+                throw error
+            }
+            written.append(options.outFile("images-\(split).tzst"))
             print("\(split)\t\(kept) images\t\(kept * splitK) captions (K=\(splitK))\tfeatures \(Array(reader.shape.dropFirst()))")
         }
     }
@@ -67,6 +74,15 @@ struct PrecompIngest {
         while start < rows {
             let end = min(start + chunk, rows)
             let bytes = try reader.readRows(start..<end)
+            // NaN or infinite features train a net to NaN without an error: refuse them here, by row.
+            try bytes.withUnsafeBytes { raw in
+                for i in 0..<(raw.count / 4) {
+                    let v = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
+                    if !v.isFinite {
+                        throw StageError("feature \(v) in row \(start + 4 * i / max(reader.rowBytes, 1)): features must be finite", path: reader.path)
+                    }
+                }
+            }
             try bytes.withUnsafeBytes { raw in
                 for r in 0..<(end - start) {
                     try writer.append(UnsafeRawBufferPointer(rebasing: raw[(r * reader.rowBytes)..<((r + 1) * reader.rowBytes)]))

@@ -64,14 +64,17 @@ struct NoiseCommand: ParsableCommand {
                 manifestValue = NoiseManifest(protocolName: p.rawValue, ratio: r, seed: seed, map: map, images: images,
                                               captionsPerImage: k, split: split, inputDigest: digest)
             }
-            try map.save(out, metadata: manifestValue.metadata)
+            var writes: [(path: String, write: () throws -> Void)] = [(out, { try map.save(out, metadata: manifestValue.metadata) })]
             if let manifest {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                do { try encoder.encode(manifestValue).write(to: URL(fileURLWithPath: manifest), options: .atomic) } catch {
-                    throw StageError("cannot write manifest (\(error.localizedDescription))", path: manifest)
-                }
+                writes.append((manifest, {
+                    do { try encoder.encode(manifestValue).write(to: URL(fileURLWithPath: manifest), options: .atomic) } catch {
+                        throw StageError("cannot write manifest (\(Stage.describe(error)))", path: manifest)
+                    }
+                }))
             }
+            try StageOutputs.writeAll(writes)
             Stage.note(String(format: "mscn-noise: %d of %d %@ captions noisy, realised noise rate %.4f",
                               manifestValue.noisyCaptions, manifestValue.captions, split, manifestValue.realisedNoiseRate))
         }

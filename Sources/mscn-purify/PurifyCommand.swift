@@ -36,6 +36,7 @@ struct PurifyCommand: ParsableCommand {
     func validate() throws {
         guard round >= 1 else { throw ValidationError("--round starts at 1") }
         guard keepThreshold > 0, keepThreshold < 1 else { throw ValidationError("--keep-threshold must be in (0, 1)") }
+        do { try StageOutputs.requireDistinct([("--out", out), ("--report", report)]) } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {
@@ -75,12 +76,16 @@ struct PurifyCommand: ParsableCommand {
             for problem in [fit.stopped, fit.collapsed].compactMap({ $0 }) {
                 Stage.note("mscn-purify: warning: net \(net) round \(round): \(problem)")
             }
-            try TensorFiles.write(out, [
-                StoredTensor(name: Schema.pClean, shape: [m], floats: pClean),
-                StoredTensor(name: Schema.keep, shape: [m], uint8s: keep),
-                StoredTensor(name: Schema.score, shape: [m], floats: score),
-            ], metadata: ["stage": "mscn-purify", "net": net, "round": String(round), "seed": String(seed)])
-            try RoundReport(round: round, net: net, purification: summary).write(to: report)
+            try StageOutputs.writeAll([
+                (out, {
+                    try TensorFiles.write(out, [
+                        StoredTensor(name: Schema.pClean, shape: [m], floats: pClean),
+                        StoredTensor(name: Schema.keep, shape: [m], uint8s: keep),
+                        StoredTensor(name: Schema.score, shape: [m], floats: score),
+                    ], metadata: ["stage": "mscn-purify", "net": net, "round": String(round), "seed": String(seed)])
+                }),
+                (report, { try RoundReport(round: round, net: net, purification: summary).write(to: report) }),
+            ])
             print(String(format: "purify %@ round %d: kept %d of %d (%.1f%%), precision %.3f, recall %.3f",
                          net, round, summary.kept, summary.captions, 100 * summary.keptFraction,
                          summary.precision ?? .nan, summary.recall ?? .nan))

@@ -109,8 +109,24 @@ struct TrainCommand: ParsableCommand {
         if let u = untilEpoch, !(1...max(warmupEpochs, 1)).contains(u) { throw ValidationError("--until-epoch must be in 1...--warmup-epochs (\(warmupEpochs))") }
         guard round >= 1 else { throw ValidationError("--round starts at 1") }
         guard batchSize >= 2, warmupBatchSize >= 2 else { throw ValidationError("batch sizes must be at least 2 (batch norm)") }
-        guard lr > 0, metaLR >= 0, metaInterval >= 1, warmupEpochs >= 0 else {
-            throw ValidationError("--lr must be positive, --meta-lr non-negative, --meta-interval ≥ 1, --warmup-epochs ≥ 0")
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive and finite") }
+        guard metaLR >= 0, metaLR.isFinite else { throw ValidationError("--meta-lr must be non-negative and finite") }
+        guard metaInterval >= 1 else { throw ValidationError("--meta-interval must be at least 1") }
+        guard warmupEpochs >= 0 else { throw ValidationError("--warmup-epochs must be at least 0") }
+        do {
+            try StageOutputs.requireDistinct([("--out", out), ("--log", log), ("--regime", regime), ("--batch-plan-out", batchPlanOut)])
+        } catch { throw ValidationError("\(error)") }
+        // The size and loss options, as a fresh net would take them (a continued one keeps its own).
+        var c = ModelConfig(imageDim: 1, embedDim: embedSize, wordDim: wordDim, simDim: simDim, vocabSize: 1,
+                            variant: module == .sgr ? .sgr : .saf, metaHidden: metaHidden, regions: 1)
+        c.dropout = dropout
+        c.margin = margin
+        c.gradClip = gradClip
+        let flags = ["embed_size": "--embed-size", "word_dim": "--word-dim", "sim_dim": "--sim-dim", "meta_hidden": "--meta-hidden",
+                     "dropout": "--dropout", "margin": "--margin", "grad_clip": "--grad-clip"]
+        if let problem = c.problems.first {
+            let option = problem.split(separator: " ").first.map(String.init) ?? ""
+            throw ValidationError("\(flags[option] ?? option) \(problem.split(separator: " ").dropFirst().joined(separator: " "))")
         }
     }
 
@@ -144,12 +160,30 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// A warm-up checkpoint to continue, and how many warm-up epochs it holds.
-    static func loadPartialWarmup(_ path: String) throws -> (Model, Int) {
+    static func loadPartialWarmup(_ path: String, net: String) throws -> (Model, Int) {
         let metadata = try TensorFileReader(path: path).metadata
         guard metadata["mode"] == "warmup", let done = metadata["warmup_epochs_done"].flatMap(Int.init) else {
             throw StageError("not a partial warm-up checkpoint (no mode=warmup with warmup_epochs_done)", path: path)
         }
+        if let own = metadata["net"], own != net {
+            throw StageError("holds net \(own)'s warm-up, not net \(net)'s (each net has its own weights and dropout stream)", path: path)
+        }
         return (try Checkpoint.load(path).model, done)
+    }
+
+    /// The lines of the warm-up log that `--initial` continues: a training log whose last step is
+    /// in the last epoch the checkpoint holds.
+    static func previousWarmupLog(_ path: String, epochsDone done: Int) throws -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw StageError("cannot read the previous warm-up log", path: path)
+        }
+        let old = text.split(separator: "\n").map(String.init)
+        guard old.first == StepLogLine.header else { throw StageError("not a training log (no header)", path: path) }
+        let lastEpoch = old.count > 1 ? old[old.count - 1].split(separator: "\t", omittingEmptySubsequences: false).dropFirst().first.flatMap { Int($0) } : nil
+        guard lastEpoch == done - 1 else {
+            throw StageError("ends \(lastEpoch.map { "in epoch \($0 + 1)" } ?? "without a step"), the checkpoint it should continue holds \(done) warm-up epochs", path: path)
+        }
+        return Array(old.dropFirst())
     }
 
     /// The previous checkpoint that a baseline, standard or MSCN round continues, checked against
@@ -201,25 +235,23 @@ struct TrainCommand: ParsableCommand {
             if cleanOnly && trainer.trainingCaptions.count < 2 {
                 throw StageError("--clean-only: the noise map labels \(trainer.trainingCaptions.count) training captions clean, too few to train", path: inputs.noise)
             }
+            // A split that left (almost) nothing to train on would write an untrained checkpoint.
+            if (mode == .baseline ? data.baseCaptions.count : trainer.trainingCaptions.count) < 2 {
+                throw StageError("the meta split keeps \(data.baseCaptions.count) of \(data.captions.captionCount) training captions for training: too few to train", path: inputs.meta)
+            }
             var lines: [String] = [StepLogLine.header]
             var extra: [String: String] = [:]
+            var regimeWrite: (() throws -> Void)?   // with the checkpoint and the log, all or none
             let model: Model
             switch mode {
             case .warmup:
                 let done: Int
                 if let initial {
-                    let (loaded, epochs) = try Self.loadPartialWarmup(initial)
+                    let (loaded, epochs) = try Self.loadPartialWarmup(initial, net: net)
                     model = loaded
                     try ModelChecks.compatible(model.config, with: data, path: initial)
                     done = epochs
-                    if let previousLog {
-                        guard let text = try? String(contentsOfFile: previousLog, encoding: .utf8) else {
-                            throw StageError("cannot read the previous warm-up log", path: previousLog)
-                        }
-                        let old = text.split(separator: "\n").map(String.init)
-                        guard old.first == StepLogLine.header else { throw StageError("not a training log (no header)", path: previousLog) }
-                        lines += old.dropFirst()
-                    }
+                    if let previousLog { lines += try Self.previousWarmupLog(previousLog, epochsDone: done) }
                 } else {
                     model = freshModel(data, net: net)
                     done = 0
@@ -239,7 +271,7 @@ struct TrainCommand: ParsableCommand {
                 if let regime {
                     let check = try Self.checkRegime(model, data: data, net: net)
                     extra["warmup_auc"] = check.auc.map { String($0) } ?? "n/a"
-                    try check.write(to: regime)
+                    regimeWrite = { try check.write(to: regime) }
                 }
             case .baseline, .standard:
                 model = try continuedModel(data)
@@ -267,6 +299,9 @@ struct TrainCommand: ParsableCommand {
                     keep = k
                 }
                 let plan = try trainer.roundPlan(round: round, keep: keep)
+                guard !plan.batches.isEmpty else {
+                    throw StageError("the mask keeps no training caption: nothing to train on", path: mask ?? inputs.meta)
+                }
                 if let batchPlanOut {
                     try plan.json(batchSize: batchSize, metaInterval: metaInterval)
                         .write(to: URL(fileURLWithPath: batchPlanOut), options: .atomic)
@@ -277,13 +312,17 @@ struct TrainCommand: ParsableCommand {
                     progress.update(lines.count - 1, detail: String(format: "loss %.4f meta %.4f", line.loss, line.metaLoss ?? .nan))
                 }
             }
-            try Checkpoint.save(model, to: out, metadata: [
-                "stage": "mscn-train", "mode": mode.rawValue, "net": net, "round": mode == .warmup ? "0" : String(round),
-                "seed": String(seed), "clean_only": String(cleanOnly),
-            ].merging(extra) { $1 })
+            var writes: [(path: String, write: () throws -> Void)] = [(out, {
+                try Checkpoint.save(model, to: out, metadata: [
+                    "stage": "mscn-train", "mode": mode.rawValue, "net": net, "round": mode == .warmup ? "0" : String(round),
+                    "seed": String(seed), "clean_only": String(cleanOnly),
+                ].merging(extra) { $1 })
+            })]
             if let log {
-                try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log), options: .atomic)
+                writes.append((log, { try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log), options: .atomic) }))
             }
+            if let regime, let regimeWrite { writes.append((regime, regimeWrite)) }
+            try StageOutputs.writeAll(writes)
         }
     }
 }

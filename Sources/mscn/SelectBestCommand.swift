@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MSCN
 import StageKit
 
 /// `mscn select-best`: picks the round with the best dev rSum and publishes its A and B checkpoints,
@@ -37,6 +38,7 @@ struct SelectBestCommand: ParsableCommand {
         guard metrics.count == checkpointsA.count, metrics.count == checkpointsB.count else {
             throw ValidationError("--metrics (\(metrics.count)), --ckpt-a (\(checkpointsA.count)) and --ckpt-b (\(checkpointsB.count)) must have one entry per round")
         }
+        do { try StageOutputs.requireDistinct([("--out-a", outA), ("--out-b", outB), ("--out", out)]) } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {
@@ -44,12 +46,20 @@ struct SelectBestCommand: ParsableCommand {
             let sums = try metrics.map { try Self.rsum(of: $0) }
             var best = 0
             for (i, s) in sums.enumerated() where s > sums[best] { best = i }
-            try Self.copy(checkpointsA[best], to: outA)
-            try Self.copy(checkpointsB[best], to: outB)
+            // Every round's checkpoints must exist (a missing one is a broken run even when another
+            // round wins), and the winners must be whole MSCN checkpoints before they are published.
+            for path in checkpointsA + checkpointsB where !FileManager.default.fileExists(atPath: path) {
+                throw StageError("no such checkpoint", path: path)
+            }
+            for path in [checkpointsA[best], checkpointsB[best]] { _ = try Checkpoint.load(path) }
             let note: [String: Any] = ["best_round": best + firstRound, "best_rsum": sums[best], "rsum_per_round": sums,
                                        "first_round": firstRound]
             let data = try JSONSerialization.data(withJSONObject: note, options: [.prettyPrinted, .sortedKeys])
-            try data.write(to: URL(fileURLWithPath: out), options: .atomic)
+            try StageOutputs.writeAll([
+                (outA, { try Self.copy(checkpointsA[best], to: outA) }),
+                (outB, { try Self.copy(checkpointsB[best], to: outB) }),
+                (out, { try data.write(to: URL(fileURLWithPath: out), options: .atomic) }),
+            ])
             let which = best + firstRound == 0 ? "the warm-up pair (round 0)" : "round \(best + firstRound)"
             print("best: \(which) of rounds \(firstRound)...\(firstRound + sums.count - 1): dev rSum \(String(format: "%.2f", sums[best]))")
         }
@@ -70,7 +80,7 @@ struct SelectBestCommand: ParsableCommand {
         do {
             try FileManager.default.copyItem(atPath: source, toPath: tmp)
         } catch {
-            throw StageError("cannot copy checkpoint (\(error.localizedDescription))", path: source)
+            throw StageError("cannot write the copy of \(source) (\(Stage.describe(error)))", path: target)
         }
         guard rename(tmp, target) == 0 else { throw StageError("cannot move checkpoint into place", path: target) }
     }

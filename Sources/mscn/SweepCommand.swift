@@ -57,6 +57,10 @@ struct SweepCommand: ParsableCommand {
                 throw ValidationError("'\(o[..<eq])' is both swept (--grid) and fixed (--set)")
             }
         }
+        // "seed" is the default and may be absent from the grid (nothing is averaged then).
+        if replicate != "none" && replicate != "seed" && !g.axes.contains(where: { $0.name == replicate }) {
+            throw ValidationError("--replicate \(replicate) is not a --grid axis (axes: \(g.axes.map(\.name).joined(separator: ", ")))")
+        }
         let given = compare + (baseline.map { [$0] } ?? [])
         if let b = given.first, noBaseline { throw ValidationError("--compare/--baseline \(b) and --no-baseline contradict each other") }
         for b in given where !FileManager.default.fileExists(atPath: b) { throw ValidationError("comparison pipeline \(b) does not exist") }
@@ -70,6 +74,12 @@ struct SweepCommand: ParsableCommand {
                 return (String(o[..<eq]), String(o[o.index(after: eq)...]))
             }
             var methods = [(name: "MSCN", file: try PipelineFile.load(path: pipeline))]
+            // A swept or fixed name the main pipeline does not declare is a typo: every run would
+            // be the defaults, labelled as if they differed.
+            let declaredByMain = Set(methods[0].file.params.map(\.name))
+            for name in g.axes.map(\.name) + fixed.map(\.name) where !declaredByMain.contains(name) {
+                throw StageError("'\(name)' is not a parameter of \(pipeline) (it declares \(declaredByMain.sorted().joined(separator: ", ")))")
+            }
             // A method is named by its pipeline's `name`; --baseline keeps its historical name "baseline".
             let given = compare.map { (path: $0, name: String?.none) } + (baseline.map { [(path: $0, name: "baseline")] } ?? [])
             let comparisons = noBaseline ? [] : !given.isEmpty ? given
@@ -162,7 +172,7 @@ struct SweepCommand: ParsableCommand {
                         run.folder = folder
                         run.metrics = record.metrics
                         run.extras = record.extras
-                        if record.metrics == nil { notes.append("\(t.method) \(t.label): no metrics.json in \(folder)") }
+                        if record.metrics == nil && record.problems.isEmpty { notes.append("\(t.method) \(t.label): no metrics.json in \(folder)") }
                         notes += record.problems.map { "\(t.method) \(t.label): \($0)" }
                     }
                 } catch {
@@ -180,7 +190,8 @@ struct SweepCommand: ParsableCommand {
             try Self.write(SweepReport.render(table: table, runs: runs, title: title, reportDirectory: outDir, notes: notes), outDir + "/report.html")
             print(table.textTable().text())
             Stage.note("wrote \(outDir)/results.csv, results.md, report.html")
-            if !notes.isEmpty { throw StageError("\(notes.count) of \(runs.count) runs failed; first: \(notes[0])") }
+            let failed = runs.filter { $0.metrics == nil }.count
+            if !notes.isEmpty { throw StageError("\(failed) of \(runs.count) runs failed or have no metrics; first problem: \(notes[0])") }
         }
     }
 

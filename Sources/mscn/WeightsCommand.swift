@@ -34,6 +34,13 @@ struct WeightsExport: ParsableCommand {
         guard (2...3).contains(paths.count) else {
             throw ValidationError("give CKPT_A [CKPT_B] OUT.safetensors (\(paths.count) paths given)")
         }
+        // `export a.tzst b.tzst` with the output forgotten would overwrite checkpoint b.
+        if let out = paths.last, !out.hasSuffix(".safetensors") {
+            throw ValidationError("the last path is the output and must end in .safetensors, got \(out) (output forgotten?)")
+        }
+        do { try StageOutputs.requireDistinct(paths.enumerated().map { ("path \($0.offset + 1)", $0.element) }) } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     func run() throws {
@@ -68,6 +75,9 @@ struct WeightsImport: ParsableCommand {
     func validate() throws {
         guard !outputs.isEmpty else { throw ValidationError("give an output checkpoint") }
         if net != nil, outputs.count != 1 { throw ValidationError("--net writes one checkpoint; give one output") }
+        do { try StageOutputs.requireDistinct([("input", input)] + outputs.enumerated().map { ("output \($0.offset + 1)", $0.element) }) } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     func run() throws {
@@ -80,8 +90,10 @@ struct WeightsImport: ParsableCommand {
             guard models.count == outputs.count else {
                 throw StageError("holds nets \(models.map(\.net).joined(separator: ",")): give \(models.count) output checkpoint(s) or --net", path: input)
             }
+            try StageOutputs.writeAll(zip(models, outputs).map { m, out in
+                (out, { try Checkpoint.save(m.model, to: out, metadata: ["imported_from": (input as NSString).lastPathComponent, "net": m.net]) })
+            })
             for ((net, model), out) in zip(models, outputs) {
-                try Checkpoint.save(model, to: out, metadata: ["imported_from": (input as NSString).lastPathComponent, "net": net])
                 print("\(out)\tnet \(net)\t\(model.config.variant.rawValue) embed \(model.config.embedDim) sim \(model.config.simDim) vocab \(model.config.vocabSize)")
             }
         }

@@ -153,6 +153,31 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("dev_00000.jpg"), r.stderr)
     }
 
+    /// A caption of unknown words only is named in a warning; a vocabulary that knows no word of
+    /// a split (a wrong --vocab, a --min-count above every count) is an error.
+    func testCaptionsOfUnknownWordsOnly() throws {
+        let root = try copyInput("images")
+        try editLines(root.appendingPathComponent("dev_caps.txt")) { $0[2] = "zyzzyva quokka" }
+        let (r, _) = try ingest(root, "images", expect: 0)
+        XCTAssertTrue(r.stderr.contains("warning: dev: 1 caption(s) of unknown words only (all <unk>), line(s) 3 of ")
+                      && r.stderr.contains("dev_caps.txt"), r.stderr)
+        let (none, _) = try ingest(root, "images", ["--min-count", "100000"], expect: 1)
+        XCTAssertTrue(none.stderr.contains("train_caps.txt: train: every word of every caption is unknown to a vocabulary of words seen at least 100000 times"), none.stderr)
+    }
+
+    /// NaN or infinite precomp features are refused at ingest, by row, before anything trains on them.
+    func testPrecompNonFiniteFeaturesAreRefused() throws {
+        let root = try copyInput("precomp")
+        let npy = root.appendingPathComponent("dev_ims.npy")
+        let t = try NPY.read(npy.path)
+        var values = try t.floats()
+        let perRow = t.shape.dropFirst().reduce(1, *)
+        values[perRow + 3] = .nan
+        try NPY.write(StoredTensor(name: "x", shape: t.shape, floats: values), to: npy.path)
+        let (r, _) = try ingest(root, "precomp", expect: 1)
+        XCTAssertTrue(r.stderr.contains("dev_ims.npy: feature nan in row 1: features must be finite"), r.stderr)
+    }
+
     func testPrecompWrongShapeAndTruncatedNPY() throws {
         let root = try copyInput("precomp")
         let npy = root.appendingPathComponent("test_ims.npy")

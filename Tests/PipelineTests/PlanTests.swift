@@ -98,6 +98,28 @@ final class PlanTests: XCTestCase {
         XCTAssertThrowsError(try CommandWords.split("a ${b"))
     }
 
+    /// No stages, a range that runs backwards (epochs=-3) or one of millions of stages (a typo
+    /// that kept `status` busy for hours) are errors; A..A-1 is the empty range.
+    func testEmptyPipelinesAndNonsenseRangesAreErrors() throws {
+        XCTAssertThrowsError(try PipelineFile.parse(yaml: "name: d\nstages: {}", source: "empty.yaml")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("empty.yaml:") && "\(e)".contains("'stages' is empty"), "\(e)")
+        }
+        let yaml = """
+            name: r
+            params: {n: 3}
+            stages:
+              r: {foreach: {round: "1..${n}"}, command: "run ${round} ${out.x}", outputs: {x: file}}
+            """
+        let file = try PipelineFile.parse(yaml: yaml, source: "r.yaml")
+        XCTAssertEqual(try Plan(file: file, overrides: [("n", "0")]).stages.count, 0)
+        XCTAssertThrowsError(try Plan(file: file, overrides: [("n", "-3")])) { e in
+            XCTAssertTrue("\(e)".contains("stage 'r': foreach range '1..-3' runs backwards"), "\(e)")
+        }
+        XCTAssertThrowsError(try Plan(file: file, overrides: [("n", "100000000")])) { e in
+            XCTAssertTrue("\(e)".contains("makes 100000000 stages, more than 10000"), "\(e)")
+        }
+    }
+
     func testErrorsNameFileLineAndProblem() throws {
         let bad = """
             name: demo

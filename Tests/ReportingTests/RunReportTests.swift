@@ -279,8 +279,8 @@ final class RunFolderInputsTests: XCTestCase {
         }
         let i = run.inputs
         try link("params.json", i.params)
-        // Round 10 sorts after round 2 even though "evaluate_dev@10" < "evaluate_dev@2" as text.
-        for (r, p) in i.devMetrics.enumerated() { try link("evaluate_dev@\(r == 2 ? 10 : r + 1)/metrics", p) }
+        // Round 10 sorts after round 9 even though "evaluate_dev@10" < "evaluate_dev@9" as text.
+        for (r, p) in i.devMetrics.enumerated() { try link("evaluate_dev@\(r + 8)/metrics", p) }
         try link("select/best", i.best)
         try link("evaluate_test/metrics", i.testMetrics)
         try link("evaluate_test/scores", i.examplesScores)
@@ -319,6 +319,21 @@ final class RunFolderInputsTests: XCTestCase {
         XCTAssertEqual(baseline.trainLogsA, [base + "/plain_a@1/log"])
         XCTAssertTrue(baseline.purifyA.isEmpty && baseline.masksA.isEmpty)
         XCTAssertThrowsError(try partial.fill(fromRunFolder: folder + "/nothing")) { XCTAssertTrue("\($0)".contains("no such run folder")) }
+    }
+
+    /// Per-round lists are read by position, so a round missing in the middle would move every
+    /// later round's figures onto the round before: an error naming the missing round instead.
+    func testARoundMissingInTheMiddleIsAnError() throws {
+        let run = try FakeRun()
+        let folder = run.dir.appendingPathComponent("runs/gap").path
+        for r in [1, 2, 4] {
+            try FileManager.default.createDirectory(atPath: folder + "/evaluate_dev@\(r)", withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: folder + "/evaluate_dev@\(r)/metrics", withDestinationPath: run.inputs.devMetrics[0])
+        }
+        var inputs = RunReportInputs()
+        XCTAssertThrowsError(try inputs.fill(fromRunFolder: folder)) { e in
+            XCTAssertTrue("\(e)".contains("evaluate_dev@3 is missing (rounds 1…4 otherwise present)"), "\(e)")
+        }
     }
 }
 

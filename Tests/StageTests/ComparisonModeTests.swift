@@ -125,13 +125,17 @@ final class ComparisonModeTests: XCTestCase {
         let e = try experiment()
         let sums = [130.0, 48.0, 90.0]
         var metrics: [String] = [], a: [String] = [], b: [String] = []
+        // select-best publishes whole checkpoints only: one real checkpoint, tagged per round and net.
+        let real = e.path("ck-real.tzst")
+        try e.warmup("A", out: real)
+        let (meta, tensors) = try TensorFiles.readAll(real)
         for (i, s) in sums.enumerated() {
             let m = e.path("dev\(i).json")
             try Data("{\"rsum\": \(s)}".utf8).write(to: URL(fileURLWithPath: m))
             metrics.append(m)
             for (net, list) in [("a", 0), ("b", 1)] {
                 let p = e.path("ck-\(net)\(i)")
-                try Data("round \(i) net \(net)".utf8).write(to: URL(fileURLWithPath: p))
+                try TensorFiles.write(p, tensors.values.sorted { $0.name < $1.name }, metadata: meta.merging(["tag": "round \(i) net \(net)"]) { $1 })
                 if list == 0 { a.append(p) } else { b.append(p) }
             }
         }
@@ -142,7 +146,7 @@ final class ComparisonModeTests: XCTestCase {
         let j = try json(e.path("best.json"))
         XCTAssertEqual(j["best_round"] as? Int, 0)
         XCTAssertEqual(j["first_round"] as? Int, 0)
-        XCTAssertEqual(String(decoding: try XCTUnwrap(FileManager.default.contents(atPath: e.path("best-b"))), as: UTF8.self), "round 0 net b")
+        XCTAssertEqual(try TensorFileReader(path: e.path("best-b")).metadata["tag"], "round 0 net b")
 
         try TinyExperiment.run("mscn", ["select-best", "--metrics"] + metrics + ["--ckpt-a"] + a + ["--ckpt-b"] + b
                                + ["--out-a", e.path("best-a"), "--out-b", e.path("best-b"), "--out", e.path("best1.json")])

@@ -1,0 +1,42 @@
+import Foundation
+import StageKit
+import TestSupport
+import XCTest
+
+/// A stage's outputs as one unit, and Foundation's file errors as one readable line.
+final class StageOutputsTests: XCTestCase {
+    func testTwoFlagsNamingOneFileAreRefused() throws {
+        XCTAssertNoThrow(try StageOutputs.requireDistinct([("--out", "a.tzst"), ("--log", "a.log"), ("--regime", nil)]))
+        XCTAssertThrowsError(try StageOutputs.requireDistinct([("--out", "dir/a.tzst"), ("--log", "dir/./a.tzst")])) { e in
+            XCTAssertTrue("\(e)".contains("--out and --log name the same file"), "\(e)")
+        }
+    }
+
+    func testAFailingWriteRemovesTheEarlierOnes() throws {
+        let dir = TestPaths.temporaryDirectory("stage-outputs")
+        let first = dir.appendingPathComponent("first").path, second = dir.appendingPathComponent("second").path
+        struct Refused: Error {}
+        XCTAssertThrowsError(try StageOutputs.writeAll([
+            (first, { try Data("1".utf8).write(to: URL(fileURLWithPath: first)) }),
+            (second, { throw Refused() }),
+        ])) { XCTAssertTrue($0 is Refused) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: first))
+        try StageOutputs.writeAll([
+            (first, { try Data("1".utf8).write(to: URL(fileURLWithPath: first)) }),
+            (second, { try Data("2".utf8).write(to: URL(fileURLWithPath: second)) }),
+        ])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: first) && FileManager.default.fileExists(atPath: second))
+    }
+
+    func testFoundationFileErrorsReadAsPathAndReason() throws {
+        let missing = TestPaths.temporaryDirectory("stage-describe").appendingPathComponent("no-such-folder/x.json").path
+        do {
+            try Data("x".utf8).write(to: URL(fileURLWithPath: missing))
+            XCTFail("wrote into a missing folder")
+        } catch {
+            XCTAssertEqual(Stage.describe(error), "\(missing): No such file or directory")
+        }
+        struct Plain: Error, CustomStringConvertible { var description: String { "plain" } }
+        XCTAssertEqual(Stage.describe(Plain()), "plain")
+    }
+}
