@@ -7,23 +7,9 @@ import TensorFile
 /// score histograms with the fitted Betas, retrieval examples.
 public enum RunReport {
     public static func render(_ inputs: RunReportInputs) throws -> String {
-        var params = try inputs.params.map(RunParameters.load)
-        if !inputs.paramValues.isEmpty {
-            var p = params ?? RunParameters(values: [:])
-            p.values.merge(inputs.paramValues) { $1 }
-            params = p
-        }
-        let dev = try inputs.devMetrics.map(RetrievalMetrics.load)
-        let best = try inputs.best.map(BestRound.load)
-        let test = try inputs.testMetrics.map(RetrievalMetrics.load)
-        let regime = try inputs.regime.map(WarmupCheck.load)
-        let purA = try inputs.purifyA.map(RoundPurification.load)
-        let purB = try inputs.purifyB.map(RoundPurification.load)
-        for (list, net) in [(purA, "A"), (purB, "B")] {
-            if let bad = list.first(where: { $0.net != net }) {
-                throw ReportError("--purify-\(net.lowercased()) got a report of net \(bad.net) (round \(bad.round))")
-            }
-        }
+        let figures = try RunFigures(inputs)
+        let (params, dev, best, test, regime) = (figures.params, figures.dev, figures.best, figures.test, figures.regime)
+        let (purA, purB) = (figures.purificationA, figures.purificationB)
 
         var subtitle = params?.pipeline.map { "pipeline \($0)" } ?? ""
         if let p = params {

@@ -7,14 +7,10 @@ import Retrieval
 /// summary, regime and purification sections, without the figures.
 public enum RunSummaryText {
     public static func render(_ inputs: RunReportInputs) throws -> String {
-        let params = try inputs.params.map(RunParameters.load)
-        let values = (params?.values ?? [:]).merging(inputs.paramValues) { $1 }
-        let dev = try inputs.devMetrics.map(RetrievalMetrics.load)
-        let best = try inputs.best.map(BestRound.load)
-        let test = try inputs.testMetrics.map(RetrievalMetrics.load)
-        let regime = try inputs.regime.map(WarmupCheck.load)
-        let purA = try inputs.purifyA.map(RoundPurification.load)
-        let purB = try inputs.purifyB.map(RoundPurification.load)
+        let figures = try RunFigures(inputs)
+        let values = figures.params?.values ?? [:]
+        let (dev, best, test, regime) = (figures.dev, figures.best, figures.test, figures.regime)
+        let (purA, purB) = (figures.purificationA, figures.purificationB)
 
         var lines: [String] = []
         let setting = ["data", "noise", "seed"].compactMap { k in values[k].map { "\(k) \($0)" } }
