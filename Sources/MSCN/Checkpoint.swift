@@ -60,6 +60,10 @@ public enum Checkpoint {
         guard let json = metadata["\(prefix)model_config"] else {
             throw TensorFileError(path, "no '\(prefix)model_config' metadata: not an MSCN checkpoint")
         }
+        // A later format may lay its tensors out otherwise; reading it as this one would be a guess.
+        if let written = metadata["format"], written.hasPrefix("mscn-checkpoint-"), written != format {
+            throw TensorFileError(path, "is a \(written) checkpoint; this build reads \(format)")
+        }
         let config: ModelConfig
         do { config = try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8)) } catch {
             throw TensorFileError(path, "'\(prefix)model_config' is not a valid model configuration (\(error))")

@@ -35,8 +35,8 @@ struct FeaturesCommand: ParsableCommand {
             let reader = try TensorFileReader(path: images)
             if reader.contains(Schema.features) {
                 let info = try reader.info(Schema.features)
-                guard info.dtype == .f32, info.shape.count == 3 else {
-                    throw StageError("features must be f32 [N,R,D], found \(info.dtype.rawValue) \(info.shape)", path: images)
+                guard info.dtype == .f32, info.shape.count == 3, info.shape.allSatisfy({ $0 > 0 }) else {
+                    throw StageError("features must be f32 [N,R,D] with N, R, D > 0, found \(info.dtype.rawValue) \(info.shape)", path: images)
                 }
                 let how = try PassThrough.link(images, to: out)
                 Stage.note("mscn-features: precomputed features \(info.shape) passed through (\(how))")

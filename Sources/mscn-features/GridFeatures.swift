@@ -14,6 +14,7 @@ enum GridFeatures {
             throw StageError("pixels must be u8 [N,H,W,3], found \(info.dtype.rawValue) \(info.shape)", path: reader.path)
         }
         let (n, h, w) = (info.shape[0], info.shape[1], info.shape[2])
+        guard n > 0 else { throw StageError("holds no images: nothing to extract features from", path: reader.path) }
         guard h >= extractor.grid, w >= extractor.grid else {
             throw StageError("images of \(w)x\(h) are smaller than the \(extractor.grid)x\(extractor.grid) grid", path: reader.path)
         }

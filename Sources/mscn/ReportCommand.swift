@@ -65,7 +65,7 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws {
         if out == nil && !summary { throw ValidationError("say where the report goes (--out FILE) or ask for --summary, or both") }
-        if examples < 0 { throw ValidationError("--examples must be 0 or more") }
+        if examples < 0 || examples > 100 { throw ValidationError("--examples must be 0 to 100 (each adds a row of thumbnails to the page)") }
         for p in paramPairs where !p.contains("=") || p.hasPrefix("=") {
             throw ValidationError("--param expects key=value, got '\(p)'")
         }

@@ -238,6 +238,12 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(try TensorFileReader(path: out).info("features").shape, [2, 36, 128])
         let v = try stage("mscn-features", ["--images", good, "--out", out, "--dim", "0"], expect: 64)
         XCTAssertTrue(v.stderr.contains("--dim"), v.stderr)
+
+        let empty = work.appendingPathComponent("empty.tzst").path, emptyOut = work.appendingPathComponent("f0.tzst").path
+        try TensorFiles.write(empty, [StoredTensor(name: "pixels", shape: [0, 12, 12, 3], uint8s: [])])
+        let none = try stage("mscn-features", ["--images", empty, "--out", emptyOut], expect: 1)
+        XCTAssertTrue(none.stderr.contains("empty.tzst: holds no images"), none.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: emptyOut))
     }
 }
 

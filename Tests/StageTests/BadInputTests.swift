@@ -48,6 +48,14 @@ final class BadInputTests: XCTestCase {
                                             "--split", "dev", "--out", metrics],
                           saying: ["cfg-sgr0.tzst", "sgr_step 0"], notWritten: [metrics])
 
+        var later = meta
+        later["format"] = "mscn-checkpoint-2"
+        let laterPath = e.path("cfg-format2.tzst")
+        try TensorFiles.write(laterPath, tensors.values.sorted { $0.name < $1.name }, metadata: later)
+        try expectFailure("mscn-evaluate", ["--ckpt-a", laterPath, "--features", e.features("dev"), "--corpus", e.corpus,
+                                            "--split", "dev", "--out", metrics],
+                          saying: ["cfg-format2.tzst: is a mscn-checkpoint-2 checkpoint; this build reads mscn-checkpoint-1"], notWritten: [metrics])
+
         var nan = tensors
         var w = try XCTUnwrap(nan["net/img_enc.fc.weight"])
         var values = try w.floats()
