@@ -180,7 +180,7 @@ struct TrainCommand: ParsableCommand {
         let old = text.split(separator: "\n").map(String.init)
         guard old.first == StepLogLine.header else { throw StageError("not a training log (no header)", path: path) }
         let lastEpoch = old.count > 1 ? old[old.count - 1].split(separator: "\t", omittingEmptySubsequences: false).dropFirst().first.flatMap { Int($0) } : nil
-        guard lastEpoch == done - 1 else {
+        guard (lastEpoch ?? -1) == done - 1 else {
             throw StageError("ends \(lastEpoch.map { "in epoch \($0 + 1)" } ?? "without a step"), the checkpoint it should continue holds \(done) warm-up epochs", path: path)
         }
         return Array(old.dropFirst())
