@@ -60,10 +60,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed (initial weights, dropout, batches, meta negatives).") var seed: UInt64 = 0
 
     @Option(help: "Similarity module: sgr or saf.") var module: Module = .sgr
-    @Option(name: .customLong("embed-size"), help: "Joint embedding size d.") var embedSize: Int = 1024
-    @Option(name: .customLong("word-dim"), help: "Word vector size.") var wordDim: Int = 300
-    @Option(name: .customLong("sim-dim"), help: "Similarity vector size s.") var simDim: Int = 256
-    @Option(name: .customLong("meta-hidden"), help: "Meta net hidden size.") var metaHidden: Int = 64
+    // Sizes are optional so that one given with --initial can be checked against the checkpoint.
+    @Option(name: .customLong("embed-size"), help: "Joint embedding size d (default 1024).") var embedSize: Int?
+    @Option(name: .customLong("word-dim"), help: "Word vector size (default 300).") var wordDim: Int?
+    @Option(name: .customLong("sim-dim"), help: "Similarity vector size s (default 256).") var simDim: Int?
+    @Option(name: .customLong("meta-hidden"), help: "Meta net hidden size (default 64).") var metaHidden: Int?
     @Option(help: "Dropout of the text encoder and self-attention.") var dropout: Float = 0.4
     @Option(name: .customLong("round-dropout"),
             help: "Round, baseline, standard: train with this dropout rate instead of the checkpoint's (a comparison knob: 0 against the official code with its dropout off); the written checkpoint records it.")
@@ -117,8 +118,8 @@ struct TrainCommand: ParsableCommand {
             try StageOutputs.requireDistinct([("--out", out), ("--log", log), ("--regime", regime), ("--batch-plan-out", batchPlanOut)])
         } catch { throw ValidationError("\(error)") }
         // The size and loss options, as a fresh net would take them (a continued one keeps its own).
-        var c = ModelConfig(imageDim: 1, embedDim: embedSize, wordDim: wordDim, simDim: simDim, vocabSize: 1,
-                            variant: module == .sgr ? .sgr : .saf, metaHidden: metaHidden, regions: 1)
+        var c = ModelConfig(imageDim: 1, embedDim: sizes.embed, wordDim: sizes.word, simDim: sizes.sim, vocabSize: 1,
+                            variant: module == .sgr ? .sgr : .saf, metaHidden: sizes.metaHidden, regions: 1)
         c.dropout = dropout
         c.margin = margin
         c.gradClip = gradClip
@@ -146,8 +147,8 @@ struct TrainCommand: ParsableCommand {
 
     /// A new net from the size options; each net has its own initial weights and dropout stream.
     func freshModel(_ data: TrainingData, net: String) -> Model {
-        var config = ModelConfig(imageDim: data.features.dim, embedDim: embedSize, wordDim: wordDim, simDim: simDim,
-                                 vocabSize: data.vocabularySize, variant: module == .sgr ? .sgr : .saf, metaHidden: metaHidden,
+        var config = ModelConfig(imageDim: data.features.dim, embedDim: sizes.embed, wordDim: sizes.word, simDim: sizes.sim,
+                                 vocabSize: data.vocabularySize, variant: module == .sgr ? .sgr : .saf, metaHidden: sizes.metaHidden,
                                  regions: data.features.regions)
         config.dropout = dropout
         config.margin = margin
@@ -157,6 +158,21 @@ struct TrainCommand: ParsableCommand {
         config.meta.freezeGRUInLookahead = freezeGRU
         var netSeed = SeededGenerator(seed: seed, stream: "model-\(net)")
         return Model(config: config, seed: netSeed.next())
+    }
+
+    /// The sizes a fresh net takes: the options, else the reference's defaults.
+    var sizes: (embed: Int, word: Int, sim: Int, metaHidden: Int) {
+        (embedSize ?? 1024, wordDim ?? 300, simDim ?? 256, metaHidden ?? 64)
+    }
+
+    /// A continued net keeps its sizes: one given as an option must be the checkpoint's.
+    func requireSizesAgree(with c: ModelConfig, path: String) throws {
+        for (flag, given, has) in [("--embed-size", embedSize, c.embedDim), ("--word-dim", wordDim, c.wordDim),
+                                   ("--sim-dim", simDim, c.simDim), ("--meta-hidden", metaHidden, c.metaHidden)] {
+            if let given, given != has {
+                throw StageError("\(flag) \(given) differs from this checkpoint's \(has): a continued net keeps its sizes", path: path)
+            }
+        }
     }
 
     /// A warm-up checkpoint to continue, and how many warm-up epochs it holds.
@@ -191,6 +207,7 @@ struct TrainCommand: ParsableCommand {
     func continuedModel(_ data: TrainingData) throws -> Model {
         guard let initial else { throw StageError("--mode \(mode.rawValue) needs --initial") }
         var model = try Checkpoint.load(initial).model
+        try requireSizesAgree(with: model.config, path: initial)
         try ModelChecks.compatible(model.config, with: data, path: initial)
         if let roundDropout {
             var config = model.config
@@ -249,6 +266,7 @@ struct TrainCommand: ParsableCommand {
                 if let initial {
                     let (loaded, epochs) = try Self.loadPartialWarmup(initial, net: net)
                     model = loaded
+                    try requireSizesAgree(with: model.config, path: initial)
                     try ModelChecks.compatible(model.config, with: data, path: initial)
                     done = epochs
                     if let previousLog { lines += try Self.previousWarmupLog(previousLog, epochsDone: done) }

@@ -147,6 +147,11 @@ final class BadInputTests: XCTestCase {
         try ("step\tepoch\tloss\tmeta_loss\tlr\tscore_mean\tmargin_mean\n1\t4\t2.5\t\t0.001\t\t\n").write(toFile: wrongLog, atomically: true, encoding: .utf8)
         try expectFailure("mscn-train", args + ["--initial", wa, "--previous-log", wrongLog, "--out", next],
                           saying: ["cont-wrong.log", "ends in epoch 5", "holds 1 warm-up epochs"], notWritten: [next])
+        // A size option given with --initial was silently ignored.
+        var wider = args
+        if let i = wider.firstIndex(of: "--embed-size") { wider[i + 1] = "32" }
+        try expectFailure("mscn-train", wider + ["--initial", wa, "--out", next],
+                          saying: ["cont-wa.tzst", "--embed-size 32 differs from this checkpoint's 16"], notWritten: [next])
     }
 
     /// `select-best` published a damaged checkpoint or a features file as the best round's.
