@@ -13,6 +13,8 @@ struct RunEstimate {
         var seconds: Double
         /// Some unsettled stage had no guess.
         var lowerBound: Bool
+        /// How many unsettled stages had no guess.
+        var untimed = 0
     }
 
     private let stages: [StageInstance]   // the run's stages, in dependency order
@@ -43,10 +45,10 @@ struct RunEstimate {
     /// `running` started at their dates.
     func left(settled: Set<String>, running: [String: Date], now: Date) -> Left {
         var chainEnd: [String: Double] = [:]
-        var work = 0.0, longest = 0.0, lowerBound = false
+        var work = 0.0, longest = 0.0, untimed = 0
         for s in stages where !settled.contains(s.name) {
             let guessed = guess(s)
-            if guessed == nil { lowerBound = true }
+            if guessed == nil { untimed += 1 }
             var own = guessed ?? 0
             if let began = running[s.name] { own = max(0, own - now.timeIntervalSince(began)) }
             let start = s.dependencies.compactMap { chainEnd[$0] }.max() ?? 0
@@ -54,14 +56,18 @@ struct RunEstimate {
             longest = max(longest, start + own)
             work += own
         }
-        return Left(seconds: max(longest, work / Double(jobs)), lowerBound: lowerBound)
+        return Left(seconds: max(longest, work / Double(jobs)), lowerBound: untimed > 0, untimed: untimed)
     }
 
-    /// ` · 17/73 stages, 4m05s, about 21m left` (`at least` when some stage had no guess).
+    /// ` · 17/73 stages, 4m05s, about 21m left` (`at least ... (N stages not timed yet)` when
+    /// some stage had no guess).
     static func progress(settled: Int, total: Int, elapsed: Double, left: Left?) -> String {
         let clock = StageKit.Progress.clock
         var s = " · \(settled)/\(total) stages, \(clock(elapsed))"
-        if let left, settled < total { s += ", \(left.lowerBound ? "at least" : "about") \(clock(left.seconds)) left" }
+        if let left, settled < total {
+            s += ", \(left.lowerBound ? "at least" : "about") \(clock(left.seconds)) left"
+            if left.untimed > 0 { s += " (\(left.untimed) stage\(left.untimed == 1 ? "" : "s") not timed yet)" }
+        }
         return s
     }
 }
@@ -71,7 +77,7 @@ extension Runner {
     /// slots (`status`, `run --dry-run`): each stage's time is the cache's record of the last run
     /// of a stage of that name, so another data set's or model size's record misleads it, and
     /// early cutoff at run time can only shorten it. Nil when none of them has a record.
-    public func timeToRun(_ assessed: [Assessment], jobs: Int) -> (seconds: Double, lowerBound: Bool)? {
+    public func timeToRun(_ assessed: [Assessment], jobs: Int) -> (seconds: Double, untimed: Int)? {
         let order = assessed.compactMap { plan.index[$0.stage] }
         let settled = Set(assessed.filter { $0.state == .fresh }.map(\.stage))
         var anyRecord = false
@@ -82,14 +88,14 @@ extension Runner {
         }
         guard anyRecord else { return nil }
         let left = estimate.left(settled: settled, running: [:], now: Date())
-        return (left.seconds, left.lowerBound)
+        return (left.seconds, left.untimed)
     }
 
     /// `; about 21m30s with -j 2 (each stage as long as its last run in this cache)`, or the
     /// reason there is no estimate.
-    public static func timeToRunText(_ guess: (seconds: Double, lowerBound: Bool)?, jobs: Int) -> String {
+    public static func timeToRunText(_ guess: (seconds: Double, untimed: Int)?, jobs: Int) -> String {
         guard let guess else { return "; no time estimate (none of them has run with this cache)" }
-        return "; \(guess.lowerBound ? "at least" : "about") \(StageKit.Progress.clock(guess.seconds)) with -j \(jobs)"
-            + " (each stage as long as its last run in this cache\(guess.lowerBound ? "; some never ran" : ""))"
+        return "; \(guess.untimed > 0 ? "at least" : "about") \(StageKit.Progress.clock(guess.seconds)) with -j \(jobs)"
+            + " (each stage as long as its last run in this cache\(guess.untimed > 0 ? "; \(guess.untimed) never ran" : ""))"
     }
 }

@@ -46,7 +46,7 @@ final class RunEstimateTests: XCTestCase {
         let times = ["a": 10.0, "b": 20, "c": 5, "d": 30]
         var e = RunEstimate(plan: p, order: Array(p.stages.indices), jobs: 2) { times[$0] }
         let done: Set<String> = ["a", "b", "c", "d"]
-        XCTAssertEqual(e.left(settled: done, running: [:], now: Date()), .init(seconds: 0, lowerBound: true))
+        XCTAssertEqual(e.left(settled: done, running: [:], now: Date()), .init(seconds: 0, lowerBound: true, untimed: 3))
         let r1 = try XCTUnwrap(p.stages.first { $0.name == "r@1" })
         e.finished(r1, seconds: 12)
         XCTAssertEqual(e.left(settled: done.union(["r@1"]), running: [:], now: Date()), .init(seconds: 24, lowerBound: false))
@@ -55,8 +55,10 @@ final class RunEstimateTests: XCTestCase {
     func testProgressText() {
         XCTAssertEqual(RunEstimate.progress(settled: 17, total: 73, elapsed: 245, left: .init(seconds: 1290, lowerBound: false)),
                        " · 17/73 stages, 4m05s, about 21m30s left")
-        XCTAssertEqual(RunEstimate.progress(settled: 2, total: 9, elapsed: 5, left: .init(seconds: 40, lowerBound: true)),
-                       " · 2/9 stages, 5s, at least 40s left")
+        XCTAssertEqual(RunEstimate.progress(settled: 2, total: 9, elapsed: 5, left: .init(seconds: 40, lowerBound: true, untimed: 4)),
+                       " · 2/9 stages, 5s, at least 40s left (4 stages not timed yet)")
+        XCTAssertEqual(RunEstimate.progress(settled: 8, total: 9, elapsed: 5, left: .init(seconds: 0, lowerBound: true, untimed: 1)),
+                       " · 8/9 stages, 5s, at least 0s left (1 stage not timed yet)")
         XCTAssertEqual(RunEstimate.progress(settled: 9, total: 9, elapsed: 3700, left: .init(seconds: 0, lowerBound: false)),
                        " · 9/9 stages, 1h01m")
         XCTAssertEqual(RunEstimate.progress(settled: 3, total: 9, elapsed: 5, left: nil), " · 3/9 stages, 5s")
