@@ -24,7 +24,7 @@ RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set 
 NOISES ?= 0.0 0.2 0.5 0.7
 SEEDS ?= 0 1 2
 
-.PHONY: deps build release pipeline baseline standard oracle sweep test test-slurm bench bench-compare parity-grid
+.PHONY: deps fresh-build-dir build release pipeline baseline standard oracle sweep test test-slurm bench bench-compare parity-grid
 
 # Installs the system libraries when pkg-config cannot find them (machines run as root).
 deps:
@@ -33,10 +33,26 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
 	fi
 
-build: deps
+# SwiftPM's incremental build can leave a module compiled against an older layout of another
+# module's public struct: after a commit that added a stored property to TensorFile's StoredTensor,
+# an incremental build from the commit before kept Artefacts on the old layout and the stages
+# crashed (a clean build was fine). So a build after the checkout moved to another commit, or
+# into a build folder of unknown origin, starts from scratch; the resolved packages are kept.
+BUILT_FROM := .build/mscn-built-from
+fresh-build-dir:
+	@head=$$(git rev-parse HEAD 2>/dev/null || echo unknown); \
+	if [ "$$(cat $(BUILT_FROM) 2>/dev/null)" != "$$head" ]; then \
+	  if [ -n "$$(ls -d .build/*-*-*/debug .build/*-*-*/release 2>/dev/null)" ]; then \
+	    echo "the checkout is not the one last built ($$head): building from scratch"; \
+	    rm -rf .build/*-*-*/debug .build/*-*-*/release; \
+	  fi; \
+	  mkdir -p .build && echo "$$head" > $(BUILT_FROM); \
+	fi
+
+build: deps fresh-build-dir
 	swift build
 
-release: deps
+release: deps fresh-build-dir
 	swift build -c release
 
 # The make variables that pick this run's data and settings, to repeat in the comparison hint.
@@ -77,7 +93,7 @@ sweep: release
 	.build/release/mscn sweep Pipelines/mscn.yaml --grid "noise=$(NOISES)" --grid "seed=$(SEEDS)" \
 	  --set data=$(DATA) --set layout=$(LAYOUT) $(if $(EPOCHS),--set epochs=$(EPOCHS)) -j $(JOBS) $(EXEC_ARGS) $(if $(DRY_RUN),--dry-run)
 
-test: deps
+test: deps fresh-build-dir
 	swift build --build-tests
 	swift test --skip-build
 
