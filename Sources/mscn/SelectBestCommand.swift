@@ -75,6 +75,12 @@ struct SelectBestCommand: ParsableCommand {
     }
 
     static func copy(_ source: String, to target: String) throws {
+        // FileManager's copy error names the source even when the target's folder is missing.
+        let folder = (target as NSString).deletingLastPathComponent
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDir), isDir.boolValue else {
+            throw StageError("cannot write: no folder \(folder)", path: target)
+        }
         let tmp = target + ".tmp-\(getpid())"
         unlink(tmp)
         do {
