@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(name: "mscn-split", dependencies: ["StageKit", "Artefacts", "DataPrep", "TensorFile"]),
         .executableTarget(name: "mscn-train", dependencies: ["StageKit", "Training", "Artefacts", "MSCN", "Engine", "TensorFile"]),
         .executableTarget(name: "mscn-purify", dependencies: ["StageKit", "Training", "Artefacts", "MSCN", "Purification", "TensorFile"]),
-        .executableTarget(name: "mscn-evaluate", dependencies: ["StageKit", "Training", "Artefacts", "MSCN", "Retrieval", "TensorFile", "DataPrep"]),
+        .executableTarget(name: "mscn-evaluate", dependencies: ["StageKit", "Training", "Artefacts", "MSCN", "Retrieval", "TensorFile"]),
         .executableTarget(name: "mscn", dependencies: [
             "StageKit", "TensorFile", "Pipeline", "MSCN", "Engine", "BuiltinDataset", "Artefacts", "Training", "Reporting",
             "PrecompExport",

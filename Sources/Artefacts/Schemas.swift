@@ -21,6 +21,16 @@ public enum Schema {
     public static let keep = "keep"
     /// Clamped eval-mode score of each training caption with its noisy image (`mask.tzst`).
     public static let score = "score"
+
+    /// Fails, naming the file, when a feature file records (`split` metadata, written by
+    /// `mscn-ingest` and carried by `mscn-features`) another split than the one a stage reads:
+    /// the built-in dev and test splits have the same size, so nothing else would tell them apart.
+    /// Files without the key (other tools) are not checked.
+    public static func requireFeatureSplit(recorded: String?, expected: String, path: String) throws {
+        if let recorded, !recorded.isEmpty, recorded != expected {
+            throw TensorFileError(path, "holds the \(recorded) split's features, where the \(expected) split's are expected")
+        }
+    }
 }
 
 /// The noisy caption→image map (`noise.tzst`) and its clean labels.

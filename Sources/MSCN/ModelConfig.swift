@@ -46,19 +46,27 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// each in the reference's option names; empty when it can build a model. Checked wherever a
     /// configuration comes from outside (options, checkpoint metadata, parity manifests), so a bad
     /// one is an error naming its source rather than a trap inside the engine.
-    public var problems: [String] {
-        var p: [String] = []
+    public var problems: [Problem] {
+        var p: [Problem] = []
         for (name, v) in [("img_dim", imageDim), ("regions", regions), ("embed_size", embedDim), ("word_dim", wordDim),
                           ("sim_dim", simDim), ("meta_hidden", metaHidden), ("vocab_size", vocabSize)] where v < 1 {
-            p.append("\(name) \(v) (must be at least 1)")
+            p.append(Problem(option: name, detail: "\(v) (must be at least 1)"))
         }
-        if variant == .sgr && sgrSteps < 1 { p.append("sgr_step \(sgrSteps) (SGR needs at least 1)") }
-        if !(dropout >= 0 && dropout < 1) { p.append("dropout \(dropout) (must be in [0, 1))") }
-        if !(margin.isFinite && margin >= 0) { p.append("margin \(margin) (must be finite and at least 0)") }
-        if !(gradClip.isFinite && gradClip > 0) { p.append("grad_clip \(gradClip) (must be finite and positive)") }
-        if !(bnMomentum >= 0 && bnMomentum <= 1) { p.append("bn_momentum \(bnMomentum) (must be in [0, 1])") }
-        if !(bnEps.isFinite && bnEps > 0) { p.append("bn_eps \(bnEps) (must be finite and positive)") }
+        if variant == .sgr && sgrSteps < 1 { p.append(Problem(option: "sgr_step", detail: "\(sgrSteps) (SGR needs at least 1)")) }
+        if !(dropout >= 0 && dropout < 1) { p.append(Problem(option: "dropout", detail: "\(dropout) (must be in [0, 1))")) }
+        if !(margin.isFinite && margin >= 0) { p.append(Problem(option: "margin", detail: "\(margin) (must be finite and at least 0)")) }
+        if !(gradClip.isFinite && gradClip > 0) { p.append(Problem(option: "grad_clip", detail: "\(gradClip) (must be finite and positive)")) }
+        if !(bnMomentum >= 0 && bnMomentum <= 1) { p.append(Problem(option: "bn_momentum", detail: "\(bnMomentum) (must be in [0, 1])")) }
+        if !(bnEps.isFinite && bnEps > 0) { p.append(Problem(option: "bn_eps", detail: "\(bnEps) (must be finite and positive)")) }
         return p
+    }
+
+    /// One reason a configuration cannot build a model: the reference's option name and what is
+    /// wrong with its value (`embed_size 0 (must be at least 1)`).
+    public struct Problem: CustomStringConvertible, Sendable {
+        public var option: String
+        public var detail: String
+        public var description: String { "\(option) \(detail)" }
     }
 
     public init(imageDim: Int, embedDim: Int, wordDim: Int, simDim: Int, vocabSize: Int,

@@ -15,6 +15,8 @@ struct RunEstimate {
         var lowerBound: Bool
         /// How many unsettled stages had no guess.
         var untimed = 0
+        /// The longest dependency chain among them alone (without the slots' share of the work).
+        var chain = 0.0
     }
 
     private let stages: [StageInstance]   // the run's stages, in dependency order
@@ -56,7 +58,7 @@ struct RunEstimate {
             longest = max(longest, start + own)
             work += own
         }
-        return Left(seconds: max(longest, work / Double(jobs)), lowerBound: untimed > 0, untimed: untimed)
+        return Left(seconds: max(longest, work / Double(jobs)), lowerBound: untimed > 0, untimed: untimed, chain: longest)
     }
 
     /// ` · 17/73 stages, 4m05s, about 21m left` (`at least ... (N stages not timed yet)` when

@@ -20,16 +20,15 @@ public struct SweepForecast {
         let stale = try runner.projectedStale()
         runs += 1
         stageRuns += stale.count
+        // The run's own estimate gives each stage's recorded time and the run's longest chain.
+        let order = stale.compactMap { runner.plan.index[$0.stage] }
+        let estimate = RunEstimate(plan: runner.plan, order: order, jobs: jobs) { runner.store.latestEntry(forStage: $0)?.seconds }
         var shared = 0
-        var chainEnd: [String: Double] = [:]
         for (name, key) in stale {
-            let seconds = runner.store.latestEntry(forStage: name)?.seconds
-            if distinct[key] != nil { shared += 1 } else { distinct[key] = .some(seconds) }
-            guard let stage = runner.plan.index[name].map({ runner.plan.stages[$0] }) else { continue }
-            let start = stage.dependencies.compactMap { chainEnd[$0] }.max() ?? 0
-            chainEnd[name] = start + (seconds ?? 0)
+            if distinct[key] != nil { shared += 1; continue }
+            distinct[key] = .some(runner.plan.index[name].flatMap { estimate.guess(runner.plan.stages[$0]) })
         }
-        longestChain = max(longestChain, chainEnd.values.max() ?? 0)
+        longestChain = max(longestChain, estimate.left(settled: [], running: [:], now: Date()).chain)
         let total = (try? runner.plan.needed().count) ?? stale.count
         if stale.isEmpty { return "\(label): up to date (\(total) stages)" }
         return "\(label): \(stale.count) of \(total) stages would run" + (shared > 0 ? ", \(shared) of them counted in an earlier run" : "")

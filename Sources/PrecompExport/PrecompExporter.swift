@@ -100,9 +100,7 @@ public struct PrecompExporter {
             let set = try corpus.split(split, path: sources.corpus)
             if let p = featurePaths[split] {
                 let reader = try TensorFileReader(path: p)
-                if let made = reader.metadata["split"], !made.isEmpty, made != split {
-                    throw StageError("holds the \(made) split's features, where the \(split) split's are expected", path: p)
-                }
+                try Artefacts.Schema.requireFeatureSplit(recorded: reader.metadata["split"], expected: split, path: p)
                 let rows = try reader.info(Artefacts.Schema.features).shape
                 guard rows.count == 3, rows[0] == set.imageCount else {
                     throw StageError("features \(rows) do not match the \(set.imageCount) images of split \(split)", path: p)

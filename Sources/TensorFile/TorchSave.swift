@@ -40,28 +40,28 @@ public enum TorchSave {
             }
             throw TensorFileError(path, "not a torch.save file (no ZIP archive)")
         }
-        let zip = try StoredZip(fd: fd, fileSize: fileSize, path: path)
-        guard let pickleName = zip.names.first(where: { $0.hasSuffix("/data.pkl") && !$0.dropLast(9).contains("/") }) else {
+        let archive = try StoredZip(fd: fd, fileSize: fileSize, path: path)
+        guard let pickleName = archive.names.first(where: { $0.hasSuffix("/data.pkl") && !$0.dropLast(9).contains("/") }) else {
             throw TensorFileError(path, "a ZIP archive without <name>/data.pkl: not written by torch.save")
         }
         let prefix = String(pickleName.dropLast("data.pkl".count))
-        if zip.entries[prefix + "byteorder"] != nil {
-            let order = String(decoding: try zip.read(prefix + "byteorder", fd: fd), as: UTF8.self)
+        if archive.entries[prefix + "byteorder"] != nil {
+            let order = String(decoding: try archive.read(prefix + "byteorder", fd: fd), as: UTF8.self)
             guard order == "little" else { throw TensorFileError(path, "stores its tensors \(order)-endian; only little-endian is read") }
         }
-        let root = try TorchPickle.load(try zip.read(pickleName, fd: fd), path: path)
+        let root = try TorchPickle.load(try archive.read(pickleName, fd: fd), path: path)
         var contents = Contents(tensors: [], values: [:])
         func tensor(_ name: String, _ t: TorchTensorRef) throws -> StoredTensor {
-            try materialise(name, t, zip: zip, prefix: prefix, fd: fd, path: path)
+            try materialise(name, t, archive: archive, prefix: prefix, fd: fd, path: path)
         }
         switch root {
         case .dict(let top):
-            for (k, v) in zip2(top.keys, top.values) {
+            for (k, v) in zip(top.keys, top.values) {
                 guard case .string(let key) = k else { continue }
                 switch v {
                 case .tensor(let t): contents.tensors.append(try tensor(key, t))
                 case .dict(let inner):
-                    for (ik, iv) in zip2(inner.keys, inner.values) {
+                    for (ik, iv) in zip(inner.keys, inner.values) {
                         guard case .string(let name) = ik, case .tensor(let t) = iv else { continue }
                         contents.tensors.append(try tensor(key + "." + name, t))
                     }
@@ -80,16 +80,13 @@ public enum TorchSave {
         return contents
     }
 
-    /// Two sequences side by side (`zip` is the archive here).
-    private static func zip2<A, B>(_ a: [A], _ b: [B]) -> Zip2Sequence<[A], [B]> { Swift.zip(a, b) }
-
-    private static func materialise(_ name: String, _ t: TorchTensorRef, zip: StoredZip, prefix: String, fd: Int32,
+    private static func materialise(_ name: String, _ t: TorchTensorRef, archive: StoredZip, prefix: String, fd: Int32,
                                     path: String) throws -> StoredTensor {
         guard let dtype = storageTypes[t.storageType] else {
             throw TensorFileError(path, "\(name) is stored as torch.\(t.storageType); only float32/float64/int64/int32/uint8 tensors are read (convert it with .float() before saving)")
         }
         let member = prefix + "data/" + t.storageKey
-        guard let entry = zip.entries[member] else { throw TensorFileError(path, "\(name): its storage \(member) is not in the archive") }
+        guard let entry = archive.entries[member] else { throw TensorFileError(path, "\(name): its storage \(member) is not in the archive") }
         guard t.storageCount <= Int.max / dtype.size, entry.size == t.storageCount * dtype.size else {
             throw TensorFileError(path, "\(name): storage \(member) holds \(entry.size) bytes, not \(t.storageCount) × \(dtype.size)")
         }
@@ -107,7 +104,7 @@ public enum TorchSave {
         // The furthest element the view reaches must lie inside the storage.
         if count > 0 {
             var last = t.offset
-            for (d, s) in Swift.zip(t.shape, t.strides) {
+            for (d, s) in zip(t.shape, t.strides) {
                 guard s >= 0 else { throw TensorFileError(path, "\(name): negative stride \(t.strides)") }
                 let (m, o1) = (d - 1).multipliedReportingOverflow(by: s)
                 let (sum, o2) = last.addingReportingOverflow(m)
@@ -119,10 +116,10 @@ public enum TorchSave {
             }
         }
         if count == 0 { return StoredTensor(name: name, dtype: dtype, shape: t.shape, bytes: []) }
-        let storage = try zip.read(member, fd: fd)
+        let storage = try archive.read(member, fd: fd)
         let size = dtype.size
         var contiguous = true, expected = 1
-        for (d, s) in Swift.zip(t.shape, t.strides).reversed() where d != 1 {
+        for (d, s) in zip(t.shape, t.strides).reversed() where d != 1 {
             if s != expected { contiguous = false }
             expected *= d
         }
@@ -133,7 +130,7 @@ public enum TorchSave {
         var index = [Int](repeating: 0, count: t.shape.count)
         for i in 0..<count {
             var element = t.offset
-            for (k, s) in Swift.zip(index, t.strides) { element += k * s }
+            for (k, s) in zip(index, t.strides) { element += k * s }
             for b in 0..<size { bytes[i * size + b] = storage[element * size + b] }
             // Next index in C order.
             var axis = t.shape.count - 1

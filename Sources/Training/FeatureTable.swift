@@ -36,9 +36,7 @@ public struct FeatureTable: Sendable {
     /// same size (the built-in dev and test) would otherwise score one split's images against the
     /// other's captions without any error.
     public func requireSplit(_ expected: String) throws {
-        if let split, split != expected {
-            throw TensorFileError(path, "holds the \(split) split's features, where the \(expected) split's are expected")
-        }
+        try Schema.requireFeatureSplit(recorded: split, expected: expected, path: path)
     }
 
     public init(values: [Float], count: Int, regions: Int, dim: Int, path: String = "<memory>") {

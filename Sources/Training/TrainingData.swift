@@ -17,6 +17,21 @@ public struct TrainingData {
     public var vocabularySize: Int
 
     /// Loads and cross-checks the artefacts; every mismatch names the file.
+    /// Fails when a noise map or meta split records (`input_digest`) that it was made from
+    /// another corpus than `corpus`: one of the same size would pass every count check and the
+    /// stage would use the wrong pairs. Files without the record are not checked.
+    public static func requireMadeFrom(_ corpus: String, _ files: [(path: String, what: String)]) throws {
+        var corpusDigest: String?
+        for (path, what) in files {
+            guard let made = try TensorFileReader(path: path).metadata["input_digest"] else { continue }
+            let digest = try corpusDigest ?? ContentDigest.file(corpus)
+            corpusDigest = digest
+            if made != digest {
+                throw TensorFileError(path, "this \(what) was made from another corpus (digest \(made)) than \(corpus) (\(digest))")
+            }
+        }
+    }
+
     public static func load(features: String, corpus: String, noise: String, meta: String,
                             devFeatures: String?, metaFeatures: String?) throws -> TrainingData {
         let c = try Corpus.load(corpus)
@@ -26,14 +41,7 @@ public struct TrainingData {
         guard f.count == train.imageCount else {
             throw TensorFileError(features, "has \(f.count) images, the corpus's train split has \(train.imageCount)")
         }
-        // The noise map and the meta split record the corpus they were made from: another
-        // corpus of the same size would pass every count check and train on the wrong pairs.
-        let corpusDigest = try ContentDigest.file(corpus)
-        for (path, what) in [(noise, "noise map"), (meta, "meta split")] {
-            if let made = try TensorFileReader(path: path).metadata["input_digest"], made != corpusDigest {
-                throw TensorFileError(path, "this \(what) was made from another corpus (digest \(made)) than \(corpus) (\(corpusDigest))")
-            }
-        }
+        try requireMadeFrom(corpus, [(noise, "noise map"), (meta, "meta split")])
         let n = try NoisyMap.load(noise)
         guard n.imageOfCaption.count == train.captionCount else {
             throw TensorFileError(noise, "maps \(n.imageOfCaption.count) captions, the train split has \(train.captionCount)")
@@ -41,10 +49,11 @@ public struct TrainingData {
         if let bad = n.imageOfCaption.first(where: { $0 < 0 || Int($0) >= f.count }) {
             throw TensorFileError(noise, "maps a caption to image \(bad), outside 0..<\(f.count)")
         }
-        // A caption is clean exactly when it still points at its own image (caption j of image j / K);
-        // labels that say otherwise would make every precision and recall figure wrong.
+        // Labels other than the map's own (`NoiseInjection.cleanLabels`) would make every
+        // precision and recall figure wrong.
         let k = train.captionsPerImage
-        if let j = n.imageOfCaption.indices.first(where: { (n.clean[$0] != 0) != (Int(n.imageOfCaption[$0]) == $0 / k) }) {
+        let labels = NoiseInjection.cleanLabels(n.imageOfCaption, captionsPerImage: k)
+        if let j = n.clean.indices.first(where: { (n.clean[$0] != 0) != (labels[$0] != 0) }) {
             throw TensorFileError(noise, "caption \(j) is labelled \(n.clean[j] != 0 ? "clean" : "noisy") but maps to image \(n.imageOfCaption[j]), its own being \(j / k)")
         }
         let m = try MetaSplit.load(meta)

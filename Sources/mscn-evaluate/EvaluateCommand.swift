@@ -1,6 +1,5 @@
 import ArgumentParser
 import Artefacts
-import DataPrep
 import Foundation
 import MSCN
 import Retrieval
@@ -37,7 +36,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func validate() throws {
         guard imageShard > 0, captionShard > 0, folds >= 0 else { throw ValidationError("shard sizes must be positive, --folds non-negative") }
-        do { try StageOutputs.requireDistinct([("--out", out), ("--scores", scores)]) } catch { throw ValidationError("\(error)") }
+        try StageOutputs.requireDistinct([("--out", out), ("--scores", scores)])
     }
 
     func run() throws {
@@ -50,9 +49,7 @@ struct EvaluateCommand: ParsableCommand {
                 throw StageError("has \(table.count) images, the corpus's \(split) split has \(caps.imageCount)", path: features)
             }
             if let meta, split == "dev" {
-                if let made = try TensorFileReader(path: meta).metadata["input_digest"], made != (try ContentDigest.file(corpus)) {
-                    throw StageError("this meta split was made from another corpus than \(corpus)", path: meta)
-                }
+                try TrainingData.requireMadeFrom(corpus, [(meta, "meta split")])
                 let select = try MetaSplit.load(meta).devSelect
                 guard select.count == table.count else {
                     throw StageError("dev_select has \(select.count) entries, the dev split has \(table.count) images", path: meta)

@@ -36,7 +36,7 @@ struct PurifyCommand: ParsableCommand {
     func validate() throws {
         guard round >= 1 else { throw ValidationError("--round starts at 1") }
         guard keepThreshold > 0, keepThreshold < 1 else { throw ValidationError("--keep-threshold must be in (0, 1)") }
-        do { try StageOutputs.requireDistinct([("--out", out), ("--report", report)]) } catch { throw ValidationError("\(error)") }
+        try StageOutputs.requireDistinct([("--out", out), ("--report", report)])
     }
 
     func run() throws {

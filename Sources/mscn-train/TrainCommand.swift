@@ -114,9 +114,7 @@ struct TrainCommand: ParsableCommand {
         guard metaLR >= 0, metaLR.isFinite else { throw ValidationError("--meta-lr must be non-negative and finite") }
         guard metaInterval >= 1 else { throw ValidationError("--meta-interval must be at least 1") }
         guard warmupEpochs >= 0 else { throw ValidationError("--warmup-epochs must be at least 0") }
-        do {
-            try StageOutputs.requireDistinct([("--out", out), ("--log", log), ("--regime", regime), ("--batch-plan-out", batchPlanOut)])
-        } catch { throw ValidationError("\(error)") }
+        try StageOutputs.requireDistinct([("--out", out), ("--log", log), ("--regime", regime), ("--batch-plan-out", batchPlanOut)])
         // The size and loss options, as a fresh net would take them (a continued one keeps its own).
         var c = ModelConfig(imageDim: 1, embedDim: sizes.embed, wordDim: sizes.word, simDim: sizes.sim, vocabSize: 1,
                             variant: module == .sgr ? .sgr : .saf, metaHidden: sizes.metaHidden, regions: 1)
@@ -125,10 +123,7 @@ struct TrainCommand: ParsableCommand {
         c.gradClip = gradClip
         let flags = ["embed_size": "--embed-size", "word_dim": "--word-dim", "sim_dim": "--sim-dim", "meta_hidden": "--meta-hidden",
                      "dropout": "--dropout", "margin": "--margin", "grad_clip": "--grad-clip"]
-        if let problem = c.problems.first {
-            let option = problem.split(separator: " ").first.map(String.init) ?? ""
-            throw ValidationError("\(flags[option] ?? option) \(problem.split(separator: " ").dropFirst().joined(separator: " "))")
-        }
+        if let problem = c.problems.first { throw ValidationError("\(flags[problem.option] ?? problem.option) \(problem.detail)") }
     }
 
     var options: TrainingOptions {

@@ -38,7 +38,7 @@ struct SelectBestCommand: ParsableCommand {
         guard metrics.count == checkpointsA.count, metrics.count == checkpointsB.count else {
             throw ValidationError("--metrics (\(metrics.count)), --ckpt-a (\(checkpointsA.count)) and --ckpt-b (\(checkpointsB.count)) must have one entry per round")
         }
-        do { try StageOutputs.requireDistinct([("--out-a", outA), ("--out-b", outB), ("--out", out)]) } catch { throw ValidationError("\(error)") }
+        try StageOutputs.requireDistinct([("--out-a", outA), ("--out-b", outB), ("--out", out)])
     }
 
     func run() throws {

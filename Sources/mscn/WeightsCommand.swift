@@ -38,9 +38,7 @@ struct WeightsExport: ParsableCommand {
         if let out = paths.last, !out.hasSuffix(".safetensors") {
             throw ValidationError("the last path is the output and must end in .safetensors, got \(out) (output forgotten?)")
         }
-        do { try StageOutputs.requireDistinct(paths.enumerated().map { ("path \($0.offset + 1)", $0.element) }) } catch {
-            throw ValidationError("\(error)")
-        }
+        try StageOutputs.requireDistinct(paths.enumerated().map { ("path \($0.offset + 1)", $0.element) })
     }
 
     func run() throws {
@@ -75,9 +73,7 @@ struct WeightsImport: ParsableCommand {
     func validate() throws {
         guard !outputs.isEmpty else { throw ValidationError("give an output checkpoint") }
         if net != nil, outputs.count != 1 { throw ValidationError("--net writes one checkpoint; give one output") }
-        do { try StageOutputs.requireDistinct([("input", input)] + outputs.enumerated().map { ("output \($0.offset + 1)", $0.element) }) } catch {
-            throw ValidationError("\(error)")
-        }
+        try StageOutputs.requireDistinct([("input", input)] + outputs.enumerated().map { ("output \($0.offset + 1)", $0.element) })
     }
 
     func run() throws {

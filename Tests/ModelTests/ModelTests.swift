@@ -182,15 +182,15 @@ final class AdamLookaheadTests: XCTestCase {
     /// A configuration from outside (options, checkpoint metadata, a parity manifest) that cannot
     /// build a model says why, in the reference's option names, instead of trapping in the engine.
     func testConfigurationProblemsAreNamed() {
-        XCTAssertEqual(ModelConfig().problems, [])
+        XCTAssertEqual(ModelConfig().problems.map(\.description), [])
         var c = ModelConfig(imageDim: 8, embedDim: 0, wordDim: 4, simDim: 4, vocabSize: 10, variant: .sgr, metaHidden: 0, regions: -1)
         c.sgrSteps = 0
         c.margin = .nan
         c.dropout = 1
-        XCTAssertEqual(c.problems, ["regions -1 (must be at least 1)", "embed_size 0 (must be at least 1)", "meta_hidden 0 (must be at least 1)",
+        XCTAssertEqual(c.problems.map(\.description), ["regions -1 (must be at least 1)", "embed_size 0 (must be at least 1)", "meta_hidden 0 (must be at least 1)",
                                     "sgr_step 0 (SGR needs at least 1)", "dropout 1.0 (must be in [0, 1))",
                                     "margin nan (must be finite and at least 0)"])
         c.variant = .saf
-        XCTAssertFalse(c.problems.contains { $0.hasPrefix("sgr_step") }, "SAF has no SGR steps")
+        XCTAssertFalse(c.problems.contains { $0.option == "sgr_step" }, "SAF has no SGR steps")
     }
 }

@@ -27,10 +27,10 @@ final class RunEstimateTests: XCTestCase {
         let e = RunEstimate(plan: p, order: Array(p.stages.indices), jobs: 2) { times[$0] }
         let now = Date()
         // Chain a-b-c-r: 38 s; all work 68 s over two slots: 34 s.
-        XCTAssertEqual(e.left(settled: [], running: [:], now: now), .init(seconds: 38, lowerBound: false))
+        XCTAssertEqual(e.left(settled: [], running: [:], now: now), .init(seconds: 38, lowerBound: false, chain: 38))
         // a done, d running for 25 of its 30 s: chain 28 s, work (20+5+5+3)/2 = 16.5 s.
         XCTAssertEqual(e.left(settled: ["a"], running: ["d": now.addingTimeInterval(-25)], now: now),
-                       .init(seconds: 28, lowerBound: false))
+                       .init(seconds: 28, lowerBound: false, chain: 28))
         // One slot: the work, 68 s, is longer than the chain.
         let serial = RunEstimate(plan: p, order: Array(p.stages.indices), jobs: 1) { times[$0] }
         XCTAssertEqual(serial.left(settled: [], running: [:], now: now).seconds, 68)
@@ -49,7 +49,7 @@ final class RunEstimateTests: XCTestCase {
         XCTAssertEqual(e.left(settled: done, running: [:], now: Date()), .init(seconds: 0, lowerBound: true, untimed: 3))
         let r1 = try XCTUnwrap(p.stages.first { $0.name == "r@1" })
         e.finished(r1, seconds: 12)
-        XCTAssertEqual(e.left(settled: done.union(["r@1"]), running: [:], now: Date()), .init(seconds: 24, lowerBound: false))
+        XCTAssertEqual(e.left(settled: done.union(["r@1"]), running: [:], now: Date()), .init(seconds: 24, lowerBound: false, chain: 24))
     }
 
     func testProgressText() {
