@@ -70,13 +70,25 @@ public enum PyTorchWeights {
     /// `load_state_dict(strict=True)`); `model_config.<net>` metadata, when present, must agree
     /// with them and supplies the non-size options (dropout, margin, quirks).
     /// A file written by `torch.save` (the official code's `model_best.pth.tar`) is read the same
-    /// way: its `net_<X>` and `meta_net_<X>` state dicts are the tensors, without metadata.
-    public static func load(_ path: String) throws -> [(net: String, model: Model)] {
+    /// way: its `net_<X>` and `meta_net_<X>` state dicts are the tensors, without metadata. So is
+    /// a checkpoint of NCR or SGRAF (`ForeignCheckpoint`), its score head carried by a meta net of
+    /// `metaHidden` units; `layout` says which it was (nil: the reference's own names).
+    public static func load(_ path: String, metaHidden: Int = 64) throws
+        -> (models: [(net: String, model: Model)], layout: ForeignCheckpoint.Layout?) {
         let (metadata, stored) = TorchSave.isTorchSave(path) ? ([:], try TorchSave.read(path).tensors) : try Safetensors.read(path)
         var tensors: [String: StoredTensor] = [:]
         for t in stored { tensors[t.name] = t }
+        let layout = ForeignCheckpoint.layout(of: tensors.keys)
+        if let layout {
+            tensors = try ForeignCheckpoint.translate(tensors, layout: layout, metaHidden: metaHidden, path: path)
+        }
+        return (try load(tensors, metadata: metadata, path: path), layout)
+    }
+
+    private static func load(_ tensors: [String: StoredTensor], metadata: [String: String],
+                             path: String) throws -> [(net: String, model: Model)] {
         let nets = nets(in: tensors, metadata: metadata)
-        guard !nets.isEmpty else { throw TensorFileError(path, "no net_<X>.* tensors: not MSCN weights in the reference's state-dict names") }
+        guard !nets.isEmpty else { throw TensorFileError(path, "no net_<X>.* tensors (the official MSCN code's names) and no model_A/model_B or model lists of state dicts (NCR's, SGRAF's): not weights of these models") }
         var claimed = Set<String>()
         var models: [(String, Model)] = []
         for net in nets {

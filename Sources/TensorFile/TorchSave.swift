@@ -5,7 +5,8 @@ import Foundation
 /// "epoch": 3, "opt": Namespace}`), or a bare state dict.
 ///
 /// A top-level dict's entries become tensors named `<key>.<name>` for each state dict (a dict of
-/// tensors) and `<key>` for a tensor; plain numbers and strings are returned as text; anything
+/// tensors), `<key>.<i>.<name>` for a list of state dicts (NCR's and SGRAF's checkpoints) and
+/// `<key>` for a tensor; plain numbers and strings are returned as text; anything
 /// else (the options object) is skipped. Tensors come out contiguous in C order whatever their
 /// strides. Float16/bfloat16/bool storages and the pre-1.6 format are errors that say what to
 /// do instead.
@@ -54,6 +55,12 @@ public enum TorchSave {
         func tensor(_ name: String, _ t: TorchTensorRef) throws -> StoredTensor {
             try materialise(name, t, archive: archive, prefix: prefix, fd: fd, path: path)
         }
+        func stateDict(_ dict: PickleDict, _ prefix: String) throws {
+            for (k, v) in zip(dict.keys, dict.values) {
+                guard case .string(let name) = k, case .tensor(let t) = v else { continue }
+                contents.tensors.append(try tensor(prefix + "." + name, t))
+            }
+        }
         switch root {
         case .dict(let top):
             for (k, v) in zip(top.keys, top.values) {
@@ -61,9 +68,15 @@ public enum TorchSave {
                 switch v {
                 case .tensor(let t): contents.tensors.append(try tensor(key, t))
                 case .dict(let inner):
-                    for (ik, iv) in zip(inner.keys, inner.values) {
-                        guard case .string(let name) = ik, case .tensor(let t) = iv else { continue }
-                        contents.tensors.append(try tensor(key + "." + name, t))
+                    try stateDict(inner, key)
+                // NCR and SGRAF save a model as a list of state dicts [img_enc, txt_enc, sim_enc].
+                case .list(let parts):
+                    for (i, part) in parts.items.enumerated() {
+                        switch part {
+                        case .dict(let inner): try stateDict(inner, "\(key).\(i)")
+                        case .tensor(let t): contents.tensors.append(try tensor("\(key).\(i)", t))
+                        default: continue
+                        }
                     }
                 case .int(let i): contents.values[key] = String(i)
                 case .float(let f): contents.values[key] = String(f)

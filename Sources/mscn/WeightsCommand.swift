@@ -63,22 +63,36 @@ struct WeightsImport: ParsableCommand {
         is read without Python and without running any of its pickle. Writes one checkpoint per \
         net, in the file's order (A, then B); with --net, only that net. The checkpoints have \
         fresh Adam states and dropout stream.
+
+        Checkpoints of the codebases MSCN builds on are read too: NCR's ({"model_A": [img_enc, \
+        txt_enc, sim_enc], "model_B": [...]}, nets A and B) and SGRAF's ({"model": [...]}, net A; \
+        the authors release SGR and SAF as two files: import each, then evaluate them as nets A \
+        and B for SGRAF's ensemble). Their score head sim_enc.sim_eval_w becomes a meta net of \
+        --meta-hidden units that gives the same scores (two units carry the head; the rest start \
+        fresh with output weight 0), so mscn-evaluate scores them as their own code does.
         """
     )
 
     @Argument(help: "The .safetensors file, or a torch.save checkpoint (.pth, .pth.tar).") var input: String
     @Argument(help: "Output checkpoint for each net (A, then B).") var outputs: [String]
     @Option(help: "Import only this net (e.g. A or B).") var net: String?
+    @Option(name: .customLong("meta-hidden"),
+            help: "NCR/SGRAF checkpoints: hidden units of the meta net that carries their score head (at least 2).")
+    var metaHidden: Int = 64
 
     func validate() throws {
         guard !outputs.isEmpty else { throw ValidationError("give an output checkpoint") }
+        guard metaHidden >= 2 else { throw ValidationError("--meta-hidden must be at least 2 (two units carry an NCR/SGRAF score head)") }
         if net != nil, outputs.count != 1 { throw ValidationError("--net writes one checkpoint; give one output") }
         try StageOutputs.requireDistinct([("input", input)] + outputs.enumerated().map { ("output \($0.offset + 1)", $0.element) })
     }
 
     func run() throws {
         Stage.run("mscn weights import") {
-            var models = try PyTorchWeights.load(input)
+            var (models, layout) = try PyTorchWeights.load(input, metaHidden: metaHidden)
+            if let layout {
+                print("\(input): a \(layout.rawValue) checkpoint; its score head sim_eval_w is carried by a meta net of \(metaHidden) hidden units (same scores)")
+            }
             if let net {
                 models = models.filter { $0.net == net }
                 guard !models.isEmpty else { throw StageError("has no net \(net)", path: input) }

@@ -63,34 +63,94 @@ final class WeightsExchangeTests: XCTestCase {
                 XCTAssertEqual(stored[ours]?.bytes, want.bytes, "\(module) \(ours)")
             }
 
-            // The dump's batch as a corpus (one caption per image) and a feature file.
-            let images = try Self.dumpArray(module, "input/images")
-            let captions = try Self.dumpArray(module, "input/captions").ints(), lengths = try Self.dumpArray(module, "input/lengths").ints()
-            let width = captions.count / lengths.count
-            var tokens: [Int32] = [], offsets: [Int64] = [0]
-            for (j, n) in lengths.enumerated() {
-                tokens += captions[(j * width)..<(j * width + n)].map { Int32($0) }
-                offsets.append(Int64(tokens.count))
-            }
-            let corpus = path("\(module)-corpus.tzst"), features = path("\(module)-features.tzst")
-            try Corpus(splits: ["test": CaptionSet(tokens: tokens, offsets: offsets, captionsPerImage: 1)], vocabularySize: 30).save(corpus)
-            try TensorFiles.write(features, [StoredTensor(name: Schema.features, dtype: .f32, shape: images.shape, bytes: images.bytes)])
-            let metrics = path("\(module)-metrics.json"), scores = path("\(module)-scores.tzst")
-            let r = try runProduct("mscn-evaluate", ["--ckpt-a", ckpt, "--features", features, "--corpus", corpus, "--split", "test",
-                                                     "--out", metrics, "--scores", scores])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            let ours = try TensorFileReader(path: scores).read("scores").floats()
+            let (ours, metrics) = try evaluate(module, [ckpt])
             let reference = try Self.dumpArray(module, "out/sims").floats()
             XCTAssertEqual(ours.count, reference.count)
             let worst = zip(ours, reference).map { abs($0 - $1) }.max() ?? .infinity
             XCTAssertLessThanOrEqual(worst, 1e-5, "\(module): scores of imported weights vs the reference's out/sims")
             // And the recalls the reference's own scores give.
-            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: metrics))) as? [String: Any]
-            let expected = Self.recalls(reference, n: lengths.count)
+            let expected = Self.recalls(reference, n: Int(Double(reference.count).squareRoot()))
             for (key, value) in expected {
-                XCTAssertEqual((json?[key] as? Double) ?? -1, value, accuracy: 1e-9, "\(module) \(key)")
+                XCTAssertEqual((metrics[key] as? Double) ?? -1, value, accuracy: 1e-9, "\(module) \(key)")
             }
         }
+    }
+
+    /// `mscn-evaluate` of checkpoints (A, optionally B) on a parity dump's batch (one caption per
+    /// image): the score matrix [images, captions] and the metrics JSON.
+    func evaluate(_ module: String, _ checkpoints: [String]) throws -> ([Float], [String: Any]) {
+        let images = try Self.dumpArray(module, "input/images")
+        let captions = try Self.dumpArray(module, "input/captions").ints(), lengths = try Self.dumpArray(module, "input/lengths").ints()
+        let width = captions.count / lengths.count
+        var tokens: [Int32] = [], offsets: [Int64] = [0]
+        for (j, n) in lengths.enumerated() {
+            tokens += captions[(j * width)..<(j * width + n)].map { Int32($0) }
+            offsets.append(Int64(tokens.count))
+        }
+        let corpus = path("\(module)-corpus.tzst"), features = path("\(module)-features.tzst")
+        try Corpus(splits: ["test": CaptionSet(tokens: tokens, offsets: offsets, captionsPerImage: 1)], vocabularySize: 30).save(corpus)
+        try TensorFiles.write(features, [StoredTensor(name: Schema.features, dtype: .f32, shape: images.shape, bytes: images.bytes)])
+        let tag = UUID().uuidString
+        let metrics = path("\(tag)-metrics.json"), scores = path("\(tag)-scores.tzst")
+        var args = ["--ckpt-a", checkpoints[0], "--features", features, "--corpus", corpus, "--split", "test", "--out", metrics, "--scores", scores]
+        if checkpoints.count > 1 { args += ["--ckpt-b", checkpoints[1]] }
+        let r = try runProduct("mscn-evaluate", args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: metrics))) as? [String: Any]
+        return (try TensorFileReader(path: scores).read("scores").floats(), json ?? [:])
+    }
+
+    static func worstDifference(_ a: [Float], _ b: [Float]) -> Float {
+        a.count == b.count ? zip(a, b).map { abs($0 - $1) }.max() ?? 0 : .infinity
+    }
+
+    /// Checkpoints of NCR and SGRAF, the codebases MSCN builds on (Golden/pytorch-weights,
+    /// make_foreign_checkpoints.py: each codebase's own SGRAF class, saved as its training script
+    /// saves it, with the scores its own forward gives), import without Python and score as that
+    /// code scores: the backbone as stored, the score head `sim_eval_w` through the meta net.
+    func testNCRAndSGRAFCheckpointsScoreAsTheirOwnCode() throws {
+        let a = path("ncr-a.tzst"), b = path("ncr-b.tzst")
+        let out = try mscn(["weights", "import", Self.golden("ncr-checkpoint.pth.tar"), a, b])
+        XCTAssertTrue(out.stdout.contains("a NCR checkpoint"), out.stdout)
+        let backbone = try TensorFiles.readAll(a).tensors
+        XCTAssertEqual(backbone["net/img_enc.fc.weight"]?.bytes, try Self.dumpArray("sgr", "param/net/img_enc.fc.weight").bytes)
+        XCTAssertEqual(backbone["net/sim_enc.SGR_module.2.sim_graph_w.bias"]?.bytes,
+                       try Self.dumpArray("sgr", "param/net/sim_enc.SGR_module.2.sim_graph_w.bias").bytes)
+        let wantA = try NPY.read(Self.golden("ncr-scores-a.npy")).floats(), wantB = try NPY.read(Self.golden("ncr-scores-b.npy")).floats()
+        XCTAssertLessThanOrEqual(Self.worstDifference(try evaluate("sgr", [a]).0, wantA), 1e-5, "NCR net A")
+        XCTAssertLessThanOrEqual(Self.worstDifference(try evaluate("sgr", [b]).0, wantB), 1e-5, "NCR net B")
+        // NCR's evaluation averages its two nets' scores, as the A+B evaluation does.
+        XCTAssertLessThanOrEqual(Self.worstDifference(try evaluate("sgr", [a, b]).0, zip(wantA, wantB).map { ($0 + $1) / 2 }), 1e-5, "NCR A+B")
+        // Scores far from 0.5 would hide a wrong head behind the sigmoid's flat ends.
+        XCTAssertGreaterThan(Set(wantA.map { ($0 * 1000).rounded() }).count, 4)
+
+        // SGRAF: one net per file; the smallest meta net that carries the head gives the same scores.
+        for hidden in ["64", "2"] {
+            let saf = path("saf-\(hidden).tzst")
+            try mscn(["weights", "import", "--meta-hidden", hidden, Self.golden("sgraf-saf-checkpoint.pth.tar"), saf])
+            let want = try NPY.read(Self.golden("sgraf-saf-scores.npy")).floats()
+            XCTAssertLessThanOrEqual(Self.worstDifference(try evaluate("saf", [saf]).0, want), 1e-5, "SGRAF SAF, meta hidden \(hidden)")
+            XCTAssertEqual(try TensorFiles.readAll(saf).tensors["meta/output_layer.weight"]?.shape, [1, Int(hidden) ?? 0])
+        }
+        let refused = try mscn(["weights", "import", "--meta-hidden", "1", Self.golden("sgraf-saf-checkpoint.pth.tar"), path("x.tzst")], expect: 64)
+        XCTAssertTrue(refused.stderr.contains("--meta-hidden must be at least 2"), refused.stderr)
+    }
+
+    /// The NCR layout's names in a safetensors file, damaged: a missing score head and a fourth
+    /// state dict are refused by name.
+    func testForeignLayoutsThatAreIncompleteAreRefused() throws {
+        let stored = try TorchSave.read(Self.golden("ncr-checkpoint.pth.tar")).tensors
+        XCTAssertTrue(stored.contains { $0.name == "model_B.2.sim_eval_w.weight" })
+        let noHead = path("no-head.safetensors"), extra = path("extra.safetensors")
+        try Safetensors.write(noHead, stored.filter { $0.name != "model_B.2.sim_eval_w.bias" }, metadata: [:])
+        var fourth = stored
+        fourth.append(StoredTensor(name: "model_A.3.weight", shape: [1], floats: [0]))
+        try Safetensors.write(extra, fourth, metadata: [:])
+        let r1 = try mscn(["weights", "import", noHead, path("a.tzst"), path("b.tzst")], expect: 1)
+        XCTAssertTrue(r1.stderr.contains("missing the score head model_B.2.sim_eval_w.weight / model_B.2.sim_eval_w.bias"), r1.stderr)
+        let r2 = try mscn(["weights", "import", extra, path("a.tzst"), path("b.tzst")], expect: 1)
+        XCTAssertTrue(r2.stderr.contains("model_A.3.weight: model_A should be a list of the three state dicts"), r2.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("a.tzst")))
     }
 
     /// R@1/5/10 in percent of an n×n score matrix with one caption per image (row = image).
