@@ -71,8 +71,12 @@ public enum Checkpoint {
         if let problem = config.problems.first {
             throw TensorFileError(path, "'\(prefix)model_config' cannot build a model: \(problem)")
         }
+        // Every tensor under the prefix must be read: a left-over one means another configuration
+        // or a damaged file, and ignoring it would load a different model than was saved.
+        var used = Set<String>()
         func floats(_ name: String, count: Int) throws -> [Float] {
             guard let t = tensors[prefix + name] else { throw TensorFileError(path, "missing tensor \(prefix)\(name)") }
+            used.insert(prefix + name)
             let v = try t.floats()
             guard v.count == count else { throw TensorFileError(path, "\(prefix)\(name) has \(v.count) values, expected \(count)") }
             if let bad = v.first(where: { !$0.isFinite }) {
@@ -82,6 +86,7 @@ public enum Checkpoint {
         }
         func int(_ name: String) throws -> Int {
             guard let t = tensors[prefix + name], let v = try t.ints().first else { throw TensorFileError(path, "missing tensor \(prefix)\(name)") }
+            used.insert(prefix + name)
             return v
         }
         var g = SeededGenerator(seed: 0)
@@ -96,6 +101,7 @@ public enum Checkpoint {
         for n in meta.names {
             guard let t = meta[n] else { continue }
             meta.setData(n, try floats("meta/\(n)", count: t.count))
+            guard tensors[prefix + "meta/\(n)"]?.shape == t.shape else { throw TensorFileError(path, "\(prefix)meta/\(n) has the wrong shape") }
         }
         for (n, b) in buffers {
             var nb = b
@@ -119,9 +125,15 @@ public enum Checkpoint {
               let rng = SeededGenerator(stateWords: words.map { UInt64(bitPattern: $0) }) else {
             throw TensorFileError(path, "missing or invalid \(prefix)rng/dropout")
         }
+        used.insert(prefix + "rng/dropout")
         let model = Model(config: config, net: net, meta: meta, buffers: buffers, dropoutGenerator: rng, similarity: similarity)
         model.netAdam = try adam("net", net)
         model.metaAdam = try adam("meta", meta)
+        let unexpected = tensors.keys.filter { $0.hasPrefix(prefix) && !used.contains($0) }.sorted()
+        guard unexpected.isEmpty else {
+            throw TensorFileError(path, "tensors this model configuration does not have: \(unexpected.prefix(5).joined(separator: ", "))"
+                                        + (unexpected.count > 5 ? " and \(unexpected.count - 5) more" : ""))
+        }
         return model
     }
 

@@ -62,9 +62,9 @@ struct ImageIngest {
     func imagePath(_ name: String) -> String { options.rootFile("images/" + name) }
 
     private func readList(_ path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StageError(FileManager.default.fileExists(atPath: path) ? "cannot read" : "no such file", path: path)
-        }
+        guard FileManager.default.fileExists(atPath: path) else { throw StageError("no such file", path: path) }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw StageError(Stage.describe(error)) }
         guard let text = String(data: data, encoding: .utf8) else { throw StageError("not UTF-8 text", path: path) }
         var names = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -133,7 +133,9 @@ struct ImageIngest {
 
     private func load(_ path: String, size: Int) throws -> [UInt8] {
         guard FileManager.default.fileExists(atPath: path) else { throw ImageLoadError.missing(path) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw StageError("cannot read", path: path) }
+        let data: Data
+        // Foundation's error says why (a directory, no permission); "cannot read" alone did not.
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw StageError(Stage.describe(error)) }
         do {
             let image = try JPEG.decode([UInt8](data))
             return Resize.area(image, width: size, height: size).pixels

@@ -252,6 +252,7 @@ struct TrainCommand: ParsableCommand {
                 throw StageError("the meta split keeps \(data.baseCaptions.count) of \(data.captions.captionCount) training captions for training: too few to train", path: inputs.meta)
             }
             var lines: [String] = [StepLogLine.header]
+            var batchPlan: Data? = nil
             var extra: [String: String] = [:]
             var regimeWrite: (() throws -> Void)?   // with the checkpoint and the log, all or none
             let model: Model
@@ -315,10 +316,7 @@ struct TrainCommand: ParsableCommand {
                 guard !plan.batches.isEmpty else {
                     throw StageError("the mask keeps no training caption: nothing to train on", path: mask ?? inputs.meta)
                 }
-                if let batchPlanOut {
-                    try plan.json(batchSize: batchSize, metaInterval: metaInterval)
-                        .write(to: URL(fileURLWithPath: batchPlanOut), options: .atomic)
-                }
+                if batchPlanOut != nil { batchPlan = try plan.json(batchSize: batchSize, metaInterval: metaInterval) }
                 let progress = StageKit.Progress("round \(round) net \(net)", total: plan.batches.count)
                 trainer.round(model, plan: plan) { line in
                     lines.append(line.tsv)
@@ -335,6 +333,10 @@ struct TrainCommand: ParsableCommand {
                 writes.append((log, { try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log), options: .atomic) }))
             }
             if let regime, let regimeWrite { writes.append((regime, regimeWrite)) }
+            // Written with the checkpoint, all or none, so a failed round leaves no plan behind.
+            if let batchPlanOut, let batchPlan {
+                writes.append((batchPlanOut, { try batchPlan.write(to: URL(fileURLWithPath: batchPlanOut), options: .atomic) }))
+            }
             try StageOutputs.writeAll(writes)
         }
     }

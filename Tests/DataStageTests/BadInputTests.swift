@@ -119,6 +119,18 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(first[5], 3)
     }
 
+    /// A folder where a listed JPEG should be says so (it said only "cannot read").
+    func testAFolderListedAsAnImageIsNamedAsOne() throws {
+        let root = try copyInput("images")
+        let image = root.appendingPathComponent("images/train_00001.jpg")
+        try FileManager.default.removeItem(at: image)
+        try FileManager.default.createDirectory(at: image, withIntermediateDirectories: false)
+        let (r, _) = try ingest(root, "images", expect: 1)
+        XCTAssertTrue(r.stderr.contains("train_00001.jpg: Is a directory"), r.stderr)
+        let (skipped, _) = try ingest(root, "images", ["--skip-bad"], expect: 0)
+        XCTAssertTrue(skipped.stdout.contains("1 undecodable\t5 captions dropped"), skipped.stdout)
+    }
+
     func testCorruptJPEGFailsOrIsSkippedWithItsCaptions() throws {
         let root = try copyInput("images")
         let (_, clean) = try ingest(root, "images", expect: 0)

@@ -89,6 +89,37 @@ final class ModelTests: XCTestCase {
         }
     }
 
+    /// A tensor the configuration does not have (one SGR step more than it says) and a meta
+    /// weight stored transposed (same count) are refused by name, not ignored or read as another shape.
+    func testLeftOverAndReshapedTensorsAreRefused() throws {
+        let m = Model(config: Tiny.config(.sgr), seed: 1)
+        let folder = TestPaths.temporaryDirectory("ckpt-extra")
+        let good = folder.appendingPathComponent("good.mscn").path
+        try Checkpoint.save(m, to: good)
+        let (meta, tensors) = try TensorFiles.readAll(good)
+        XCTAssertNoThrow(try Checkpoint.load(good))
+
+        var extra = Array(tensors.values)
+        guard let step = tensors["net/sim_enc.SGR_module.0.graph_query_w.weight"] else { return XCTFail("no SGR step 0") }
+        var more = step
+        more.name = "net/sim_enc.SGR_module.\(m.config.sgrSteps).graph_query_w.weight"
+        extra.append(more)
+        let extraPath = folder.appendingPathComponent("extra.mscn").path
+        try TensorFiles.write(extraPath, extra, metadata: meta)
+        XCTAssertThrowsError(try Checkpoint.load(extraPath)) { e in
+            XCTAssertTrue("\(e)".contains("extra.mscn") && "\(e)".contains("does not have: \(more.name)"), "\(e)")
+        }
+
+        guard var w = tensors["meta/first_hidden_layer.fc.weight"] else { return XCTFail("no meta weight") }
+        XCTAssertEqual(w.shape.count, 2)
+        w.shape = w.shape.reversed()
+        let reshaped = folder.appendingPathComponent("reshaped.mscn").path
+        try TensorFiles.write(reshaped, tensors.values.map { $0.name == w.name ? w : $0 }, metadata: meta)
+        XCTAssertThrowsError(try Checkpoint.load(reshaped)) { e in
+            XCTAssertTrue("\(e)".contains("meta/first_hidden_layer.fc.weight has the wrong shape"), "\(e)")
+        }
+    }
+
     func testTruncatedCheckpointFailsWithItsName() throws {
         let m = Model(config: Tiny.config(.sgr), seed: 1)
         let path = TestPaths.temporaryDirectory("ckpt-bad").appendingPathComponent("bad.mscn").path

@@ -117,6 +117,13 @@ final class TrainPurifyEvaluateTests: XCTestCase {
         XCTAssertEqual(meta.prefix(perPass).flatMap { $0 }.count, pairs.count - (pairs.count % 16 == 1 ? 1 : 0))
         for (k, m) in meta.enumerated() { XCTAssertEqual(m, meta[k % perPass], "meta batches cycle") }
 
+        // A round whose checkpoint cannot be written leaves no plan behind either.
+        let failed = try runProduct("mscn-train", round + ["--out", e.path("no-such-folder/rp3.tzst"),
+                                                           "--batch-plan-out", e.path("plan-of-failed.json")])
+        XCTAssertEqual(failed.status, 1, failed.stderr)
+        XCTAssertTrue(failed.stderr.contains("no-such-folder/rp3.tzst"), failed.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("plan-of-failed.json")))
+
         let r = try runProduct("mscn-train", ["--mode", "warmup", "--net", "A"] + e.common + TinyExperiment.model
                                              + ["--out", e.path("never-plan.tzst"), "--batch-plan-out", e.path("p.json")])
         XCTAssertNotEqual(r.status, 0)
