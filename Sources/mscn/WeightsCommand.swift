@@ -58,9 +58,10 @@ struct WeightsImport: ParsableCommand {
         discussion: """
         The file must hold exactly the reference's state dicts (net_<X>.*, meta_net_<X>.*) for the \
         sizes its shapes imply: no tensor missing or left over, float32 weights, int64 \
-        num_batches_tracked. A file written by torch.save (PyTorch >= 1.6), as the official code \
-        saves its checkpoints ({"net_A": state_dict, "meta_net_A": ..., "epoch": ..., "opt": ...}), \
-        is read without Python and without running any of its pickle. Writes one checkpoint per \
+        num_batches_tracked. A file written by torch.save (the ZIP format of PyTorch >= 1.6, or the \
+        format before it, as older checkpoints are), as the official code saves its checkpoints \
+        ({"net_A": state_dict, "meta_net_A": ..., "epoch": ..., "opt": ...}), is read without \
+        Python and without running any of its pickle. Writes one checkpoint per \
         net, in the file's order (A, then B); with --net, only that net. The checkpoints have \
         fresh Adam states and dropout stream.
         """
