@@ -14,7 +14,8 @@ indirect enum PickleValue {
     case global(module: String, name: String)
     /// A call of `callable` (or an instance of a class) that is not rebuilt; `state` from BUILD.
     case object(PickleObject)
-    /// A tensor storage named by the archive: `data/<key>`, `count` elements of `storageType`.
+    /// A tensor storage named by the file (the archive's `data/<key>`, or a key of the legacy
+    /// format's storage list): `count` elements of `storageType`.
     case storage(type: String, key: String, count: Int)
     case tensor(TorchTensorRef)
 }
@@ -33,6 +34,8 @@ final class PickleDict {
         keys.append(key)
         values.append(value)
     }
+
+    subscript(string key: String) -> PickleValue? { stringIndex[key].map { values[$0] } }
 }
 
 final class PickleObject {
@@ -55,35 +58,71 @@ struct TorchTensorRef {
     var strides: [Int]
 }
 
-/// Reads the pickle of a `torch.save` archive (`data.pkl`, protocols 2–5) into `PickleValue`s.
-/// Nothing the pickle names is imported or called: containers (`collections.OrderedDict`),
-/// tensors (`torch._utils._rebuild_tensor_v2`, `_rebuild_tensor`, `_rebuild_parameter`) and
-/// storages (persistent ids `('storage', torch.<T>Storage, key, location, count)`) are rebuilt;
-/// any other call stays an opaque `.object`. A malformed or truncated pickle is an error.
+/// Reads a pickle of `torch.save` (an archive's `data.pkl`, or one of the legacy format's
+/// pickles; protocols 2–5) into `PickleValue`s. Nothing the pickle names is imported or called:
+/// containers (`collections.OrderedDict`), tensors (`torch._utils._rebuild_tensor_v2`,
+/// `_rebuild_tensor`, `_rebuild_parameter`) and storages (persistent ids `('storage',
+/// torch.<T>Storage, key, location, count)`, in the legacy format with a sixth element, a storage
+/// view or None) are rebuilt; any other call stays an opaque `.object`. A malformed or truncated
+/// pickle is an error.
 struct TorchPickle {
+    /// The first reference to each storage the pickle makes: PyTorch sizes a storage by it.
+    struct Storage {
+        var type: String
+        var count: Int
+    }
+
+    struct Parsed {
+        var value: PickleValue
+        /// Where the pickle's STOP ends: the next pickle or data of a legacy file starts there.
+        var end: Int
+        var storages: [String: Storage]
+    }
+
+    /// `parse` ran out of bytes it was told are only the start of the file.
+    struct Incomplete: Error {}
+
     private let bytes: [UInt8]
     private let path: String
-    private var at = 0
+    private let label: String
+    private let complete: Bool
+    private var at: Int
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+    private var storages: [String: Storage] = [:]
 
     static func load(_ bytes: [UInt8], path: String) throws -> PickleValue {
-        var p = TorchPickle(bytes: bytes, path: path)
-        return try p.run()
+        try parse(bytes, from: 0, label: "data.pkl", path: path).value
     }
 
-    private init(bytes: [UInt8], path: String) {
+    /// The pickle that starts at `start` of `bytes`; errors name it `label`, at byte offsets of
+    /// `bytes`. When `complete` is false, `bytes` is only the start of a file and running out of
+    /// them throws `Incomplete` instead of a truncation error, so the caller can read more.
+    static func parse(_ bytes: [UInt8], from start: Int, label: String, path: String, complete: Bool = true) throws -> Parsed {
+        var p = TorchPickle(bytes: bytes, path: path, label: label, complete: complete, at: start)
+        let value = try p.run()
+        return Parsed(value: value, end: p.at, storages: p.storages)
+    }
+
+    private init(bytes: [UInt8], path: String, label: String, complete: Bool, at: Int) {
         self.bytes = bytes
         self.path = path
+        self.label = label
+        self.complete = complete
+        self.at = at
     }
 
     private func fail(_ what: String) -> TensorFileError {
-        TensorFileError(path, "data.pkl: \(what) at byte \(at)")
+        TensorFileError(path, "\(label): \(what) at byte \(at)")
     }
 
+    /// The end of the bytes: in a whole pickle, a truncation.
+    private func short(_ what: String) -> Error { complete ? fail(what) : Incomplete() }
+
     private mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, n <= bytes.count - at else { throw fail("truncated pickle (wants \(n) more bytes)") }
+        guard n >= 0 else { throw fail("negative length \(n)") }
+        guard n <= bytes.count - at else { throw short("truncated pickle (wants \(n) more bytes)") }
         defer { at += n }
         return bytes[at..<(at + n)]
     }
@@ -94,12 +133,12 @@ struct TorchPickle {
 
     private mutating func length(_ n: Int) throws -> Int {
         let v = try unsigned(n)
-        guard v <= UInt64(bytes.count - at) else { throw fail("length \(v) runs past the end of the pickle") }
+        guard v <= UInt64(bytes.count - at) else { throw short("length \(v) runs past the end of the pickle") }
         return Int(v)
     }
 
     private mutating func line() throws -> String {
-        guard let end = bytes[at...].firstIndex(of: 0x0A) else { throw fail("unterminated line") }
+        guard let end = bytes[at...].firstIndex(of: 0x0A) else { throw short("unterminated line") }
         defer { at = end + 1 }
         return String(decoding: bytes[at..<end], as: UTF8.self)
     }
@@ -221,11 +260,17 @@ struct TorchPickle {
         for i in stride(from: 0, to: kv.count, by: 2) { d.set(kv[i], kv[i + 1]) }
     }
 
-    private func persistent(_ pid: PickleValue) throws -> PickleValue {
-        guard case .tuple(let t) = pid, t.count >= 5, case .string("storage") = t[0], case .global(_, let type) = t[1],
+    private mutating func persistent(_ pid: PickleValue) throws -> PickleValue {
+        guard case .tuple(let t) = pid, t.count == 5 || t.count == 6, case .string("storage") = t[0], case .global(_, let type) = t[1],
               case .string(let key) = t[2], case .int(let count) = t[4], count >= 0 else {
             throw fail("a persistent id that is not a torch storage")
         }
+        // Only old PyTorch, whose storages could be ranges of others, wrote a view here; later
+        // versions always write None, and no file to test a reading of one against is at hand.
+        if t.count == 6 {
+            guard case .none = t[5] else { throw fail("storage \(key) is saved as a view of another storage (very old torch), which is not read: load and save it again with a newer torch") }
+        }
+        if storages[key] == nil { storages[key] = Storage(type: type, count: count) }
         return .storage(type: type, key: key, count: count)
     }
 
@@ -234,6 +279,19 @@ struct TorchPickle {
         switch (module, name) {
         case ("collections", "OrderedDict") where args.isEmpty:
             return .dict(PickleDict())
+        case ("collections", "OrderedDict") where args.count == 1:
+            // Python 2 (legacy files of torch before 1.5) pickles an OrderedDict as a call with
+            // its items, a list of [key, value] lists.
+            guard case .list(let items) = args[0] else { return .object(PickleObject(callable, args)) }
+            let d = PickleDict()
+            for item in items.items {
+                switch item {
+                case .list(let pair) where pair.items.count == 2: d.set(pair.items[0], pair.items[1])
+                case .tuple(let pair) where pair.count == 2: d.set(pair[0], pair[1])
+                default: throw fail("an OrderedDict item that is not a (key, value) pair")
+                }
+            }
+            return .dict(d)
         case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"):
             guard args.count >= 4, case .storage(let type, let key, let count) = args[0], case .int(let offset) = args[1],
                   case .tuple(let size) = args[2], case .tuple(let stride) = args[3] else {

@@ -58,9 +58,10 @@ struct WeightsImport: ParsableCommand {
         discussion: """
         The file must hold exactly the reference's state dicts (net_<X>.*, meta_net_<X>.*) for the \
         sizes its shapes imply: no tensor missing or left over, float32 weights, int64 \
-        num_batches_tracked. A file written by torch.save (PyTorch >= 1.6), as the official code \
-        saves its checkpoints ({"net_A": state_dict, "meta_net_A": ..., "epoch": ..., "opt": ...}), \
-        is read without Python and without running any of its pickle. Writes one checkpoint per \
+        num_batches_tracked. A file written by torch.save (the ZIP format of PyTorch >= 1.6, or the \
+        format before it, as older checkpoints are), as the official code saves its checkpoints \
+        ({"net_A": state_dict, "meta_net_A": ..., "epoch": ..., "opt": ...}), is read without \
+        Python and without running any of its pickle. Writes one checkpoint per \
         net, in the file's order (A, then B); with --net, only that net. The checkpoints have \
         fresh Adam states and dropout stream.
 
@@ -91,7 +92,7 @@ struct WeightsImport: ParsableCommand {
         Stage.run("mscn weights import") {
             var (models, layout) = try PyTorchWeights.load(input, metaHidden: metaHidden)
             if let layout {
-                print("\(input): a \(layout.rawValue) checkpoint; its score head sim_eval_w is carried by a meta net of \(metaHidden) hidden units (same scores)")
+                print("\(input): \(layout.rawValue)'s checkpoint layout; its score head sim_eval_w is carried by a meta net of \(metaHidden) hidden units (same scores)")
             }
             if let net {
                 models = models.filter { $0.net == net }

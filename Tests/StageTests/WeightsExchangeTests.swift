@@ -48,6 +48,20 @@ final class WeightsExchangeTests: XCTestCase {
         XCTAssertEqual(try TensorFiles.readAll(path("only-b.tzst")).tensors["net/img_enc.fc.weight"]?.bytes, tb["net/img_enc.fc.weight"]?.bytes)
     }
 
+    /// The same checkpoint saved in the format before PyTorch 1.6 (make_official_checkpoint.py
+    /// --legacy), as checkpoints of torch 1.x before 1.6 are, imports to the same weights.
+    func testLegacyOfficialCheckpointImportsAsItsZipTwin() throws {
+        try mscn(["weights", "import", Self.golden("official-checkpoint.pth.tar"), path("a.tzst"), path("b.tzst")])
+        try mscn(["weights", "import", Self.golden("official-checkpoint-legacy.pth.tar"), path("la.tzst"), path("lb.tzst")])
+        for net in ["a", "b"] {
+            let zip = try TensorFiles.readAll(path("\(net).tzst")).tensors, legacy = try TensorFiles.readAll(path("l\(net).tzst")).tensors
+            let weights = zip.keys.filter { $0.hasPrefix("net/") || $0.hasPrefix("meta/") || $0.hasPrefix("buffers/") }
+            XCTAssertGreaterThan(weights.count, 40)
+            XCTAssertEqual(Set(legacy.keys), Set(zip.keys), net)
+            for name in weights { XCTAssertEqual(legacy[name]?.bytes, zip[name]?.bytes, "\(net) \(name)") }
+        }
+    }
+
     func testReferenceWeightsImportBitForBitAndScoreAsTheReference() throws {
         for module in ["sgr", "saf"] {
             let ckpt = path("\(module).tzst")
@@ -111,7 +125,7 @@ final class WeightsExchangeTests: XCTestCase {
     func testNCRAndSGRAFCheckpointsScoreAsTheirOwnCode() throws {
         let a = path("ncr-a.tzst"), b = path("ncr-b.tzst")
         let out = try mscn(["weights", "import", Self.golden("ncr-checkpoint.pth.tar"), a, b])
-        XCTAssertTrue(out.stdout.contains("a NCR checkpoint"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("NCR's checkpoint layout"), out.stdout)
         let backbone = try TensorFiles.readAll(a).tensors
         XCTAssertEqual(backbone["net/img_enc.fc.weight"]?.bytes, try Self.dumpArray("sgr", "param/net/img_enc.fc.weight").bytes)
         XCTAssertEqual(backbone["net/sim_enc.SGR_module.2.sim_graph_w.bias"]?.bytes,

@@ -8,7 +8,8 @@ own models give, so that importing them can be checked without Python:
   (which MSCN replaced by its meta net) is drawn from torch.manual_seed(7).
 - sgraf-saf-checkpoint.pth.tar: SGRAF (github.com/Paranioar/SGRAF, branch python3.6, train.py):
   {"epoch", "model", "best_rsum", "opt", "Eiters"}, one model, made from the `saf/eval` dump in
-  SGRAF's own class (the authors release their SGR and SAF models as two such files).
+  SGRAF's own class (the authors release their SGR and SAF models as two such files), saved in
+  torch.save's format before PyTorch 1.6, as their files are.
 - ncr-scores-a.npy, ncr-scores-b.npy, sgraf-saf-scores.npy: each model's all-pairs scores
   [images, captions] on its dump's batch, from the codebase's own forward_emb + forward_sim in
   eval mode.
@@ -88,7 +89,8 @@ np.save("ncr-scores-a.npy", scores(a, os.path.join(root, "sgr/eval")))
 np.save("ncr-scores-b.npy", scores(b, os.path.join(root, "sgr/eval")))
 
 s, opt = build(sgraf, os.path.join(root, "saf/eval"), 0.0, 11)
+# In the format before PyTorch 1.6, as the authors' released models (trained with torch 1.x) are.
 torch.save({"epoch": 20, "model": s.state_dict(), "best_rsum": 482.0, "opt": opt, "Eiters": 1234},
-           "sgraf-saf-checkpoint.pth.tar")
+           "sgraf-saf-checkpoint.pth.tar", _use_new_zipfile_serialization=False)
 np.save("sgraf-saf-scores.npy", scores(s, os.path.join(root, "saf/eval")))
 print("wrote ncr-checkpoint.pth.tar, sgraf-saf-checkpoint.pth.tar and their scores")
