@@ -17,6 +17,8 @@ import sys
 import numpy as np
 import torch
 
+import exported_split
+
 torch.Tensor.cuda = lambda self, *a, **k: self  # CPU only
 torch.nn.Module.cuda = lambda self, *a, **k: self
 
@@ -49,16 +51,8 @@ for k in keys:
     m.val_start()
     models.append(m)
 
-images = np.load(a.features)
-tokens, offsets = np.load(a.tokens), np.load(a.offsets)
-expected = np.load(a.expect)
-n = a.first_images or len(images)
-m = n * a.captions_per_image
-images, offsets, expected = images[:n], offsets[:m + 1], expected[:n, :m]
-lengths = np.diff(offsets)
-captions = np.zeros((len(lengths), int(lengths.max())), dtype=np.int64)
-for j in range(len(lengths)):
-    captions[j, :lengths[j]] = tokens[offsets[j]:offsets[j + 1]]
+images, captions, lengths, expected = exported_split.load(a.features, a.tokens, a.offsets, a.expect,
+                                                         a.first_images, a.captions_per_image)
 # SGRAF's text encoder packs captions sorted by decreasing length; score in that order.
 order = np.argsort(-lengths, kind="stable")
 got = np.zeros_like(expected)

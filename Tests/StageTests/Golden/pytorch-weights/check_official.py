@@ -19,6 +19,7 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+import exported_split
 from official_models import build, dump_array, scores
 
 p = argparse.ArgumentParser()
@@ -49,16 +50,8 @@ if a.dump:
     lengths = dump_array(a.dump, "input/lengths")
     expected = dump_array(a.dump, "out/sims")
 else:
-    images = np.load(a.features)
-    tokens, offsets = np.load(a.tokens), np.load(a.offsets)
-    expected = np.load(a.expect)
-    n = a.first_images or len(images)
-    m = n * a.captions_per_image
-    images, offsets, expected = images[:n], offsets[:m + 1], expected[:n, :m]
-    lengths = np.diff(offsets)
-    captions = np.zeros((len(lengths), int(lengths.max())), dtype=np.int64)
-    for j in range(len(lengths)):
-        captions[j, :lengths[j]] = tokens[offsets[j]:offsets[j + 1]]
+    images, captions, lengths, expected = exported_split.load(a.features, a.tokens, a.offsets, a.expect,
+                                                             a.first_images, a.captions_per_image)
 # The official text encoder packs captions sorted by decreasing length (pack_padded_sequence's
 # default), as the reference's collate sorts them; score in that order and put columns back.
 order = np.argsort(-lengths, kind="stable")
