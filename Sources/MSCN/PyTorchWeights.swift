@@ -26,7 +26,8 @@ public enum PyTorchWeights {
             guard let t = model.net[n] else { continue }
             out.append(StoredTensor(name: "\(nk).\(n)", shape: t.shape, floats: t.data))
         }
-        for (n, b) in model.buffers {
+        // Sorted: a dictionary's order changes run to run, and exports must be bit-identical.
+        for (n, b) in model.buffers.sorted(by: { $0.key < $1.key }) {
             out.append(StoredTensor(name: "\(nk).\(n).running_mean", shape: [b.runningMean.count], floats: b.runningMean))
             out.append(StoredTensor(name: "\(nk).\(n).running_var", shape: [b.runningVar.count], floats: b.runningVar))
             out.append(StoredTensor(name: "\(nk).\(n).num_batches_tracked", shape: [], int64s: [Int64(b.numBatchesTracked)]))
@@ -54,6 +55,51 @@ public enum PyTorchWeights {
     public static func export(_ models: [(net: String, model: Model)], to path: String) throws {
         try Safetensors.write(path, models.flatMap { tensors(of: $0.model, net: $0.net) }, metadata: try metadata(models))
     }
+
+    /// Writes `models` as the official code's own checkpoint (`torch.save` of `{"epoch", "net_A",
+    /// "meta_net_A", "net_B", "meta_net_B", "opt"}`, as `main_MSCN.py` saves it), which its
+    /// `--warmup_model_path` and `evaluation_meta.evalrank` load. `opt` is an `argparse.Namespace`
+    /// of the reference's model options for net A's configuration, plus `options` (e.g.
+    /// `data_name`), which override them; nil leaves `opt` out (then `torch.load` with
+    /// `weights_only=True` reads the file).
+    public static func exportTorch(_ models: [(net: String, model: Model)], epoch: Int, options: [(String, TorchSaveWriter.Value)]?,
+                                   to path: String) throws {
+        var top: [(String, TorchSaveWriter.Value)] = [("epoch", .int(epoch))]
+        for (net, model) in models {
+            let (nk, mk) = keys(net)
+            let all = tensors(of: model, net: net)
+            func stateDict(_ key: String) -> TorchSaveWriter.Value {
+                .stateDict(all.filter { $0.name.hasPrefix(key + ".") }.map { t in
+                    var local = t
+                    local.name = String(t.name.dropFirst(key.count + 1))
+                    return local
+                })
+            }
+            top += [(nk, stateDict(nk)), (mk, stateDict(mk))]
+        }
+        guard let options else { return try TorchSaveWriter.write(path, top) }
+        guard let first = models.first?.model.config else { throw TensorFileError(path, "no model to write") }
+        let r = ReferenceOptions(first)
+        var opt: [(String, TorchSaveWriter.Value)] = [
+            ("data_name", .string("f30k_precomp")), ("data_path", .string("")), ("vocab_path", .string("")),
+            ("batch_size", .int(64)), ("workers", .int(0)),
+            ("img_dim", .int(r.img_dim)), ("embed_size", .int(r.embed_size)), ("word_dim", .int(r.word_dim)),
+            ("sim_dim", .int(r.sim_dim)), ("vocab_size", .int(r.vocab_size)), ("num_layers", .int(r.num_layers)),
+            ("bi_gru", .bool(r.bi_gru)), ("no_imgnorm", .bool(r.no_imgnorm)), ("no_txtnorm", .bool(r.no_txtnorm)),
+            ("module_name", .string(r.module_name)), ("sgr_step", .int(r.sgr_step)), ("margin", .float(decimal(r.margin))),
+            ("grad_clip", .float(decimal(first.gradClip))),
+            // evaluation_meta.evalrank builds Meta_Sim from these two (opt.py does not define them).
+            ("meta_net_hidden_size", .int(r.meta_hidden)), ("meta_net_num_layers", .int(1)),
+        ]
+        for (k, v) in options {
+            if let i = opt.firstIndex(where: { $0.0 == k }) { opt[i].1 = v } else { opt.append((k, v)) }
+        }
+        top.append(("opt", .namespace(opt)))
+        try TorchSaveWriter.write(path, top)
+    }
+
+    /// A Float option as the decimal it was given as (0.2, not 0.20000000298…), as Python holds it.
+    private static func decimal(_ v: Float) -> Double { Double(String(v)) ?? Double(v) }
 
     /// The nets in a safetensors file: those listed in `nets`, else every `net_<X>` present.
     public static func nets(in tensors: [String: StoredTensor], metadata: [String: String]) -> [String] {

@@ -1,12 +1,20 @@
-/// CRC-32C (Castagnoli), the checksum of the footer; frames carry zstd's own checksum.
-enum CRC32C {
-    private static let table: [UInt32] = (0..<256).map { (i: Int) -> UInt32 in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
-        return c
+/// A reflected CRC-32 by its polynomial: Castagnoli's for the footer (frames carry zstd's own
+/// checksum), IEEE's for the members of the ZIP archives `TorchSaveWriter` writes.
+struct CRC32 {
+    private let table: [UInt32]
+
+    init(reflectedPolynomial: UInt32) {
+        table = (0..<256).map { (i: Int) -> UInt32 in
+            var c = UInt32(i)
+            for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ reflectedPolynomial : c >> 1 }
+            return c
+        }
     }
 
-    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    static let castagnoli = CRC32(reflectedPolynomial: 0x82F6_3B78)
+    static let ieee = CRC32(reflectedPolynomial: 0xEDB8_8320)
+
+    func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c: UInt32 = 0xFFFF_FFFF
         table.withUnsafeBufferPointer { t in
             for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
@@ -14,7 +22,13 @@ enum CRC32C {
         return c ^ 0xFFFF_FFFF
     }
 
-    static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { checksum($0) } }
+    func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { checksum($0) } }
+}
+
+/// CRC-32C (Castagnoli), the checksum of the footer.
+enum CRC32C {
+    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { CRC32.castagnoli.checksum(bytes) }
+    static func checksum(_ bytes: [UInt8]) -> UInt32 { CRC32.castagnoli.checksum(bytes) }
 }
 
 /// Little-endian integer packing for the trailer.

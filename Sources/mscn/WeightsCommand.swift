@@ -9,7 +9,7 @@ import TensorFile
 struct WeightsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weights",
-        abstract: "Exchange weights with PyTorch (safetensors in the reference's state-dict names).",
+        abstract: "Exchange weights with PyTorch (safetensors or torch.save files in the reference's state-dict names).",
         subcommands: [WeightsExport.self, WeightsImport.self]
     )
 }
@@ -17,35 +17,79 @@ struct WeightsCommand: ParsableCommand {
 struct WeightsExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write the weights of one or two checkpoints (nets A and B) as a safetensors file.",
+        abstract: "Write the weights of one or two checkpoints (nets A and B) as a safetensors file or an official checkpoint (.pth.tar).",
         discussion: """
-        Tensors are named as the reference's checkpoint: net_A.<SGRAF state_dict name>, \
+        OUT.safetensors: tensors named as the reference's checkpoint: net_A.<SGRAF state_dict name>, \
         meta_net_A.<Meta_Sim state_dict name>, and net_B.*, meta_net_B.* for a second checkpoint; \
         float32 weights and running statistics, int64 num_batches_tracked. The header metadata holds \
-        the model configuration (model_config.<net>) and the reference's options (reference_opt.<net>). \
+        the model configuration (model_config.<net>) and the reference's options (reference_opt.<net>).
+
+        OUT.pth.tar (or .pth, .pt): the official code's own checkpoint, written without Python as \
+        torch.save writes it: {"epoch", "net_A", "meta_net_A", "net_B", "meta_net_B", "opt"}, so \
+        main_MSCN.py --warmup_model_path continues from it and evaluation_meta.evalrank evaluates it \
+        (torch.load(..., weights_only=False), as for the official code's own files: opt is an \
+        argparse.Namespace). opt holds the model options and evaluation's (data_name f30k_precomp, \
+        meta_net_hidden_size, ...); --opt KEY=VALUE sets others or overrides them.
+
         Adam moments and the dropout stream are not exported.
         """
     )
 
-    @Argument(help: "Checkpoint of net A, optionally net B's, then the output .safetensors file.")
+    @Argument(help: "Checkpoint of net A, optionally net B's, then the output .safetensors or .pth.tar file.")
     var paths: [String]
+    @Option(name: .customLong("opt"), help: "Official checkpoints: an option of opt (KEY=VALUE; numbers and true/false as such), e.g. data_name=coco_precomp.")
+    var opt: [String] = []
+    @Option(help: "Official checkpoints: the epoch it records (default: net A's round, 0 for a warm-up).")
+    var epoch: Int?
+    @Flag(name: .customLong("no-opt"),
+          help: "Official checkpoints: leave opt out, so torch.load's default weights_only=True loads it (main_MSCN.py --warmup_model_path reads no opt).")
+    var noOpt = false
+
+    static let torchSuffixes = [".pth.tar", ".pth", ".pt"]
+    var torchOutput: Bool { paths.last.map { out in Self.torchSuffixes.contains { out.hasSuffix($0) } } ?? false }
 
     func validate() throws {
         guard (2...3).contains(paths.count) else {
-            throw ValidationError("give CKPT_A [CKPT_B] OUT.safetensors (\(paths.count) paths given)")
+            throw ValidationError("give CKPT_A [CKPT_B] OUT.safetensors|OUT.pth.tar (\(paths.count) paths given)")
         }
         // `export a.tzst b.tzst` with the output forgotten would overwrite checkpoint b.
-        if let out = paths.last, !out.hasSuffix(".safetensors") {
-            throw ValidationError("the last path is the output and must end in .safetensors, got \(out) (output forgotten?)")
+        if let out = paths.last, !out.hasSuffix(".safetensors"), !torchOutput {
+            throw ValidationError("the last path is the output and must end in .safetensors or .pth.tar (.pth, .pt), got \(out) (output forgotten?)")
+        }
+        if !torchOutput, !opt.isEmpty || epoch != nil || noOpt {
+            throw ValidationError("--opt, --epoch and --no-opt are for an official checkpoint (.pth.tar)")
+        }
+        if noOpt, !opt.isEmpty { throw ValidationError("--no-opt leaves opt out: give no --opt") }
+        for o in opt {
+            guard let eq = o.firstIndex(of: "="), eq != o.startIndex else { throw ValidationError("--opt \(o): give KEY=VALUE") }
         }
         try StageOutputs.requireDistinct(paths.enumerated().map { ("path \($0.offset + 1)", $0.element) })
+    }
+
+    /// `--opt` values as Python would hold them: integers, floats, booleans, else strings.
+    func optionValues() -> [(String, TorchSaveWriter.Value)] {
+        opt.compactMap { o in
+            guard let eq = o.firstIndex(of: "=") else { return nil }
+            let key = String(o[..<eq]), text = String(o[o.index(after: eq)...])
+            if let i = Int(text) { return (key, .int(i)) }
+            if let d = Double(text) { return (key, .float(d)) }
+            if text == "true" || text == "True" { return (key, .bool(true)) }
+            if text == "false" || text == "False" { return (key, .bool(false)) }
+            return (key, .string(text))
+        }
     }
 
     func run() throws {
         Stage.run("mscn weights export") {
             let out = paths[paths.count - 1]
-            let models = try zip(["A", "B"], paths.dropLast()).map { net, path in (net: net, model: try Checkpoint.load(path).model) }
-            try PyTorchWeights.export(models, to: out)
+            let loaded = try zip(["A", "B"], paths.dropLast()).map { net, path in (net: net, checkpoint: try Checkpoint.load(path)) }
+            let models = loaded.map { (net: $0.net, model: $0.checkpoint.model) }
+            if torchOutput {
+                let round = loaded.first.flatMap { $0.checkpoint.metadata["round"] }.flatMap { Int($0) } ?? 0
+                try PyTorchWeights.exportTorch(models, epoch: epoch ?? round, options: noOpt ? nil : optionValues(), to: out)
+            } else {
+                try PyTorchWeights.export(models, to: out)
+            }
             print("\(out)\tnets \(models.map(\.net).joined(separator: ","))")
         }
     }

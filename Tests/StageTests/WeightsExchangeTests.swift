@@ -118,6 +118,47 @@ final class WeightsExchangeTests: XCTestCase {
         a.count == b.count ? zip(a, b).map { abs($0 - $1) }.max() ?? 0 : .infinity
     }
 
+    /// `mscn weights export ... OUT.pth.tar` writes the official code's own checkpoint: the same
+    /// tensors, byte for byte, as torch.save wrote for the same weights (official-checkpoint.pth.tar),
+    /// the same file on every run, and it imports back to the same weights.
+    func testOfficialCheckpointExportHoldsWhatTorchSaveWrote() throws {
+        let a = path("oa.tzst"), b = path("ob.tzst")
+        try mscn(["weights", "import", Self.golden("official-checkpoint.pth.tar"), a, b])
+        let out = path("ours.pth.tar"), again = path("again.pth.tar")
+        try mscn(["weights", "export", a, b, out, "--opt", "data_name=coco_precomp", "--opt", "batch_size=32", "--epoch", "3"])
+        try mscn(["weights", "export", a, b, again, "--opt", "data_name=coco_precomp", "--opt", "batch_size=32", "--epoch", "3"])
+        XCTAssertEqual(FileManager.default.contents(atPath: out), FileManager.default.contents(atPath: again))
+        let ours = try TorchSave.read(out), torch = try TorchSave.read(Self.golden("official-checkpoint.pth.tar"))
+        let theirs = Dictionary(uniqueKeysWithValues: torch.tensors.map { ($0.name, $0) })
+        XCTAssertEqual(Set(ours.tensors.map(\.name)), Set(theirs.keys))
+        for t in ours.tensors {
+            XCTAssertEqual(t.dtype, theirs[t.name]?.dtype, t.name)
+            XCTAssertEqual(t.shape, theirs[t.name]?.shape, t.name)
+            XCTAssertEqual(t.bytes, theirs[t.name]?.bytes, t.name)
+        }
+        XCTAssertEqual(ours.values["epoch"], "3")
+        // Back again: the weights of the checkpoints it was written from.
+        try mscn(["weights", "import", out, path("ra.tzst"), path("rb.tzst")])
+        for (original, back) in [(a, path("ra.tzst")), (b, path("rb.tzst"))] {
+            let (x, y) = (try TensorFiles.readAll(original).tensors, try TensorFiles.readAll(back).tensors)
+            for name in x.keys where name.hasPrefix("net/") || name.hasPrefix("meta/") {
+                XCTAssertEqual(x[name]?.bytes, y[name]?.bytes, name)
+            }
+        }
+        // Options belong to official checkpoints only; a malformed one is named.
+        let r1 = try mscn(["weights", "export", a, path("w.safetensors"), "--opt", "data_name=x"], expect: 64)
+        XCTAssertTrue(r1.stderr.contains("--opt, --epoch and --no-opt are for an official checkpoint"), r1.stderr)
+        let r2 = try mscn(["weights", "export", a, path("w.pth.tar"), "--opt", "data_name"], expect: 64)
+        XCTAssertTrue(r2.stderr.contains("--opt data_name: give KEY=VALUE"), r2.stderr)
+        // Without opt no object but containers and tensors is pickled (torch.load's weights_only=True reads it).
+        let bare = path("bare.pth.tar")
+        try mscn(["weights", "export", a, b, bare, "--no-opt"])
+        let archive = try XCTUnwrap(FileManager.default.contents(atPath: bare))
+        XCTAssertNil(archive.range(of: Data("argparse".utf8)))
+        XCTAssertNotNil(try XCTUnwrap(FileManager.default.contents(atPath: out)).range(of: Data("argparse".utf8)))
+        XCTAssertEqual(try TorchSave.read(bare).tensors.map(\.name), ours.tensors.map(\.name))
+    }
+
     /// Checkpoints of NCR and SGRAF, the codebases MSCN builds on (Golden/pytorch-weights,
     /// make_foreign_checkpoints.py: each codebase's own SGRAF class, saved as its training script
     /// saves it, with the scores its own forward gives), import without Python and score as that

@@ -1,4 +1,5 @@
-"""Loads weights exported by `mscn weights export` into the official model and compares scores.
+"""Loads weights exported by `mscn weights export` (safetensors, or an official .pth.tar checkpoint)
+into the official model and compares scores.
 
 Each net in the file (metadata `nets`) becomes the official SGRAF + Meta_Sim built from its
 `reference_opt.<net>` metadata, loaded with safetensors.torch.load_file and
@@ -16,6 +17,7 @@ import json
 import sys
 
 import numpy as np
+import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -34,15 +36,28 @@ p.add_argument("--captions-per-image", type=int, default=5)
 p.add_argument("--tolerance", type=float, default=1e-5)
 a = p.parse_args()
 
-with safe_open(a.weights, framework="pt") as f:
-    meta = f.metadata()
-state = load_file(a.weights)
 models = []
-for net in meta["nets"].split(","):
-    sgraf, meta_sim = build(json.loads(meta[f"reference_opt.{net}"]))
-    for module, key in [(sgraf, f"net_{net}."), (meta_sim, f"meta_net_{net}.")]:
-        module.load_state_dict({k[len(key):]: v for k, v in state.items() if k.startswith(key)}, strict=True)
-    models.append((sgraf, meta_sim))
+if a.weights.endswith((".pth.tar", ".pth", ".pt")):
+    # An official checkpoint (`mscn weights export ... OUT.pth.tar`), loaded as the official code loads one.
+    checkpoint = torch.load(a.weights, weights_only=False)
+    o = vars(checkpoint["opt"])
+    options = {k: o[k] for k in ("img_dim", "embed_size", "word_dim", "sim_dim", "vocab_size", "num_layers", "bi_gru",
+                                 "no_imgnorm", "no_txtnorm", "module_name", "sgr_step", "margin")}
+    options["meta_hidden"] = o["meta_net_hidden_size"]
+    for net in sorted(k[4:] for k in checkpoint if k.startswith("net_")):
+        sgraf, meta_sim = build(options)
+        sgraf.load_state_dict(checkpoint[f"net_{net}"], strict=True)
+        meta_sim.load_state_dict(checkpoint[f"meta_net_{net}"], strict=True)
+        models.append((sgraf, meta_sim))
+else:
+    with safe_open(a.weights, framework="pt") as f:
+        meta = f.metadata()
+    state = load_file(a.weights)
+    for net in meta["nets"].split(","):
+        sgraf, meta_sim = build(json.loads(meta[f"reference_opt.{net}"]))
+        for module, key in [(sgraf, f"net_{net}."), (meta_sim, f"meta_net_{net}.")]:
+            module.load_state_dict({k[len(key):]: v for k, v in state.items() if k.startswith(key)}, strict=True)
+        models.append((sgraf, meta_sim))
 
 if a.dump:
     images = dump_array(a.dump, "input/images")
