@@ -28,8 +28,9 @@ struct WeightsExport: ParsableCommand {
         torch.save writes it: {"epoch", "net_A", "meta_net_A", "net_B", "meta_net_B", "opt"}, so \
         main_MSCN.py --warmup_model_path continues from it and evaluation_meta.evalrank evaluates it \
         (torch.load(..., weights_only=False), as for the official code's own files: opt is an \
-        argparse.Namespace). opt holds the model options and evaluation's (data_name f30k_precomp, \
-        meta_net_hidden_size, ...); --opt KEY=VALUE sets others or overrides them.
+        argparse.Namespace; with --no-opt, torch's default weights_only=True loads it). opt holds the \
+        model options and evaluation's (data_name f30k_precomp, meta_net_hidden_size, ...); --opt \
+        KEY=VALUE sets others or overrides them.
 
         Adam moments and the dropout stream are not exported.
         """
@@ -60,6 +61,7 @@ struct WeightsExport: ParsableCommand {
             throw ValidationError("--opt, --epoch and --no-opt are for an official checkpoint (.pth.tar)")
         }
         if noOpt, !opt.isEmpty { throw ValidationError("--no-opt leaves opt out: give no --opt") }
+        if let epoch, epoch < 0 { throw ValidationError("--epoch must be 0 or more") }
         for o in opt {
             guard let eq = o.firstIndex(of: "="), eq != o.startIndex else { throw ValidationError("--opt \(o): give KEY=VALUE") }
         }
