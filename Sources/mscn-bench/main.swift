@@ -49,4 +49,4 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-BenchCommand.main()
+BenchCommand.main(NegativeValues.commandLine)

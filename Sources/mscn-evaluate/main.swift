@@ -1,3 +1,3 @@
 import StageKit
 
-EvaluateCommand.main()
+EvaluateCommand.main(NegativeValues.commandLine)

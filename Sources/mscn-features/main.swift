@@ -1,1 +1,2 @@
-FeaturesCommand.main()
+import StageKit
+FeaturesCommand.main(NegativeValues.commandLine)

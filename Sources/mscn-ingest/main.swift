@@ -1,1 +1,2 @@
-IngestCommand.main()
+import StageKit
+IngestCommand.main(NegativeValues.commandLine)

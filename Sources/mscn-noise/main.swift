@@ -81,4 +81,4 @@ struct NoiseCommand: ParsableCommand {
     }
 }
 
-NoiseCommand.main()
+NoiseCommand.main(NegativeValues.commandLine)

@@ -1,3 +1,3 @@
 import StageKit
 
-PurifyCommand.main()
+PurifyCommand.main(NegativeValues.commandLine)

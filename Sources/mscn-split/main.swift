@@ -66,4 +66,4 @@ struct SplitCommand: ParsableCommand {
     }
 }
 
-SplitCommand.main()
+SplitCommand.main(NegativeValues.commandLine)

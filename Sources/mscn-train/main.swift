@@ -1,3 +1,3 @@
 import StageKit
 
-TrainCommand.main()
+TrainCommand.main(NegativeValues.commandLine)

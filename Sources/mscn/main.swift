@@ -1,3 +1,4 @@
+import StageKit
 import ArgumentParser
 
 /// The umbrella tool: pipeline runner and utilities. Each subcommand lives in its own file.
@@ -9,4 +10,4 @@ struct MSCNTool: ParsableCommand {
     )
 }
 
-MSCNTool.main()
+MSCNTool.main(NegativeValues.commandLine)
