@@ -191,6 +191,35 @@ final class WeightsExchangeTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("--meta-hidden must be at least 2"), refused.stderr)
     }
 
+    /// An NCR checkpoint of the tiny experiment's sizes (its backbone a warm-up trained here, a
+    /// seeded head) imports as an ordinary checkpoint: a round trains on from it, and the meta
+    /// net's spare units, which start with output weight 0, are moved by the meta step.
+    func testImportedNCRCheckpointTrainsOn() throws {
+        let e = try TinyExperiment.shared(by: Self.self)
+        try e.warmup("A", out: e.path("w-ncr.tzst"))
+        try mscn(["weights", "export", e.path("w-ncr.tzst"), path("w.safetensors")])
+        let parts = ["img_enc", "txt_enc", "sim_enc"]
+        var ncr: [StoredTensor] = []
+        for t in try Safetensors.read(path("w.safetensors")).1 where t.name.hasPrefix("net_A.") {
+            let rest = t.name.dropFirst("net_A.".count)
+            let i = try XCTUnwrap(parts.firstIndex { rest.hasPrefix($0 + ".") }, t.name)
+            var renamed = t
+            renamed.name = "model_A.\(i).\(rest.dropFirst(parts[i].count + 1))"
+            ncr.append(renamed)
+        }
+        ncr.append(StoredTensor(name: "model_A.2.sim_eval_w.weight", shape: [1, 8], floats: (0..<8).map { Float($0) * 0.1 - 0.35 }))
+        ncr.append(StoredTensor(name: "model_A.2.sim_eval_w.bias", shape: [1], floats: [0.1]))
+        try Safetensors.write(path("ncr.safetensors"), ncr)
+        try mscn(["weights", "import", "--meta-hidden", "8", path("ncr.safetensors"), path("ncr-a.tzst")])
+        let before = try XCTUnwrap(try TensorFiles.readAll(path("ncr-a.tzst")).tensors["meta/output_layer.weight"]).floats()
+        XCTAssertEqual(before, [1, -1, 0, 0, 0, 0, 0, 0])
+
+        try TinyExperiment.run("mscn-train", ["--mode", "round", "--net", "A", "--round", "1", "--initial", path("ncr-a.tzst")]
+                               + e.common + TinyExperiment.model + ["--out", path("ncr-r1.tzst")])
+        let after = try XCTUnwrap(try TensorFiles.readAll(path("ncr-r1.tzst")).tensors["meta/output_layer.weight"]).floats()
+        XCTAssertTrue(after.dropFirst(2).contains { $0 != 0 }, "\(after)")
+    }
+
     /// The NCR layout's names in a safetensors file, damaged: a missing score head and a fourth
     /// state dict are refused by name.
     func testForeignLayoutsThatAreIncompleteAreRefused() throws {
