@@ -118,17 +118,25 @@ public enum PyTorchWeights {
     /// A file written by `torch.save` (the official code's `model_best.pth.tar`) is read the same
     /// way: its `net_<X>` and `meta_net_<X>` state dicts are the tensors, without metadata. So is
     /// a checkpoint of NCR or SGRAF (`ForeignCheckpoint`), its score head carried by a meta net of
-    /// `metaHidden` units; `layout` says which it was (nil: the reference's own names).
+    /// `metaHidden` units; `layout` says which it was (nil: the reference's own names), and
+    /// `values` holds a `torch.save` file's top-level numbers and strings (`epoch`, `best_rsum`).
     public static func load(_ path: String, metaHidden: Int = 64) throws
-        -> (models: [(net: String, model: Model)], layout: ForeignCheckpoint.Layout?) {
-        let (metadata, stored) = TorchSave.isTorchSave(path) ? ([:], try TorchSave.read(path).tensors) : try Safetensors.read(path)
+        -> (models: [(net: String, model: Model)], layout: ForeignCheckpoint.Layout?, values: [String: String]) {
+        var values: [String: String] = [:]
+        let metadata: [String: String], stored: [StoredTensor]
+        if TorchSave.isTorchSave(path) {
+            let contents = try TorchSave.read(path)
+            (metadata, stored, values) = ([:], contents.tensors, contents.values)
+        } else {
+            (metadata, stored) = try Safetensors.read(path)
+        }
         var tensors: [String: StoredTensor] = [:]
         for t in stored { tensors[t.name] = t }
         let layout = ForeignCheckpoint.layout(of: tensors.keys)
         if let layout {
             tensors = try ForeignCheckpoint.translate(tensors, layout: layout, metaHidden: metaHidden, path: path)
         }
-        return (try load(tensors, metadata: metadata, path: path), layout)
+        return (try load(tensors, metadata: metadata, path: path), layout, values)
     }
 
     private static func load(_ tensors: [String: StoredTensor], metadata: [String: String],

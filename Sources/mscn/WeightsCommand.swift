@@ -136,10 +136,13 @@ struct WeightsImport: ParsableCommand {
 
     func run() throws {
         Stage.run("mscn weights import") {
-            var (models, layout) = try PyTorchWeights.load(input, metaHidden: metaHidden)
+            var (models, layout, values) = try PyTorchWeights.load(input, metaHidden: metaHidden)
             if let layout {
                 print("\(input): \(layout.rawValue)'s checkpoint layout; its score head sim_eval_w is carried by a meta net of \(metaHidden) hidden units (same scores)")
             }
+            // What the training script recorded (the official code's and NCR's epoch and best dev rSum).
+            let recorded = ["epoch", "best_rsum"].compactMap { key in values[key].map { (key, $0) } }
+            if !recorded.isEmpty { print("\(input): " + recorded.map { "\($0.0) \($0.1)" }.joined(separator: ", ")) }
             if let net {
                 models = models.filter { $0.net == net }
                 guard !models.isEmpty else { throw StageError("has no net \(net)", path: input) }
@@ -148,7 +151,8 @@ struct WeightsImport: ParsableCommand {
                 throw StageError("holds nets \(models.map(\.net).joined(separator: ",")): give \(models.count) output checkpoint(s) or --net", path: input)
             }
             try StageOutputs.writeAll(zip(models, outputs).map { m, out in
-                (out, { try Checkpoint.save(m.model, to: out, metadata: ["imported_from": (input as NSString).lastPathComponent, "net": m.net]) })
+                (out, { try Checkpoint.save(m.model, to: out, metadata: ["imported_from": (input as NSString).lastPathComponent, "net": m.net]
+                                                .merging(recorded.map { ("imported_\($0.0)", $0.1) }) { a, _ in a }) })
             })
             for ((net, model), out) in zip(models, outputs) {
                 print("\(out)\tnet \(net)\t\(model.config.variant.rawValue) embed \(model.config.embedDim) sim \(model.config.simDim) vocab \(model.config.vocabSize)")

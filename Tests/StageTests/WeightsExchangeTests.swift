@@ -32,7 +32,11 @@ final class WeightsExchangeTests: XCTestCase {
     /// Python: net A as the safetensors file of the same weights, net B (A's weights + 1) as itself.
     func testOfficialTorchCheckpointImportsAsItsSafetensorsTwin() throws {
         let a = path("a.tzst"), b = path("b.tzst"), twin = path("twin.tzst")
-        try mscn(["weights", "import", Self.golden("official-checkpoint.pth.tar"), a, b])
+        let said = try mscn(["weights", "import", Self.golden("official-checkpoint.pth.tar"), a, b])
+        // The epoch and best dev rSum the training script recorded are said and kept.
+        XCTAssertTrue(said.stdout.contains("official-checkpoint.pth.tar: epoch 3, best_rsum 412.5"), said.stdout)
+        XCTAssertEqual(try TensorFileReader(path: a).metadata["imported_best_rsum"], "412.5")
+        XCTAssertEqual(try TensorFileReader(path: b).metadata["imported_epoch"], "3")
         try mscn(["weights", "import", Self.golden("reference-sgr.safetensors"), twin])
         let (ta, tb, tt) = (try TensorFiles.readAll(a).tensors, try TensorFiles.readAll(b).tensors, try TensorFiles.readAll(twin).tensors)
         let weights = tt.keys.filter { $0.hasPrefix("net/") || $0.hasPrefix("meta/") || $0.hasPrefix("buffers/") }
