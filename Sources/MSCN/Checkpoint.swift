@@ -131,8 +131,7 @@ public enum Checkpoint {
         model.metaAdam = try adam("meta", meta)
         let unexpected = tensors.keys.filter { $0.hasPrefix(prefix) && !used.contains($0) }.sorted()
         guard unexpected.isEmpty else {
-            throw TensorFileError(path, "tensors this model configuration does not have: \(unexpected.prefix(5).joined(separator: ", "))"
-                                        + (unexpected.count > 5 ? " and \(unexpected.count - 5) more" : ""))
+            throw TensorFileError(path, "tensors this model configuration does not have: \(PyTorchWeights.someOf(unexpected))")
         }
         return model
     }

@@ -68,7 +68,7 @@ public enum ForeignCheckpoint {
                 throw TensorFileError(path, "\(headW) \(w.shape) and \(headB) \(b.shape) are not a float32 Linear(sim_dim, 1)")
             }
             claimed.formUnion([headW, headB])
-            for t in try metaNet(head: try w.floats(), bias: try b.floats()[0], hidden: metaHidden) {
+            for t in metaNet(head: try w.floats(), bias: try b.floats()[0], hidden: metaHidden) {
                 var named = t
                 named.name = "\(mk).\(t.name)"
                 out[named.name] = named
@@ -76,13 +76,13 @@ public enum ForeignCheckpoint {
         }
         let unclaimed = tensors.keys.filter { !claimed.contains($0) }.sorted()
         guard unclaimed.isEmpty else {
-            throw TensorFileError(path, "tensors outside the \(layout.rawValue) layout's model state dicts: \(unclaimed.prefix(5).joined(separator: ", "))\(unclaimed.count > 5 ? " and \(unclaimed.count - 5) more" : "")")
+            throw TensorFileError(path, "tensors outside the \(layout.rawValue) layout's model state dicts: \(PyTorchWeights.someOf(unclaimed))")
         }
         return out
     }
 
     /// A meta net whose score equals `sigmoid(head · v + bias)` for every similarity vector v.
-    static func metaNet(head: [Float], bias: Float, hidden: Int) throws -> [StoredTensor] {
+    static func metaNet(head: [Float], bias: Float, hidden: Int) -> [StoredTensor] {
         let s = head.count
         var config = ModelConfig(imageDim: 1, embedDim: 1, wordDim: 1, simDim: s, vocabSize: 1, variant: .sgr)
         config.metaHidden = hidden

@@ -157,7 +157,8 @@ public enum PyTorchWeights {
         return models
     }
 
-    private static func someOf(_ names: [String]) -> String {
+    /// The first five of `names`, and how many more: the refusals of left-over tensors name them so.
+    static func someOf(_ names: [String]) -> String {
         names.prefix(5).joined(separator: ", ") + (names.count > 5 ? " and \(names.count - 5) more" : "")
     }
 

@@ -11,12 +11,12 @@ import StageKit
 struct RunEstimate {
     struct Left: Equatable {
         var seconds: Double
-        /// Some unsettled stage had no guess.
-        var lowerBound: Bool
         /// How many unsettled stages had no guess.
         var untimed = 0
         /// The longest dependency chain among them alone (without the slots' share of the work).
         var chain = 0.0
+        /// Some unsettled stage had no guess, so `seconds` is a lower bound.
+        var lowerBound: Bool { untimed > 0 }
     }
 
     private let stages: [StageInstance]   // the run's stages, in dependency order
@@ -58,7 +58,7 @@ struct RunEstimate {
             longest = max(longest, start + own)
             work += own
         }
-        return Left(seconds: max(longest, work / Double(jobs)), lowerBound: untimed > 0, untimed: untimed, chain: longest)
+        return Left(seconds: max(longest, work / Double(jobs)), untimed: untimed, chain: longest)
     }
 
     /// ` · 17/73 stages, 4m05s, about 21m left` (`at least ... (N stages not timed yet)` when

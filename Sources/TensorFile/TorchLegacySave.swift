@@ -38,7 +38,7 @@ enum TorchLegacySave {
                 throw TensorFileError(path, "file ends at \(fileSize) before storage \(key)'s element count at \(at) (truncated?)")
             }
             let header = try FileIO.read(fd, count: 8, at: at, path: path)
-            let count = header.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let count = LittleEndian.read(UInt64.self, header[...])
             guard count == UInt64(storage.count) else {
                 throw TensorFileError(path, "storage \(key) at byte \(at) holds \(count) elements, but the saved object gives it \(storage.count)")
             }

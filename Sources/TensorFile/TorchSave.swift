@@ -186,16 +186,19 @@ public enum TorchSave {
             }
         }
         if count == 0 { return StoredTensor(name: name, dtype: dtype, shape: t.shape, bytes: []) }
-        let data = try FileIO.read(fd, count: storage.size, at: storage.offset, path: path)
         let size = dtype.size
         var contiguous = true, expected = 1
         for (d, s) in zip(t.shape, t.strides).reversed() where d != 1 {
             if s != expected { contiguous = false }
             expected *= d
         }
+        // A contiguous view (every state dict's tensor) is read as its own span, not the storage
+        // read whole and then copied.
         if contiguous {
-            return StoredTensor(name: name, dtype: dtype, shape: t.shape, bytes: Array(data[(t.offset * size)..<((t.offset + count) * size)]))
+            let bytes = try FileIO.read(fd, count: count * size, at: storage.offset + t.offset * size, path: path)
+            return StoredTensor(name: name, dtype: dtype, shape: t.shape, bytes: bytes)
         }
+        let data = try FileIO.read(fd, count: storage.size, at: storage.offset, path: path)
         var bytes = [UInt8](repeating: 0, count: count * size)
         var index = [Int](repeating: 0, count: t.shape.count)
         for i in 0..<count {

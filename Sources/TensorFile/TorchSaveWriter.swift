@@ -40,13 +40,13 @@ private struct PickleWriter {
     mutating func string(_ s: String) {
         let utf8 = Array(s.utf8)
         op(0x58)
-        bytes += withUnsafeBytes(of: UInt32(utf8.count).littleEndian, Array.init)
+        bytes += LittleEndian.bytes(UInt32(utf8.count))
         bytes += utf8
     }
     mutating func int(_ v: Int) {
         if (0...255).contains(v) { op(0x4B); bytes.append(UInt8(v)) }
-        else if let small = Int32(exactly: v) { op(0x4A); bytes += withUnsafeBytes(of: small.littleEndian, Array.init) }
-        else { op(0x8A); bytes.append(8); bytes += withUnsafeBytes(of: Int64(v).littleEndian, Array.init) }
+        else if let small = Int32(exactly: v) { op(0x4A); bytes += LittleEndian.bytes(small) }
+        else { op(0x8A); bytes.append(8); bytes += LittleEndian.bytes(Int64(v)) }
     }
     mutating func float(_ v: Double) { op(0x47); bytes += withUnsafeBytes(of: v.bitPattern.bigEndian, Array.init) }
     mutating func tuple(_ items: [Int]) {
@@ -136,8 +136,8 @@ enum StoredZipWriter {
     static let alignment = 64
 
     static func write(_ path: String, _ members: [(name: String, data: [UInt8])]) throws {
-        func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF)] }
-        func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+        func le16(_ v: Int) -> [UInt8] { LittleEndian.bytes(UInt16(truncatingIfNeeded: v)) }
+        func le32(_ v: Int) -> [UInt8] { LittleEndian.bytes(UInt32(truncatingIfNeeded: v)) }
         let file = try AtomicFile(path: path)
         var offset = 0
         var directory: [UInt8] = []

@@ -16,7 +16,6 @@ public struct TrainingData {
     /// Vocabulary size of the corpus (what a checkpoint's embedding must match).
     public var vocabularySize: Int
 
-    /// Loads and cross-checks the artefacts; every mismatch names the file.
     /// Fails when a noise map or meta split records (`input_digest`) that it was made from
     /// another corpus than `corpus`: one of the same size would pass every count check and the
     /// stage would use the wrong pairs. Files without the record are not checked.
@@ -32,6 +31,7 @@ public struct TrainingData {
         }
     }
 
+    /// Loads and cross-checks the artefacts; every mismatch names the file.
     public static func load(features: String, corpus: String, noise: String, meta: String,
                             devFeatures: String?, metaFeatures: String?) throws -> TrainingData {
         let c = try Corpus.load(corpus)

@@ -63,8 +63,7 @@ struct ImageIngest {
 
     private func readList(_ path: String) throws -> [String] {
         guard FileManager.default.fileExists(atPath: path) else { throw StageError("no such file", path: path) }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw StageError(Stage.describe(error)) }
+        let data = try contents(path)
         guard let text = String(data: data, encoding: .utf8) else { throw StageError("not UTF-8 text", path: path) }
         var names = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -131,11 +130,15 @@ struct ImageIngest {
         }
     }
 
+    /// A file's bytes; Foundation's error says why not (a directory, no permission), where
+    /// "cannot read" alone did not.
+    private func contents(_ path: String) throws -> Data {
+        do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw StageError(Stage.describe(error)) }
+    }
+
     private func load(_ path: String, size: Int) throws -> [UInt8] {
         guard FileManager.default.fileExists(atPath: path) else { throw ImageLoadError.missing(path) }
-        let data: Data
-        // Foundation's error says why (a directory, no permission); "cannot read" alone did not.
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw StageError(Stage.describe(error)) }
+        let data = try contents(path)
         do {
             let image = try JPEG.decode([UInt8](data))
             return Resize.area(image, width: size, height: size).pixels

@@ -84,8 +84,7 @@ final class WeightsExchangeTests: XCTestCase {
             let (ours, metrics) = try evaluate(module, [ckpt])
             let reference = try Self.dumpArray(module, "out/sims").floats()
             XCTAssertEqual(ours.count, reference.count)
-            let worst = zip(ours, reference).map { abs($0 - $1) }.max() ?? .infinity
-            XCTAssertLessThanOrEqual(worst, 1e-5, "\(module): scores of imported weights vs the reference's out/sims")
+            XCTAssertLessThanOrEqual(Self.worstDifference(ours, reference), 1e-5, "\(module): scores of imported weights vs the reference's out/sims")
             // And the recalls the reference's own scores give.
             let expected = Self.recalls(reference, n: Int(Double(reference.count).squareRoot()))
             for (key, value) in expected {
