@@ -78,28 +78,10 @@ public enum PyTorchWeights {
             top += [(nk, stateDict(nk)), (mk, stateDict(mk))]
         }
         guard let options else { return try TorchSaveWriter.write(path, top) }
-        guard let first = models.first?.model.config else { throw TensorFileError(path, "no model to write") }
-        let r = ReferenceOptions(first)
-        var opt: [(String, TorchSaveWriter.Value)] = [
-            ("data_name", .string("f30k_precomp")), ("data_path", .string("")), ("vocab_path", .string("")),
-            ("batch_size", .int(64)), ("workers", .int(0)),
-            ("img_dim", .int(r.img_dim)), ("embed_size", .int(r.embed_size)), ("word_dim", .int(r.word_dim)),
-            ("sim_dim", .int(r.sim_dim)), ("vocab_size", .int(r.vocab_size)), ("num_layers", .int(r.num_layers)),
-            ("bi_gru", .bool(r.bi_gru)), ("no_imgnorm", .bool(r.no_imgnorm)), ("no_txtnorm", .bool(r.no_txtnorm)),
-            ("module_name", .string(r.module_name)), ("sgr_step", .int(r.sgr_step)), ("margin", .float(decimal(r.margin))),
-            ("grad_clip", .float(decimal(first.gradClip))),
-            // evaluation_meta.evalrank builds Meta_Sim from these two (opt.py does not define them).
-            ("meta_net_hidden_size", .int(r.meta_hidden)), ("meta_net_num_layers", .int(1)),
-        ]
-        for (k, v) in options {
-            if let i = opt.firstIndex(where: { $0.0 == k }) { opt[i].1 = v } else { opt.append((k, v)) }
-        }
+        let opt = try OfficialOptions.namespace(for: models.map(\.model.config), overrides: options)
         top.append(("opt", .namespace(opt)))
         try TorchSaveWriter.write(path, top)
     }
-
-    /// A Float option as the decimal it was given as (0.2, not 0.20000000298…), as Python holds it.
-    private static func decimal(_ v: Float) -> Double { Double(String(v)) ?? Double(v) }
 
     /// The nets in a safetensors file: those listed in `nets`, else every `net_<X>` present.
     public static func nets(in tensors: [String: StoredTensor], metadata: [String: String]) -> [String] {

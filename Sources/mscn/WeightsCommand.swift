@@ -30,7 +30,7 @@ struct WeightsExport: ParsableCommand {
         (torch.load(..., weights_only=False), as for the official code's own files: opt is an \
         argparse.Namespace; with --no-opt, torch's default weights_only=True loads it). opt holds the \
         model options and evaluation's (data_name f30k_precomp, meta_net_hidden_size, ...); --opt \
-        KEY=VALUE sets others or overrides them.
+        KEY=VALUE sets others or overrides them, typed as the official opt.py types them.
 
         Adam moments and the dropout stream are not exported.
         """
@@ -38,7 +38,9 @@ struct WeightsExport: ParsableCommand {
 
     @Argument(help: "Checkpoint of net A, optionally net B's, then the output .safetensors or .pth.tar file.")
     var paths: [String]
-    @Option(name: .customLong("opt"), help: "Official checkpoints: an option of opt (KEY=VALUE; numbers and true/false as such), e.g. data_name=coco_precomp.")
+    @Option(name: .customLong("opt"), help: ArgumentHelp(
+        "Official checkpoints: an option of opt (KEY=VALUE or KEY:TYPE=VALUE), e.g. data_name=coco_precomp.",
+        discussion: "A key of the official opt.py takes that parser's type (int, float, bool, str); another key takes TYPE if given, else reads as a Python literal (integer, float, true/false, else a string). Options the weights decide (sizes, module_name, ...) cannot be given other values."))
     var opt: [String] = []
     @Option(help: "Official checkpoints: the epoch it records (default: net A's round, 0 for a warm-up).")
     var epoch: Int?
@@ -62,23 +64,13 @@ struct WeightsExport: ParsableCommand {
         }
         if noOpt, !opt.isEmpty { throw ValidationError("--no-opt leaves opt out: give no --opt") }
         if let epoch, epoch < 0 { throw ValidationError("--epoch must be 0 or more") }
-        for o in opt {
-            guard let eq = o.firstIndex(of: "="), eq != o.startIndex else { throw ValidationError("--opt \(o): give KEY=VALUE") }
-        }
+        do { _ = try optionValues() } catch let problem as OfficialOptions.Problem { throw ValidationError(problem.description) }
         try StageOutputs.requireDistinct(paths.enumerated().map { ("path \($0.offset + 1)", $0.element) })
     }
 
-    /// `--opt` values as Python would hold them: integers, floats, booleans, else strings.
-    func optionValues() -> [(String, TorchSaveWriter.Value)] {
-        opt.compactMap { o in
-            guard let eq = o.firstIndex(of: "=") else { return nil }
-            let key = String(o[..<eq]), text = String(o[o.index(after: eq)...])
-            if let i = Int(text) { return (key, .int(i)) }
-            if let d = Double(text) { return (key, .float(d)) }
-            if text == "true" || text == "True" { return (key, .bool(true)) }
-            if text == "false" || text == "False" { return (key, .bool(false)) }
-            return (key, .string(text))
-        }
+    /// `--opt` values in the types the official opt.py gives them (see OfficialOptions).
+    func optionValues() throws -> [(String, TorchSaveWriter.Value)] {
+        try opt.map(OfficialOptions.parse)
     }
 
     func run() throws {
@@ -88,7 +80,7 @@ struct WeightsExport: ParsableCommand {
             let models = loaded.map { (net: $0.net, model: $0.checkpoint.model) }
             if torchOutput {
                 let round = loaded.first.flatMap { $0.checkpoint.metadata["round"] }.flatMap { Int($0) } ?? 0
-                try PyTorchWeights.exportTorch(models, epoch: epoch ?? round, options: noOpt ? nil : optionValues(), to: out)
+                try PyTorchWeights.exportTorch(models, epoch: epoch ?? round, options: noOpt ? nil : try optionValues(), to: out)
             } else {
                 try PyTorchWeights.export(models, to: out)
             }

@@ -153,6 +153,13 @@ final class WeightsExchangeTests: XCTestCase {
         XCTAssertTrue(r1.stderr.contains("--opt, --epoch and --no-opt are for an official checkpoint"), r1.stderr)
         let r2 = try mscn(["weights", "export", a, path("w.pth.tar"), "--opt", "data_name"], expect: 64)
         XCTAssertTrue(r2.stderr.contains("--opt data_name: give KEY=VALUE"), r2.stderr)
+        // Typed as the official opt.py types them; what the weights decide cannot be set otherwise.
+        let r3 = try mscn(["weights", "export", a, path("w.pth.tar"), "--opt", "batch_size=3.5"], expect: 64)
+        XCTAssertTrue(r3.stderr.contains("batch_size is an int in the official opt.py"), r3.stderr)
+        let misfit = path("misfit.pth.tar")
+        let r4 = try mscn(["weights", "export", a, b, misfit, "--opt", "embed_size=7"], expect: 1)
+        XCTAssertTrue(r4.stderr.contains("the weights have embed_size"), r4.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: misfit))
         // Without opt no object but containers and tensors is pickled (torch.load's weights_only=True reads it).
         let bare = path("bare.pth.tar")
         try mscn(["weights", "export", a, b, bare, "--no-opt"])
