@@ -24,38 +24,38 @@ final class OfficialOptionsTests: XCTestCase {
         do { return "parsed as \(try parsed(text))" } catch { return "\(error)" }
     }
 
-    func testKnownKeysTakeTheParsersType() throws {
-        XCTAssertEqual(try parsed("data_name=2017"), "data_name: str 2017")
-        XCTAssertEqual(try parsed("gpu=0"), "gpu: str 0")
-        XCTAssertEqual(try parsed("batch_size=32"), "batch_size: int 32")
-        XCTAssertEqual(try parsed("lr=1"), "lr: float 1.0")
-        XCTAssertEqual(try parsed("meta_lr=1.7e-05"), "meta_lr: float 1.7e-05")
-        XCTAssertEqual(try parsed("no_imgnorm=True"), "no_imgnorm: bool true")
-        XCTAssertEqual(try parsed("data_path="), "data_path: str ")
-        XCTAssertEqual(try parsed("data_name:str=coco_precomp"), "data_name: str coco_precomp")
-        XCTAssertTrue(problem("batch_size=3.5").contains("batch_size is an int in the official opt.py; 3.5 is not one"), problem("batch_size=3.5"))
-        XCTAssertTrue(problem("margin=wide").contains("margin is a float"), problem("margin=wide"))
-        XCTAssertTrue(problem("margin=inf").contains("margin is a float"), problem("margin=inf"))
-        XCTAssertTrue(problem("bi_gru=yes").contains("bi_gru is a bool"), problem("bi_gru=yes"))
-        XCTAssertTrue(problem("workers=").contains("the value is empty"), problem("workers="))
-        XCTAssertTrue(problem("lr:int=1").contains("the official opt.py makes lr float, not int"), problem("lr:int=1"))
+    /// Each `(assignment, what it must give)`: "key: type value", or a part of the refusal.
+    private func check(parses: [(String, String)], refuses: [(String, String)], file: StaticString = #filePath, line: UInt = #line) {
+        for (text, expected) in parses {
+            XCTAssertEqual(problem(text), "parsed as \(expected)", text, file: file, line: line)
+        }
+        for (text, expected) in refuses {
+            let said = problem(text)
+            XCTAssertTrue(said.contains(expected) && !said.hasPrefix("parsed as"), "\(text): \(said)", file: file, line: line)
+        }
     }
 
-    func testOtherKeysTakeTheirTypeOrReadAsLiterals() throws {
-        XCTAssertEqual(try parsed("seed=3"), "seed: int 3")
-        XCTAssertEqual(try parsed("tau=0.5"), "tau: float 0.5")
-        XCTAssertEqual(try parsed("hard=false"), "hard: bool false")
-        XCTAssertEqual(try parsed("tag=run 7"), "tag: str run 7")
-        XCTAssertEqual(try parsed("tag:str=007"), "tag: str 007")
-        XCTAssertEqual(try parsed("steps:float=3"), "steps: float 3.0")
-        XCTAssertEqual(try parsed("note=a=b"), "note: str a=b")
-        XCTAssertTrue(problem("steps:complex=1").contains("type complex is not one of int, float, bool, str"), problem("steps:complex=1"))
-        XCTAssertTrue(problem("steps:int=x").contains("steps is an int"), problem("steps:int=x"))
-        XCTAssertTrue(problem("=3").contains("give KEY=VALUE"), problem("=3"))
-        XCTAssertTrue(problem("noequals").contains("give KEY=VALUE"), problem("noequals"))
-        XCTAssertTrue(problem("1st=3").contains("1st is not a Python name"), problem("1st=3"))
-        XCTAssertTrue(problem("data-name=x").contains("data-name is not a Python name"), problem("data-name=x"))
-        XCTAssertTrue(problem(":int=3").contains("the key is empty"), problem(":int=3"))
+    func testKnownKeysTakeTheParsersType() {
+        check(parses: [
+            ("data_name=2017", "data_name: str 2017"), ("gpu=0", "gpu: str 0"), ("batch_size=32", "batch_size: int 32"),
+            ("lr=1", "lr: float 1.0"), ("meta_lr=1.7e-05", "meta_lr: float 1.7e-05"), ("no_imgnorm=True", "no_imgnorm: bool true"),
+            ("data_path=", "data_path: str "), ("data_name:str=coco_precomp", "data_name: str coco_precomp"),
+        ], refuses: [
+            ("batch_size=3.5", "batch_size is an int in the official opt.py; 3.5 is not one"), ("margin=wide", "margin is a float"),
+            ("margin=inf", "margin is a float"), ("bi_gru=yes", "bi_gru is a bool"), ("workers=", "the value is empty"),
+            ("lr:int=1", "the official opt.py makes lr float, not int"),
+        ])
+    }
+
+    func testOtherKeysTakeTheirTypeOrReadAsLiterals() {
+        check(parses: [
+            ("seed=3", "seed: int 3"), ("tau=0.5", "tau: float 0.5"), ("hard=false", "hard: bool false"), ("tag=run 7", "tag: str run 7"),
+            ("tag:str=007", "tag: str 007"), ("steps:float=3", "steps: float 3.0"), ("note=a=b", "note: str a=b"),
+        ], refuses: [
+            ("steps:complex=1", "type complex is not one of int, float, bool, str"), ("steps:int=x", "steps is an int"),
+            ("=3", "give KEY=VALUE"), ("noequals", "give KEY=VALUE"), ("1st=3", "1st is not a Python name"),
+            ("data-name=x", "data-name is not a Python name"), (":int=3", "the key is empty"),
+        ])
     }
 
     func testTheWeightsDecideTheirOwnOptions() throws {
