@@ -116,11 +116,9 @@ public enum OfficialOptions {
         }
     }
 
+    /// A Python literal's type: the first of int, float, bool that reads the text, else str.
     private static func guessed(_ text: String) -> TorchSaveWriter.Value {
-        if let i = Int(text) { return .int(i) }
-        if let d = Double(text), d.isFinite { return .float(d) }
-        if let b = bool(text) { return .bool(b) }
-        return .string(text)
+        value(text, as: .int) ?? value(text, as: .float) ?? value(text, as: .bool) ?? .string(text)
     }
 
     private static func bool(_ text: String) -> Bool? {
