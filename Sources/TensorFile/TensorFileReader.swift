@@ -214,7 +214,11 @@ public final class TensorFileReader: @unchecked Sendable {
         let footerLength = LittleEndian.read(UInt64.self, trailer[0..<8])
         let crc = LittleEndian.read(UInt32.self, trailer[8..<12])
         let version = LittleEndian.read(UInt32.self, trailer[12..<16])
-        guard version == Layout.version else { throw fail("trailer says format version \(version), this build reads \(Layout.version)") }
+        // The head already named this build's version, so a trailer that disagrees is damage, not
+        // a file from another build (a flipped bit used to read as "this build reads 2").
+        guard version == Layout.version else {
+            throw fail("corrupt trailer (format version \(version), the head says \(Layout.version))")
+        }
         guard footerLength <= UInt64(min(Layout.maxFooterBytes, size - minimum)) else {
             throw fail("footer length \(footerLength) does not fit a \(size)-byte file (limit \(Layout.maxFooterBytes))")
         }

@@ -17,7 +17,10 @@ import TensorFile
 /// Our side runs each phase as the pipelines run its stage: `make bench-compare` sets the stages'
 /// BLAS settings (Haswell kernels, `MSCN_SERIAL_BLAS=1`, `OPENBLAS_THREAD_TIMEOUT=12`), and the
 /// replay is on for the warm-up and training phases only, as in `Pipelines/mscn.yaml`. The sgemm
-/// rate that "% of sgemm" divides by is OpenBLAS's own on its threads, replay or not.
+/// rate that "% of sgemm" divides by is OpenBLAS's own on its threads, replay or not, read just
+/// before and just after each phase (the better of the two). "step by step" is the range of the
+/// ratios of the same step on both sides, which a slow spell of a shared machine moves less than
+/// it moves the medians.
 ///
 /// Environment: `MSCN_REF_PY` (the Python with torch), `MSCN_REF` (the official code's folder,
 /// read by refenv.py), `MSCN_COMPARE` (comma-separated configurations, default all three),
@@ -316,6 +319,15 @@ enum CompareBench {
         }
     }
 
+    /// The smallest and largest of the ratios official/ours of the same timed step. The sides
+    /// alternate step by step, so each ratio compares two runs a few seconds apart: a slow spell
+    /// of a shared machine moves the medians but mostly cancels in these. nil without both sides.
+    static func pairedRatioRange(official: [Double], ours: [Double]) -> ClosedRange<Double>? {
+        let ratios = zip(official, ours).compactMap { $1 > 0 ? $0 / $1 : nil }
+        guard let lo = ratios.min(), let hi = ratios.max() else { return nil }
+        return lo...hi
+    }
+
     static func median(_ xs: [Double]) -> Double {
         let s = xs.sorted()
         guard !s.isEmpty else { return .nan }
@@ -346,8 +358,8 @@ enum CompareBench {
                 failures.append("\(s.name): \(error)")
             }
         }
-        print("\n| config | phase | ours (median s) | official (median s) | official/ours | ours GFLOP/s | % of sgemm | ours peak RSS (GB) |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("\n| config | phase | ours (median s) | official (median s) | official/ours | step by step (min–max) | ours GFLOP/s | % of sgemm | ours peak RSS (GB) |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in rows { print(r) }
         // What was measured is printed above; a side that failed still makes the run fail.
         if !failures.isEmpty { throw BenchError("compare: \(failures.count) failure(s):\n" + failures.joined(separator: "\n")) }
@@ -368,7 +380,7 @@ enum CompareBench {
               + "evaluation \(s.evalImages)×\(s.evalImages * Inputs.perImage)")
         // Before the official process starts: its start-up (importing torch, building the nets)
         // runs beside this and halved the measured rate.
-        let peak = EngineBench.sgemmGFLOPS()
+        var before = EngineBench.sgemmGFLOPS()
         let official = try python.map { try Official(python: $0, dir: dir, log: dir + "-official.log") }
         defer { official?.stop() }
         let ours = Ours(s, x)
@@ -406,15 +418,20 @@ enum CompareBench {
                 }
             }
             let memory = EngineBench.peakGB()
+            // The yardstick of this phase: the better of the rates read just before and just after it.
+            let after = EngineBench.sgemmGFLOPS()
+            let peak = max(before, after)
+            before = after
             let mo = median(tOurs), mr = median(tRef)
             let rate = flops / mo / 1e9
             let ratio = tRef.isEmpty ? "–" : String(format: "%.2f×", mr / mo)
+            let spread = pairedRatioRange(official: tRef, ours: tOurs).map { String(format: "%.2f–%.2f×", $0.lowerBound, $0.upperBound) } ?? "–"
             if let refError { officialErrors.append("\(name): \(refError)") }
             let refText = refError == nil ? (tRef.isEmpty ? "–" : String(format: "%.3f", mr)) : "failed"
-            print(String(format: "%@ %@: ours %.3f s, official %@, official/ours %@, ours %.1f GFLOP/s = %.0f%% of sgemm %.0f, ours peak RSS %.2f GB, %@",
-                         s.name, name, mo, refError.map { "failed (\($0.prefix { $0 != "\n" }))" } ?? refText, ratio, rate, 100 * rate / peak, peak, memory,
+            print(String(format: "%@ %@: ours %.3f s, official %@, official/ours %@ (step by step %@), ours %.1f GFLOP/s = %.0f%% of sgemm %.0f, ours peak RSS %.2f GB, %@",
+                         s.name, name, mo, refError.map { "failed (\($0.prefix { $0 != "\n" }))" } ?? refText, ratio, spread, rate, 100 * rate / peak, peak, memory,
                          replay ? "OpenBLAS's two-thread split replayed on one thread" : "OpenBLAS's own threads"))
-            rows.append(String(format: "| %@ | %@ | %.3f | %@ | %@ | %.1f | %.0f%% | %.2f |", s.name, name, mo, refText, ratio, rate,
+            rows.append(String(format: "| %@ | %@ | %.3f | %@ | %@ | %@ | %.1f | %.0f%% | %.2f |", s.name, name, mo, refText, ratio, spread, rate,
                                100 * rate / peak, memory))
         }
         return (rows, officialErrors)

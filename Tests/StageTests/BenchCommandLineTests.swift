@@ -44,6 +44,23 @@ final class BenchCommandLineTests: XCTestCase {
         return path
     }
 
+    /// A stand-in for the official side that passes the import check and answers every command
+    /// as done in `seconds`.
+    func steadyPython(seconds: String, in dir: URL) throws -> String {
+        let path = dir.appendingPathComponent("python").path
+        let script = """
+        #!/bin/sh
+        if [ "$1" = "-c" ]; then exit 0; fi
+        while read -r command; do
+          [ "$command" = quit ] && exit 0
+          echo "ok \(seconds)"
+        done
+        """
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        return path
+    }
+
     /// A folder with the official code's file names (empty: the fake Python never reads them).
     func fakeReference(in dir: URL) throws -> String {
         let ref = dir.appendingPathComponent("ref")
@@ -87,5 +104,25 @@ final class BenchCommandLineTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("official code exited") && r.stderr.contains("crashed on purpose"), r.stderr)
         XCTAssertTrue(r.stderr.contains("official code not running"), "the second phase should not try again: \(r.stderr)")
         XCTAssertTrue(r.stdout.contains("| builtin | warm-up step |") && r.stdout.contains("| failed |"), r.stdout)
+    }
+
+    /// Each phase's row carries the range of the step-by-step ratios, and the ratio of the
+    /// medians lies inside it (both sides' times here: ours measured, the official side's 0.5 s).
+    func testCompareReportsTheStepByStepRatiosBesideTheMedians() throws {
+        let dir = TestPaths.temporaryDirectory("bench-ref")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try runProduct("mscn-bench", ["compare"], environment: [
+            "MSCN_REF_PY": try steadyPython(seconds: "0.5", in: dir), "MSCN_REF": try fakeReference(in: dir),
+            "MSCN_COMPARE": "builtin", "MSCN_COMPARE_PHASES": "warmup", "MSCN_COMPARE_STEPS": "3"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("| official/ours | step by step (min–max) |"), r.stdout)
+        let row = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("| builtin | warm-up step |") }, r.stdout)
+        let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        XCTAssertEqual(cells[3], "0.500", row.description)
+        let median = try XCTUnwrap(Double(cells[4].dropLast()), row.description)
+        let bounds = cells[5].dropLast().split(separator: "–").compactMap { Double($0) }
+        XCTAssertEqual(bounds.count, 2, row.description)
+        XCTAssertTrue(bounds[0] <= median + 0.005 && median <= bounds[1] + 0.005, "median \(median) outside \(bounds)")
+        XCTAssertGreaterThan(bounds[0], 0, row.description)
     }
 }
