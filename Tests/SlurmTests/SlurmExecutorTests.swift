@@ -211,7 +211,10 @@ final class SlurmExecutorTests: XCTestCase {
         // the first attempt before it left its mark, so the resubmitted one slept in its place
         // and the run outlived the wait (seen once in CI on a slow machine).
         let mark = p.path + "/mark"
-        for _ in 0..<600 where !FileManager.default.fileExists(atPath: mark) { usleep(100_000) }
+        for _ in 0..<600 {
+            if FileManager.default.fileExists(atPath: mark) { break }
+            usleep(100_000)
+        }
         XCTAssertTrue(FileManager.default.fileExists(atPath: mark), "the first attempt never started its script:\n\(p.log)")
         _ = try Cluster.tool("scontrol", ["update", "nodename=\(node)", "state=down", "reason=mscn-test"])
         // ReturnToService=2 brings the node back once slurmd registers; resume it in case it has not.

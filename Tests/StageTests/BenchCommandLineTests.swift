@@ -29,36 +29,34 @@ final class BenchCommandLineTests: XCTestCase {
         XCTAssertFalse(r.stdout.contains("== runner-noop-250"), "ran a benchmark before rejecting the unknown name")
     }
 
+    /// An executable `python` in `dir` running `body` under /bin/sh.
+    func shellPython(_ body: String, in dir: URL) throws -> String {
+        let path = dir.appendingPathComponent("python").path
+        try ("#!/bin/sh\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        return path
+    }
+
     /// A stand-in for the official side's Python: `-c` (the import check) answers `check`;
     /// run as the driver it writes a line to stderr and exits 3.
     func fakePython(check: Int32, in dir: URL) throws -> String {
-        let path = dir.appendingPathComponent("python").path
-        let script = """
-        #!/bin/sh
+        try shellPython("""
         if [ "$1" = "-c" ]; then echo "ModuleNotFoundError: No module named 'torch'" >&2; exit \(check); fi
         echo "fake official code: crashed on purpose" >&2
         exit 3
-        """
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
-        return path
+        """, in: dir)
     }
 
     /// A stand-in for the official side that passes the import check and answers every command
     /// as done in `seconds`.
     func steadyPython(seconds: String, in dir: URL) throws -> String {
-        let path = dir.appendingPathComponent("python").path
-        let script = """
-        #!/bin/sh
+        try shellPython("""
         if [ "$1" = "-c" ]; then exit 0; fi
         while read -r command; do
           [ "$command" = quit ] && exit 0
           echo "ok \(seconds)"
         done
-        """
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
-        return path
+        """, in: dir)
     }
 
     /// A folder with the official code's file names (empty: the fake Python never reads them).
