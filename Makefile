@@ -24,7 +24,7 @@ RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set 
 NOISES ?= 0.0 0.2 0.5 0.7
 SEEDS ?= 0 1 2
 
-.PHONY: deps fresh-build-dir build release pipeline baseline standard oracle sweep test test-slurm bench bench-compare parity-grid
+.PHONY: deps fresh-build-dir build release pipeline baseline standard oracle sweep test test-slurm bench bench-compare parity-grid parity-sizes
 
 # Installs the system libraries when pkg-config cannot find them (machines run as root).
 deps:
@@ -139,3 +139,14 @@ parity-grid: build
 	REFPY=$(REF_PY) MSCN_REF=$(MSCN_REF) Tests/Reference/parity_grid.sh generate Data/parity-grid '$(PARITY)'
 	Tests/Reference/parity_grid.sh check Data/parity-grid .build/debug/mscn '$(PARITY)'
 	Tests/Reference/parity_grid.sh table Data/parity-grid .build/debug/mscn '$(PARITY)'
+# The same at the sizes the pipelines and the bench run (Tests/Reference/parity-sizes.txt: built-in,
+# d=256, paper) into Data/parity-sizes, checked with the release build twice: as OpenBLAS comes and
+# as the training stages run (STAGE_BLAS: Haswell kernels, the two-thread split replayed on one
+# thread). The paper-size dump needs ~9 GB of memory and ~1.5 GB of disk.
+parity-sizes: release
+	@test -n "$(REF_PY)" || { echo 'make parity-sizes needs REF_PY=/path/to/venv/bin/python (with torch)'; exit 2; }
+	GRID=Tests/Reference/parity-sizes.txt REFPY=$(REF_PY) MSCN_REF=$(MSCN_REF) Tests/Reference/parity_grid.sh generate Data/parity-sizes '$(PARITY)'
+	GRID=Tests/Reference/parity-sizes.txt Tests/Reference/parity_grid.sh check Data/parity-sizes .build/release/mscn '$(PARITY)'
+	env $$(grep -qsw avx2 /proc/cpuinfo && echo "$(STAGE_BLAS)") GRID=Tests/Reference/parity-sizes.txt \
+	  Tests/Reference/parity_grid.sh check Data/parity-sizes .build/release/mscn '$(PARITY)'
+	GRID=Tests/Reference/parity-sizes.txt Tests/Reference/parity_grid.sh table Data/parity-sizes .build/release/mscn '$(PARITY)'

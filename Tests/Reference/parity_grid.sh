@@ -11,6 +11,8 @@
 #                                           vs exact: max abs / max rel over meta_grad_full tensors,
 #                                           and the second-order part's relative error
 #
+# GRID names another list of the same form (default parity-grid.txt beside this script;
+# parity-sizes.txt holds the sizes the pipelines and the bench run).
 # Needs a Python with torch and numpy (REFPY, default /root/refvenv/bin/python) and the official
 # code exported at $MSCN_REF (see Tests/Reference/README.md). The dumps are not in git.
 set -euo pipefail
@@ -19,7 +21,9 @@ REFPY=${REFPY:-/root/refvenv/bin/python}
 export MSCN_REF=${MSCN_REF:-/root/mscn_ref}
 cmd=${1:?usage: parity_grid.sh generate|check OUT ...}
 out=${2:?output folder}
-configs() { grep -v '^#' "$here/parity-grid.txt" | grep -E "^(${1:-.})" || true; }
+grid=${GRID:-$here/parity-grid.txt}
+[[ -f "$grid" ]] || { echo "parity_grid.sh: no configuration list $grid" >&2; exit 2; }
+configs() { grep -v '^#' "$grid" | grep -E "^(${1:-.})" || true; }
 case "$cmd" in
 generate)
   mkdir -p "$out"
