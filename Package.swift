@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "Artefacts", dependencies: ["TensorFile"]),
         .target(name: "Captions"),
         .target(name: "Imaging", dependencies: ["CJPEG", "CBLAS", "MSCNRandom"]),
-        .target(name: "BuiltinDataset", dependencies: ["Imaging", "MSCNRandom", "TwoWorkers"]),
+        .target(name: "BuiltinDataset", dependencies: ["Imaging", "MSCNRandom", "TwoWorkers", "TensorFile"]),
         .target(name: "DataPrep", dependencies: ["MSCNRandom", "Artefacts"]),
         .target(name: "VectorLibm", swiftSettings: fmaFlags),
         .target(name: "Engine", dependencies: ["CBLAS", "CBLASReplay", "MSCNRandom", "VectorLibm"], swiftSettings: vectorFlags),
@@ -115,7 +115,7 @@ let package = Package(
             "Reporting", "TensorFile", "Purification", "Retrieval", "Artefacts", "TestSupport",
         ]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Artefacts", "TensorFile", "MSCNRandom", "TestSupport"]),
-        .testTarget(name: "FoundationTests", dependencies: ["MSCNRandom", "StageKit", "TestSupport", "TwoWorkers"]),
+        .testTarget(name: "FoundationTests", dependencies: ["MSCNRandom", "StageKit", "TensorFile", "TestSupport", "TwoWorkers"]),
     ],
     swiftLanguageModes: [.v5]
 )

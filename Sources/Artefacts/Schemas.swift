@@ -22,6 +22,15 @@ public enum Schema {
     /// Clamped eval-mode score of each training caption with its noisy image (`mask.tzst`).
     public static let score = "score"
 
+    /// `values`, the flag tensor `name` of `path`, when every entry is 0 or 1: another value is a
+    /// damaged or foreign file, which read as "nonzero = set" would pass unnoticed.
+    public static func flags(_ values: [UInt8], _ name: String, path: String) throws -> [UInt8] {
+        if let i = values.firstIndex(where: { $0 > 1 }) {
+            throw TensorFileError(path, "\(name)[\(i)] is \(values[i]), a flag is 0 or 1")
+        }
+        return values
+    }
+
     /// Fails, naming the file, when a feature file records (`split` metadata, written by
     /// `mscn-ingest` and carried by `mscn-features`) another split than the one a stage reads:
     /// the built-in dev and test splits have the same size, so nothing else would tell them apart.
@@ -45,7 +54,7 @@ public struct NoisyMap: Sendable, Equatable {
     public static func load(_ path: String) throws -> NoisyMap {
         let r = try TensorFileReader(path: path)
         let map = NoisyMap(imageOfCaption: try r.read(Schema.noisyImage).int64s(),
-                           clean: try r.read(Schema.cleanLabel).uint8s())
+                           clean: try Schema.flags(r.read(Schema.cleanLabel).uint8s(), Schema.cleanLabel, path: path))
         guard map.imageOfCaption.count == map.clean.count else {
             throw TensorFileError(path, "t2i has \(map.imageOfCaption.count) entries, clean has \(map.clean.count)")
         }
@@ -87,8 +96,8 @@ public struct MetaSplit: Sendable, Equatable {
         let m = MetaSplit(source: try r.read("meta_split").uint8s(),
                           caption: try r.read("meta_caption").int64s(),
                           image: try r.read("meta_image").int64s(),
-                          trainKeep: try r.read("train_keep").uint8s(),
-                          devSelect: try r.read("dev_select").uint8s())
+                          trainKeep: try Schema.flags(r.read("train_keep").uint8s(), "train_keep", path: path),
+                          devSelect: try Schema.flags(r.read("dev_select").uint8s(), "dev_select", path: path))
         guard m.source.count == m.caption.count, m.caption.count == m.image.count else {
             throw TensorFileError(path, "meta_split, meta_caption and meta_image differ in length")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import MSCNRandom
+import TensorFile
 import TwoWorkers
 
 /// Writes the built-in dataset in the image-folder layout: `images/<split>_<i>.jpg`,
@@ -78,9 +79,14 @@ public struct DatasetGenerator {
 
     private func write(_ data: Data, to path: String) throws {
         let temp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temp, contents: data), rename(temp, path) == 0 else {
+        do { try data.write(to: URL(fileURLWithPath: temp)) } catch {
             unlink(temp)
-            throw DatasetError(path: path, message: "cannot write")
+            throw DatasetError(path: path, message: "cannot write (\(IOErrorText.reason(error)))")
+        }
+        guard rename(temp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temp)
+            throw DatasetError(path: path, message: "cannot move into place (\(reason))")
         }
     }
 }

@@ -28,7 +28,7 @@ final class NPYRowWriter {
             throw StageError("row of \(bytes.count) bytes, expected a multiple of \(rowBytes)", path: path)
         }
         do { try handle.write(contentsOf: bytes) } catch {
-            throw StageError("cannot write (\(error.localizedDescription))", path: path)
+            throw StageError("cannot write (\(IOErrorText.reason(error)))", path: path)
         }
         written += rowBytes > 0 ? bytes.count / rowBytes : 0
     }

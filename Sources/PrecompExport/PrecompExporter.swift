@@ -225,7 +225,7 @@ public struct PrecompExporter {
             data.append(contentsOf: l.utf8)
             data.append(0x0A)
         }
-        guard FileManager.default.createFile(atPath: path, contents: data) else { throw StageError("cannot write", path: path) }
+        do { try data.write(to: URL(fileURLWithPath: path)) } catch { throw StageError("cannot write (\(IOErrorText.reason(error)))", path: path) }
     }
 
     private func writeRecord(staging: StagingFolder, train: CaptionSet, noiseFile: String?, unknownWord: String) throws {
@@ -245,8 +245,7 @@ public struct PrecompExporter {
         }
         if options.meta { record["meta"] = "\(options.name)/meta_{ims.npy,caps.txt}" }
         let data = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        guard FileManager.default.createFile(atPath: try staging.file("export.json"), contents: data) else {
-            throw StageError("cannot write", path: staging.path + "/export.json")
-        }
+        let path = try staging.file("export.json")
+        do { try data.write(to: URL(fileURLWithPath: path)) } catch { throw StageError("cannot write (\(IOErrorText.reason(error)))", path: path) }
     }
 }

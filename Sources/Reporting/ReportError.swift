@@ -1,4 +1,5 @@
 import Foundation
+import TensorFile
 
 /// A report input that cannot be used: one line naming the file and the problem.
 public struct ReportError: Error, CustomStringConvertible, Sendable {
@@ -56,7 +57,7 @@ enum InputFile {
         do {
             try Data(text.utf8).write(to: url)
         } catch {
-            throw ReportError("cannot write (\(error.localizedDescription))", path: path)
+            throw ReportError("cannot write (\(IOErrorText.reason(error)))", path: path)
         }
         guard rename(tmp, path) == 0 else {
             unlink(tmp)

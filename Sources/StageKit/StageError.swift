@@ -1,4 +1,5 @@
 import Foundation
+import TensorFile
 
 /// A failure a stage reports to its user: one line, naming the file where there is one.
 public struct StageError: Error, CustomStringConvertible, Sendable {
@@ -32,14 +33,7 @@ public enum Stage {
 
     /// The error as one readable line: Foundation's file errors (a missing folder, no
     /// permission, a folder where a file should be) as `<path>: <reason>`, not as their dump.
-    public static func describe(_ error: Error) -> String {
-        let ns = error as NSError
-        guard ns.domain == NSCocoaErrorDomain, let path = ns.userInfo[NSFilePathErrorKey] as? String else { return "\(error)" }
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? Error, case let posix = underlying as NSError, posix.domain == NSPOSIXErrorDomain {
-            return "\(path): \(String(cString: strerror(Int32(posix.code))))"
-        }
-        return "\(path): \(ns.localizedDescription)"
-    }
+    public static func describe(_ error: Error) -> String { IOErrorText.describe(error) }
 
     public static func fail(_ stage: String, _ message: String) -> Never {
         FileHandle.standardError.write(Data("\(stage): error: \(message)\n".utf8))

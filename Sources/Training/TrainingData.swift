@@ -26,7 +26,9 @@ public struct TrainingData {
             let digest = try corpusDigest ?? ContentDigest.file(corpus)
             corpusDigest = digest
             if made != digest {
-                throw TensorFileError(path, "this \(what) was made from another corpus (digest \(made)) than \(corpus) (\(digest))")
+                // A damaged corpus has another digest too: say that, not that the map is foreign.
+                try TensorFileReader(path: corpus).verify()
+                throw TensorFileError(path, "this \(what) was made from another corpus (digest \(made)) than \(corpus) (\(digest)), or that file's bytes changed since")
             }
         }
     }
@@ -73,7 +75,7 @@ public struct TrainingData {
             try table.requireSplit(name)
             let caps = try c.split(name, path: corpus)
             guard table.count == caps.imageCount, table.regions == f.regions, table.dim == f.dim else {
-                throw TensorFileError(path, "is [\(table.count), \(table.regions), \(table.dim)], expected \(caps.imageCount) images of [\(f.regions), \(f.dim)]")
+                throw TensorFileError(path, "is [\(table.count), \(table.regions), \(table.dim)], expected \(caps.imageCount) images of [\(f.regions), \(f.dim)] as in the training features \(features)")
             }
             mf[s] = table
             mc[s] = caps

@@ -2,6 +2,7 @@ import Artefacts
 import Captions
 import Foundation
 import StageKit
+import TensorFile
 import TwoWorkers
 
 /// One split's caption file, the caption indices kept (in order) and its captions per image.
@@ -131,8 +132,9 @@ struct CorpusBuilder {
 enum AtomicFile {
     static func write(_ data: Data, to path: String) throws {
         let temp = (path as NSString).deletingLastPathComponent + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temp, contents: data) else {
-            throw StageError("cannot write", path: temp)
+        do { try data.write(to: URL(fileURLWithPath: temp)) } catch {
+            unlink(temp)
+            throw StageError("cannot write (\(IOErrorText.reason(error)))", path: path)
         }
         guard rename(temp, path) == 0 else {
             unlink(temp)

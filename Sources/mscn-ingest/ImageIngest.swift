@@ -90,7 +90,12 @@ struct ImageIngest {
         guard FileManager.default.createFile(atPath: spool, contents: nil), let handle = FileHandle(forWritingAtPath: spool) else {
             throw StageError("cannot create a temporary file", path: spool)
         }
-        defer { try? handle.close() }
+        // The spool is the caller's to remove once returned; on a failure here it is removed now.
+        var returned = false
+        defer {
+            try? handle.close()
+            if !returned { unlink(spool) }
+        }
         var kept: [Int] = []
         var dropped = DroppedImages()
         let progress = Progress("ingest \(split) images", total: names.count)
@@ -104,7 +109,9 @@ struct ImageIngest {
             for (i, r) in results.enumerated() {
                 switch r {
                 case .success(let pixels):
-                    handle.write(Data(pixels))
+                    do { try handle.write(contentsOf: pixels) } catch {
+                        throw StageError("cannot write the decoded pixels (\(IOErrorText.reason(error)))", path: spool)
+                    }
                     kept.append(start + i)
                 case .failure(let error):
                     guard options.skipBad else { throw error }
@@ -119,6 +126,7 @@ struct ImageIngest {
             Stage.note("mscn-ingest: \(split): dropped \(dropped.missing) missing and \(dropped.undecodable) undecodable image(s), and their captions")
         }
         guard !kept.isEmpty else { throw StageError("\(split): no image could be read and decoded", path: options.rootFile("\(split)_images.txt")) }
+        returned = true
         return (kept, dropped, spool)
     }
 

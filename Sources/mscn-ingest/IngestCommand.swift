@@ -45,7 +45,9 @@ struct IngestCommand: ParsableCommand {
         guard minCount >= 1 else { throw ValidationError("--min-count must be at least 1") }
         guard (1...4096).contains(imageSize) else { throw ValidationError("--image-size must be in 1...4096") }
         guard devLimit >= 0 else { throw ValidationError("--dev-limit must be 0 (no limit) or positive") }
-        guard FileManager.default.fileExists(atPath: root) else { throw ValidationError("--root \(root): no such folder") }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isFolder) else { throw ValidationError("--root \(root): no such folder") }
+        guard isFolder.boolValue else { throw ValidationError("--root \(root): a file, not a folder (the data set's folder, with its caption and image lists)") }
     }
 
     func run() throws {

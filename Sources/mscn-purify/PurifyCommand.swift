@@ -44,6 +44,9 @@ struct PurifyCommand: ParsableCommand {
             let data = try TrainingData.load(features: inputs.features, corpus: inputs.corpus, noise: inputs.noise,
                                              meta: inputs.meta, devFeatures: inputs.devFeatures,
                                              metaFeatures: inputs.metaFeatures)
+            guard !data.baseCaptions.isEmpty else {
+                throw StageError("the meta split keeps none of the \(data.captions.captionCount) training captions for training: nothing to purify", path: inputs.meta)
+            }
             let model = try Checkpoint.load(checkpoint).model
             try ModelChecks.compatible(model.config, with: data, path: checkpoint)
             let metaSet = try data.metaSet(seed: seed, round: round, referenceNegativeCheck: !exactNegativeCheck)

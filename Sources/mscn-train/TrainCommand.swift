@@ -76,12 +76,12 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("warmup-batch-size"), help: "Batch size of the warm-up.") var warmupBatchSize: Int = 128
     @Option(help: "Learning rate.") var lr: Float = 2e-4
     @Option(name: .customLong("meta-lr"), help: "Meta net learning rate.") var metaLR: Float = 1.7e-5
-    @Option(name: .customLong("lr-decay-every"), help: "Epochs between ×0.1 decays.") var lrDecayEvery: Int = 30
+    @Option(name: .customLong("lr-decay-every"), help: "Epochs between ×0.1 decays (0: never).") var lrDecayEvery: Int = 30
     @Option(name: .customLong("warmup-epochs"), help: "Warm-up epochs.") var warmupEpochs: Int = 5
     @Option(name: .customLong("meta-interval"), help: "Meta step every N steps.") var metaInterval: Int = 1
 
     @Option(name: .customLong("meta-grad"),
-            help: "The meta-gradient's second-order term: exact (forward-over-reverse, as the reference's autograd) or finite-difference (central difference along u).")
+            help: "The meta-gradient's second-order term: exact (forward-over-reverse, as the reference's autograd) or finite-difference (central difference along u; off by 5-23% of the meta-gradient at the pipelines' sizes and rate 2e-4, README \"Parity with the Python reference\").")
     var metaGrad: MetaGradientMethod = .exact
     @Flag(name: .customLong("clip-pseudo-step"), help: "Correct quirk 1: clip the look-ahead gradient.") var clipPseudoStep = false
     @Flag(name: .customLong("adam-pseudo-step"), help: "Correct quirk 2: precondition the look-ahead with Adam.") var adamPseudoStep = false
@@ -114,6 +114,7 @@ struct TrainCommand: ParsableCommand {
         guard metaLR >= 0, metaLR.isFinite else { throw ValidationError("--meta-lr must be non-negative and finite") }
         guard metaInterval >= 1 else { throw ValidationError("--meta-interval must be at least 1") }
         guard warmupEpochs >= 0 else { throw ValidationError("--warmup-epochs must be at least 0") }
+        guard lrDecayEvery >= 0 else { throw ValidationError("--lr-decay-every must be 0 (never) or positive") }
         try StageOutputs.requireDistinct([("--out", out), ("--log", log), ("--regime", regime), ("--batch-plan-out", batchPlanOut)])
         // The size and loss options, as a fresh net would take them (a continued one keeps its own).
         var c = ModelConfig(imageDim: 1, embedDim: sizes.embed, wordDim: sizes.word, simDim: sizes.sim, vocabSize: 1,
@@ -182,17 +183,32 @@ struct TrainCommand: ParsableCommand {
         return (try Checkpoint.load(path).model, done)
     }
 
-    /// The lines of the warm-up log that `--initial` continues: a training log whose last step is
-    /// in the last epoch the checkpoint holds.
-    static func previousWarmupLog(_ path: String, epochsDone done: Int) throws -> [String] {
+    /// The lines of the warm-up log that `--initial` continues: a training log of exactly the
+    /// `done` epochs the checkpoint holds, `stepsPerEpoch` steps each, every line well formed. It is
+    /// copied into this stage's log, so a damaged one would pass on unnoticed to the report.
+    static func previousWarmupLog(_ path: String, epochsDone done: Int, stepsPerEpoch: Int) throws -> [String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw StageError("cannot read the previous warm-up log", path: path)
         }
-        let old = text.split(separator: "\n").map(String.init)
+        var old = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard old.first == StepLogLine.header else { throw StageError("not a training log (no header)", path: path) }
-        let lastEpoch = old.count > 1 ? old[old.count - 1].split(separator: "\t", omittingEmptySubsequences: false).dropFirst().first.flatMap { Int($0) } : nil
-        guard (lastEpoch ?? -1) == done - 1 else {
-            throw StageError("ends \(lastEpoch.map { "in epoch \($0 + 1)" } ?? "without a step"), the checkpoint it should continue holds \(done) warm-up epochs", path: path)
+        guard old.last == "" else { throw StageError("ends inside a line (cut short?)", path: path) }
+        old.removeLast()
+        let fields = StepLogLine.header.split(separator: "\t").count
+        var expected = (epoch: 0, step: 0)
+        for (i, line) in old.enumerated().dropFirst() {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard f.count == fields, let step = Int(f[0]), let epoch = Int(f[1]), Float(f[2]) != nil, Float(f[4]) != nil else {
+                throw StageError("line \(i + 1) is not a step line (\(fields) tab-separated fields, numbers for step, epoch, loss and lr)", path: path)
+            }
+            if expected.step == stepsPerEpoch { expected = (expected.epoch + 1, 0) }
+            guard (epoch, step) == expected else {
+                throw StageError("line \(i + 1) holds epoch \(epoch + 1) step \(step), expected epoch \(expected.epoch + 1) step \(expected.step) (\(stepsPerEpoch) steps per epoch): steps are missing or out of order", path: path)
+            }
+            expected.step += 1
+        }
+        guard old.count - 1 == done * stepsPerEpoch else {
+            throw StageError("holds \(old.count - 1) steps, the checkpoint it should continue holds \(done) warm-up epochs of \(stepsPerEpoch) steps", path: path)
         }
         return Array(old.dropFirst())
     }
@@ -201,6 +217,12 @@ struct TrainCommand: ParsableCommand {
     /// the data; Adam starts afresh once, at round 1 (SPEC §6: re-created after the warm-up).
     func continuedModel(_ data: TrainingData) throws -> Model {
         guard let initial else { throw StageError("--mode \(mode.rawValue) needs --initial") }
+        // Round 1 continues the warm-up: one cut short (a stage of the per-epoch chain) would start
+        // the rounds early, at the learning rate of the epoch that --warmup-epochs implies.
+        let metadata = try TensorFileReader(path: initial).metadata
+        if round == 1, metadata["mode"] == "warmup", let done = metadata["warmup_epochs_done"].flatMap(Int.init), done != warmupEpochs {
+            throw StageError("holds \(done) warm-up epochs, --warmup-epochs says \(warmupEpochs)", path: initial)
+        }
         var model = try Checkpoint.load(initial).model
         try requireSizesAgree(with: model.config, path: initial)
         try ModelChecks.compatible(model.config, with: data, path: initial)
@@ -265,7 +287,10 @@ struct TrainCommand: ParsableCommand {
                     try requireSizesAgree(with: model.config, path: initial)
                     try ModelChecks.compatible(model.config, with: data, path: initial)
                     done = epochs
-                    if let previousLog { lines += try Self.previousWarmupLog(previousLog, epochsDone: done) }
+                    if let previousLog {
+                        let perEpoch = BatchPlan.count(trainer.trainingCaptions.count, batchSize: warmupBatchSize)
+                        lines += try Self.previousWarmupLog(previousLog, epochsDone: done, stepsPerEpoch: perEpoch)
+                    }
                 } else {
                     model = freshModel(data, net: net)
                     done = 0
@@ -306,7 +331,7 @@ struct TrainCommand: ParsableCommand {
                 model.metaGradientMethod = metaGrad
                 var keep: [UInt8]? = nil
                 if let mask {
-                    let k = try TensorFileReader(path: mask).read(Schema.keep).uint8s()
+                    let k = try Schema.flags(TensorFileReader(path: mask).read(Schema.keep).uint8s(), Schema.keep, path: mask)
                     guard k.count == data.captions.captionCount else {
                         throw StageError("mask has \(k.count) entries, the training split has \(data.captions.captionCount) captions", path: mask)
                     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MSCN
 import StageKit
+import TensorFile
 
 /// `mscn select-best`: picks the round with the best dev rSum and publishes its A and B checkpoints,
 /// so the test evaluation downstream stays a static pipeline stage.
@@ -86,7 +87,9 @@ struct SelectBestCommand: ParsableCommand {
         do {
             try FileManager.default.copyItem(atPath: source, toPath: tmp)
         } catch {
-            throw StageError("cannot write the copy of \(source) (\(Stage.describe(error)))", path: target)
+            // Foundation's error names the source; the failing side here is the copy being written.
+            unlink(tmp)
+            throw StageError("cannot write a copy of \(source) (\(IOErrorText.reason(error)))", path: target)
         }
         guard rename(tmp, target) == 0 else { throw StageError("cannot move checkpoint into place", path: target) }
     }

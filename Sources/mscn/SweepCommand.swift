@@ -4,6 +4,7 @@ import Pipeline
 import Reporting
 import Retrieval
 import StageKit
+import TensorFile
 
 /// `mscn sweep`: every grid combination through the runner (shared stages come from its cache),
 /// then a results table and report comparing MSCN with the baseline.
@@ -208,7 +209,7 @@ struct SweepCommand: ParsableCommand {
 
     static func write(_ text: String, _ path: String) throws {
         let tmp = path + ".tmp-\(getpid())"
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: tmp)) } catch { throw StageError("cannot write", path: path) }
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: tmp)) } catch { throw StageError("cannot write (\(IOErrorText.reason(error)))", path: path) }
         guard rename(tmp, path) == 0 else {
             unlink(tmp)
             throw StageError("cannot move into place", path: path)

@@ -29,6 +29,9 @@ final class BadInputTests: XCTestCase {
         if status != 0 {
             XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("corpus.tzst").path),
                            "a failed run must not leave a finished-looking corpus", file: file, line: line)
+            // Nor anything else: the decoded pixels' spool of the split that failed was left behind.
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
+            XCTAssertEqual(left, [], "a failed run leaves its --out-dir empty", file: file, line: line)
             XCTAssertEqual(r.stderr.split(separator: "\n").filter { $0.contains("error:") }.count, 1, r.stderr, file: file, line: line)
         }
         return (r, out)
@@ -117,6 +120,16 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(first.count, 7)
         XCTAssertEqual(first[2], 3)
         XCTAssertEqual(first[5], 3)
+    }
+
+    /// A file given as the data set's folder said "no caption file" inside it.
+    func testARootThatIsAFileIsNamedAsOne() throws {
+        let file = work.appendingPathComponent("root-is-a-file")
+        try Data("x".utf8).write(to: file)
+        let out = work.appendingPathComponent("out-root-is-a-file")
+        let r = try stage("mscn-ingest", ["--layout", "images", "--root", file.path, "--out-dir", out.path], expect: 64)
+        XCTAssertTrue(r.stderr.contains("root-is-a-file: a file, not a folder"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
     }
 
     /// A folder where a listed JPEG should be says so (it said only "cannot read").

@@ -1,5 +1,6 @@
 import Foundation
 import StageKit
+import TensorFile
 import TestSupport
 import XCTest
 
@@ -38,5 +39,16 @@ final class StageOutputsTests: XCTestCase {
         }
         struct Plain: Error, CustomStringConvertible { var description: String { "plain" } }
         XCTAssertEqual(Stage.describe(Plain()), "plain")
+    }
+
+    /// A full disk read "cannot write" with no reason, or "NSCocoaErrorDomain error 512".
+    func testFoundationErrorsWithoutAPathGiveTheSystemsReason() {
+        let full = NSError(domain: NSCocoaErrorDomain, code: NSFileWriteOutOfSpaceError,
+                           userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC))])
+        XCTAssertEqual(IOErrorText.reason(full), "No space left on device")
+        XCTAssertEqual(Stage.describe(full), "No space left on device")
+        let bare = NSError(domain: NSCocoaErrorDomain, code: NSFileWriteNoPermissionError, userInfo: [NSFilePathErrorKey: "/x/y"])
+        XCTAssertEqual(Stage.describe(bare), "/x/y: Permission denied")
+        XCTAssertEqual(IOErrorText.reason(NSError(domain: NSPOSIXErrorDomain, code: Int(ENOTDIR))), "Not a directory")
     }
 }

@@ -25,7 +25,8 @@ final class BadInputTests: XCTestCase {
         let e = try experiment()
         let base = ["--mode", "warmup", "--net", "A"] + e.common + TinyExperiment.model
         for (option, value) in [("--embed-size", "0"), ("--sim-dim", "0"), ("--word-dim", "0"), ("--meta-hidden", "0"),
-                                ("--dropout", "1.5"), ("--margin", "nan"), ("--grad-clip", "inf"), ("--lr", "inf")] {
+                                ("--dropout", "1.5"), ("--margin", "nan"), ("--grad-clip", "inf"), ("--lr", "inf"),
+                                ("--lr-decay-every", "-1")] {
             let out = e.path("sizes\(option).tzst")
             try expectFailure("mscn-train", base + [option, value, "--out", out], status: 64, saying: [option], notWritten: [out])
         }
@@ -115,6 +116,52 @@ final class BadInputTests: XCTestCase {
                           saying: ["noise-lying.tzst", "caption \(moved) is labelled clean"], notWritten: [out])
     }
 
+    /// Found by a fuzzing campaign: flags other than 0/1 read as "set"; a damaged corpus was
+    /// reported as a foreign noise map; a meta split keeping no training caption reached the
+    /// mixture fit as "no training scores"; round 1 started from a warm-up cut short.
+    func testFlagsDamagedCorporaEmptySplitsAndShortWarmupsAreNamed() throws {
+        let e = try experiment()
+        let wa = e.path("flags-wa.tzst")
+        try e.warmup("A", out: wa)
+        let out = e.path("flags-out.tzst"), report = e.path("flags-report.json")
+        let purify = ["--checkpoint", wa, "--net", "A", "--round", "1"]
+
+        let map = try NoisyMap.load(e.noise)
+        let cleanAt = try XCTUnwrap(map.clean.firstIndex(of: 1))
+        var seven = map.clean
+        seven[cleanAt] = 7
+        let odd = e.path("noise-seven.tzst")
+        try NoisyMap(imageOfCaption: map.imageOfCaption, clean: seven).save(odd, metadata: try TensorFileReader(path: e.noise).metadata)
+        try expectFailure("mscn-purify", purify + e.common.map { $0 == e.noise ? odd : $0 } + ["--out", out, "--report", report],
+                          saying: ["noise-seven.tzst", "clean[\(cleanAt)] is 7, a flag is 0 or 1"], notWritten: [out, report])
+
+        let split = try MetaSplit.load(e.meta)
+        var none = split
+        none.trainKeep = [UInt8](repeating: 0, count: split.trainKeep.count)
+        let empty = e.path("meta-keeps-none.tzst")
+        try none.save(empty, metadata: try TensorFileReader(path: e.meta).metadata)
+        try expectFailure("mscn-purify", purify + e.common.map { $0 == e.meta ? empty : $0 } + ["--out", out, "--report", report],
+                          saying: ["meta-keeps-none.tzst", "keeps none of the", "nothing to purify"], notWritten: [out, report])
+
+        // One byte changed inside the corpus's last frame: the digest the noise map records no
+        // longer matches, but the file to blame is the corpus.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: e.corpus))
+        bytes[bytes.count / 2] ^= 0xFF
+        let damaged = e.path("corpus-damaged.tzst")
+        try bytes.write(to: URL(fileURLWithPath: damaged))
+        let r = try runProduct("mscn-purify", purify + e.common.map { $0 == e.corpus ? damaged : $0 } + ["--out", out, "--report", report])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("corpus-damaged.tzst"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("made from another corpus"), r.stderr)
+        XCTAssertFalse(exists(out) || exists(report))
+
+        // A warm-up of 1 epoch continued as if it held 2.
+        let round = ["--mode", "round", "--net", "A", "--round", "1", "--initial", wa] + e.common
+            + TinyExperiment.model.map { $0 == "1" ? "2" : $0 } + ["--out", out, "--log", out + ".log"]
+        try expectFailure("mscn-train", round, saying: ["flags-wa.tzst", "holds 1 warm-up epochs, --warmup-epochs says 2"],
+                          notWritten: [out, out + ".log"])
+    }
+
     /// Two outputs at one path: the second write replaced the first; a failing later output left
     /// the earlier one behind.
     func testOutputsAreDistinctAndAllOrNothing() throws {
@@ -146,12 +193,31 @@ final class BadInputTests: XCTestCase {
         let wrongLog = e.path("cont-wrong.log")
         try ("step\tepoch\tloss\tmeta_loss\tlr\tscore_mean\tmargin_mean\n1\t4\t2.5\t\t0.001\t\t\n").write(toFile: wrongLog, atomically: true, encoding: .utf8)
         try expectFailure("mscn-train", args + ["--initial", wa, "--previous-log", wrongLog, "--out", next],
-                          saying: ["cont-wrong.log", "ends in epoch 5", "holds 1 warm-up epochs"], notWritten: [next])
+                          saying: ["cont-wrong.log", "line 2 holds epoch 5 step 1, expected epoch 1 step 0"], notWritten: [next])
+        // The log is copied into the new one: a damaged one was passed on whenever its last line
+        // looked right (cut inside a line, steps missing, a loss that is not a number).
+        let good = try String(contentsOfFile: wa + ".log", encoding: .utf8)
+        var lines = good.split(separator: "\n").map(String.init)
+        XCTAssertGreaterThan(lines.count, 3, "the warm-up log has a header and steps")
+        let cut = String(good.dropLast(3))
+        var garbled = lines
+        garbled[1] = garbled[1].replacingOccurrences(of: "\t", with: "\tx", options: [], range: garbled[1].range(of: "\t"))
+        lines.remove(at: 2)
+        for (name, text, message) in [("cut", cut, "ends inside a line"),
+                                      ("gap", lines.joined(separator: "\n") + "\n", "line 3 holds epoch 1 step 2, expected epoch 1 step 1"),
+                                      ("garbled", garbled.joined(separator: "\n") + "\n", "line 2 is not a step line")] {
+            let damaged = e.path("cont-\(name).log")
+            try text.write(toFile: damaged, atomically: true, encoding: .utf8)
+            try expectFailure("mscn-train", args + ["--initial", wa, "--previous-log", damaged, "--out", next, "--log", next + ".log"],
+                              saying: ["cont-\(name).log", message], notWritten: [next, next + ".log"])
+        }
         // A size option given with --initial was silently ignored.
         var wider = args
         if let i = wider.firstIndex(of: "--embed-size") { wider[i + 1] = "32" }
         try expectFailure("mscn-train", wider + ["--initial", wa, "--out", next],
                           saying: ["cont-wa.tzst", "--embed-size 32 differs from this checkpoint's 16"], notWritten: [next])
+        // The warm-up's own log passes.
+        try TinyExperiment.run("mscn-train", args + ["--initial", wa, "--previous-log", wa + ".log", "--out", next, "--log", next + ".log"])
     }
 
     /// `select-best` published a damaged checkpoint or a features file as the best round's.
