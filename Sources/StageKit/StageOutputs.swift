@@ -15,6 +15,26 @@ public enum StageOutputs {
         }
     }
 
+    /// Fails before any work when an output's folder is missing, not a folder or not writable:
+    /// a stage that trains for an hour would otherwise find out when it writes, and lose the hour.
+    public static func requireWritableFolders(_ outputs: [String?]) throws {
+        for case let path? in outputs {
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            var isFolder: ObjCBool = false
+            let problem: Int32
+            if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) {
+                problem = ENOENT
+            } else if !isFolder.boolValue {
+                problem = ENOTDIR
+            } else if access(folder, W_OK) != 0 {
+                problem = errno
+            } else {
+                continue
+            }
+            throw StageError("\(String(cString: strerror(problem))) (its folder \(folder), checked before any work)", path: path)
+        }
+    }
+
     /// Runs each write in order; when one fails, removes the files the earlier ones wrote and
     /// rethrows, so the stage leaves none of its outputs or all of them.
     public static func writeAll(_ writes: [(path: String, write: () throws -> Void)]) throws {

@@ -41,6 +41,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         Stage.run("mscn-evaluate") {
+            try StageOutputs.requireWritableFolders([out, scores])
             let c = try Corpus.load(corpus)
             var caps = try c.split(split, path: corpus)
             var table = try FeatureTable(path: features)

@@ -32,6 +32,7 @@ struct FeaturesCommand: ParsableCommand {
 
     func run() throws {
         Stage.run("mscn-features") {
+            try StageOutputs.requireWritableFolders([out])
             let reader = try TensorFileReader(path: images)
             if reader.contains(Schema.features) {
                 let info = try reader.info(Schema.features)

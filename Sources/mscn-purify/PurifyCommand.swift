@@ -41,6 +41,7 @@ struct PurifyCommand: ParsableCommand {
 
     func run() throws {
         Stage.run("mscn-purify") {
+            try StageOutputs.requireWritableFolders([out, report])
             let data = try TrainingData.load(features: inputs.features, corpus: inputs.corpus, noise: inputs.noise,
                                              meta: inputs.meta, devFeatures: inputs.devFeatures,
                                              metaFeatures: inputs.metaFeatures)

@@ -249,6 +249,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         Stage.run("mscn-train") {
+            try StageOutputs.requireWritableFolders([out, log, regime, batchPlanOut])
             let replay = BLAS.serialReplay
             if replay.refused {
                 Stage.note("mscn-train: note: \(replay.status) (results are the same either way)")

@@ -41,6 +41,20 @@ final class StageOutputsTests: XCTestCase {
         XCTAssertEqual(Stage.describe(Plain()), "plain")
     }
 
+    /// An output in a missing folder, or under a file, was found only when written, after the work.
+    func testOutputFoldersAreCheckedBeforeTheWork() throws {
+        let dir = TestPaths.temporaryDirectory("stage-folders")
+        let file = dir.appendingPathComponent("a-file").path
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        XCTAssertNoThrow(try StageOutputs.requireWritableFolders([dir.appendingPathComponent("out.tzst").path, nil]))
+        for (path, reason) in [(dir.appendingPathComponent("missing/out.tzst").path, "No such file or directory"),
+                               (file + "/out.tzst", "Not a directory")] {
+            XCTAssertThrowsError(try StageOutputs.requireWritableFolders([nil, path])) { error in
+                XCTAssertTrue(Stage.describe(error).hasPrefix("\(path): \(reason) (its folder"), Stage.describe(error))
+            }
+        }
+    }
+
     /// A full disk read "cannot write" with no reason, or "NSCocoaErrorDomain error 512".
     func testFoundationErrorsWithoutAPathGiveTheSystemsReason() {
         let full = NSError(domain: NSCocoaErrorDomain, code: NSFileWriteOutOfSpaceError,
