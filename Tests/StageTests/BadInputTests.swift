@@ -20,6 +20,16 @@ final class BadInputTests: XCTestCase {
         for o in outputs { XCTAssertFalse(exists(o), "\(o) was left behind", line: line) }
     }
 
+    /// The experiment's noise map with caption `index`'s clean label set to `value`, saved as `name`.
+    private func noiseMap(_ e: TinyExperiment, clean value: UInt8, at index: Int, name: String) throws -> String {
+        let map = try NoisyMap.load(e.noise)
+        var clean = map.clean
+        clean[index] = value
+        let path = e.path(name)
+        try NoisyMap(imageOfCaption: map.imageOfCaption, clean: clean).save(path, metadata: try TensorFileReader(path: e.noise).metadata)
+        return path
+    }
+
     /// Sizes of 0 trapped inside the engine; now they are usage errors naming the option.
     func testModelSizesAndLossOptionsAreChecked() throws {
         let e = try experiment()
@@ -106,12 +116,8 @@ final class BadInputTests: XCTestCase {
         try expectFailure("mscn-train", base + e.common.map { $0 == e.noise ? otherNoise : $0 },
                           saying: ["other-noise.tzst", "made from another corpus"], notWritten: [out])
 
-        let map = try NoisyMap.load(e.noise)
-        let moved = try XCTUnwrap(map.clean.firstIndex(of: 0))
-        var lying = map.clean
-        lying[moved] = 1
-        let liar = e.path("noise-lying.tzst")
-        try NoisyMap(imageOfCaption: map.imageOfCaption, clean: lying).save(liar, metadata: try TensorFileReader(path: e.noise).metadata)
+        let moved = try XCTUnwrap(try NoisyMap.load(e.noise).clean.firstIndex(of: 0))
+        let liar = try noiseMap(e, clean: 1, at: moved, name: "noise-lying.tzst")
         try expectFailure("mscn-train", base + e.common.map { $0 == e.noise ? liar : $0 },
                           saying: ["noise-lying.tzst", "caption \(moved) is labelled clean"], notWritten: [out])
     }
@@ -126,12 +132,8 @@ final class BadInputTests: XCTestCase {
         let out = e.path("flags-out.tzst"), report = e.path("flags-report.json")
         let purify = ["--checkpoint", wa, "--net", "A", "--round", "1"]
 
-        let map = try NoisyMap.load(e.noise)
-        let cleanAt = try XCTUnwrap(map.clean.firstIndex(of: 1))
-        var seven = map.clean
-        seven[cleanAt] = 7
-        let odd = e.path("noise-seven.tzst")
-        try NoisyMap(imageOfCaption: map.imageOfCaption, clean: seven).save(odd, metadata: try TensorFileReader(path: e.noise).metadata)
+        let cleanAt = try XCTUnwrap(try NoisyMap.load(e.noise).clean.firstIndex(of: 1))
+        let odd = try noiseMap(e, clean: 7, at: cleanAt, name: "noise-seven.tzst")
         try expectFailure("mscn-purify", purify + e.common.map { $0 == e.noise ? odd : $0 } + ["--out", out, "--report", report],
                           saying: ["noise-seven.tzst", "clean[\(cleanAt)] is 7, a flag is 0 or 1"], notWritten: [out, report])
 
