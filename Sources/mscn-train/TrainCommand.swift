@@ -114,6 +114,8 @@ struct TrainCommand: ParsableCommand {
         guard metaLR >= 0, metaLR.isFinite else { throw ValidationError("--meta-lr must be non-negative and finite") }
         guard metaInterval >= 1 else { throw ValidationError("--meta-interval must be at least 1") }
         guard warmupEpochs >= 0 else { throw ValidationError("--warmup-epochs must be at least 0") }
+        // The name picks the net's random streams; a third name would be a third, untested net.
+        guard ["A", "B"].contains(net.uppercased()) else { throw ValidationError("--net is A or B, not \(net)") }
         guard lrDecayEvery >= 0 else { throw ValidationError("--lr-decay-every must be 0 (never) or positive") }
         try StageOutputs.requireDistinct([("--out", out), ("--log", log), ("--regime", regime), ("--batch-plan-out", batchPlanOut)])
         // The size and loss options, as a fresh net would take them (a continued one keeps its own).

@@ -40,6 +40,9 @@ final class BadInputTests: XCTestCase {
             let out = e.path("sizes\(option).tzst")
             try expectFailure("mscn-train", base + [option, value, "--out", out], status: 64, saying: [option], notWritten: [out])
         }
+        let third = e.path("sizes-net-c.tzst")
+        try expectFailure("mscn-train", ["--mode", "warmup", "--net", "C"] + e.common + TinyExperiment.model + ["--out", third],
+                          status: 64, saying: ["--net is A or B, not C"], notWritten: [third])
     }
 
     /// A checkpoint whose configuration cannot build a model, or whose weights are NaN.
