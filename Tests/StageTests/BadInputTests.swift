@@ -148,7 +148,7 @@ final class BadInputTests: XCTestCase {
         try expectFailure("mscn-purify", purify + e.common.map { $0 == e.meta ? empty : $0 } + ["--out", out, "--report", report],
                           saying: ["meta-keeps-none.tzst", "keeps none of the", "nothing to purify"], notWritten: [out, report])
 
-        // One byte changed inside the corpus's last frame: the digest the noise map records no
+        // One byte in the middle of the corpus changed: the digest the noise map records no
         // longer matches, but the file to blame is the corpus.
         var bytes = try Data(contentsOf: URL(fileURLWithPath: e.corpus))
         bytes[bytes.count / 2] ^= 0xFF
