@@ -225,6 +225,10 @@ public struct PrecompExporter {
             data.append(contentsOf: l.utf8)
             data.append(0x0A)
         }
+        try write(data, to: path)
+    }
+
+    private func write(_ data: Data, to path: String) throws {
         do { try data.write(to: URL(fileURLWithPath: path)) } catch { throw StageError("cannot write (\(IOErrorText.reason(error)))", path: path) }
     }
 
@@ -245,7 +249,6 @@ public struct PrecompExporter {
         }
         if options.meta { record["meta"] = "\(options.name)/meta_{ims.npy,caps.txt}" }
         let data = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        let path = try staging.file("export.json")
-        do { try data.write(to: URL(fileURLWithPath: path)) } catch { throw StageError("cannot write (\(IOErrorText.reason(error)))", path: path) }
+        try write(data, to: try staging.file("export.json"))
     }
 }

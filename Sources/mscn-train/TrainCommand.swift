@@ -221,11 +221,11 @@ struct TrainCommand: ParsableCommand {
         guard let initial else { throw StageError("--mode \(mode.rawValue) needs --initial") }
         // Round 1 continues the warm-up: one cut short (a stage of the per-epoch chain) would start
         // the rounds early, at the learning rate of the epoch that --warmup-epochs implies.
-        let metadata = try TensorFileReader(path: initial).metadata
-        if round == 1, metadata["mode"] == "warmup", let done = metadata["warmup_epochs_done"].flatMap(Int.init), done != warmupEpochs {
+        let loaded = try Checkpoint.load(initial)
+        var model = loaded.model
+        if round == 1, loaded.metadata["mode"] == "warmup", let done = loaded.metadata["warmup_epochs_done"].flatMap(Int.init), done != warmupEpochs {
             throw StageError("holds \(done) warm-up epochs, --warmup-epochs says \(warmupEpochs)", path: initial)
         }
-        var model = try Checkpoint.load(initial).model
         try requireSizesAgree(with: model.config, path: initial)
         try ModelChecks.compatible(model.config, with: data, path: initial)
         if let roundDropout {
@@ -283,6 +283,7 @@ struct TrainCommand: ParsableCommand {
             let model: Model
             switch mode {
             case .warmup:
+                let perEpoch = BatchPlan.count(trainer.trainingCaptions.count, batchSize: warmupBatchSize)
                 let done: Int
                 if let initial {
                     let (loaded, epochs) = try Self.loadPartialWarmup(initial, net: net)
@@ -290,10 +291,7 @@ struct TrainCommand: ParsableCommand {
                     try requireSizesAgree(with: model.config, path: initial)
                     try ModelChecks.compatible(model.config, with: data, path: initial)
                     done = epochs
-                    if let previousLog {
-                        let perEpoch = BatchPlan.count(trainer.trainingCaptions.count, batchSize: warmupBatchSize)
-                        lines += try Self.previousWarmupLog(previousLog, epochsDone: done, stepsPerEpoch: perEpoch)
-                    }
+                    if let previousLog { lines += try Self.previousWarmupLog(previousLog, epochsDone: done, stepsPerEpoch: perEpoch) }
                 } else {
                     model = freshModel(data, net: net)
                     done = 0
@@ -303,7 +301,6 @@ struct TrainCommand: ParsableCommand {
                     throw StageError("the warm-up already ran \(done) epochs; --until-epoch \(until) has nothing to add", path: initial)
                 }
                 extra["warmup_epochs_done"] = String(until)
-                let perEpoch = BatchPlan.count(trainer.trainingCaptions.count, batchSize: warmupBatchSize)
                 let progress = StageKit.Progress("warm-up \(net)", total: perEpoch * (until - done))
                 let before = lines.count
                 trainer.warmup(model, epochs: done..<until) { line in

@@ -44,6 +44,7 @@ struct SelectBestCommand: ParsableCommand {
 
     func run() throws {
         Stage.run("mscn select-best") {
+            try StageOutputs.requireWritableFolders([outA, outB, out])
             let sums = try metrics.map { try Self.rsum(of: $0) }
             var best = 0
             for (i, s) in sums.enumerated() where s > sums[best] { best = i }
@@ -76,12 +77,6 @@ struct SelectBestCommand: ParsableCommand {
     }
 
     static func copy(_ source: String, to target: String) throws {
-        // FileManager's copy error names the source even when the target's folder is missing.
-        let folder = (target as NSString).deletingLastPathComponent
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDir), isDir.boolValue else {
-            throw StageError("cannot write: no folder \(folder)", path: target)
-        }
         let tmp = target + ".tmp-\(getpid())"
         unlink(tmp)
         do {
