@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "Retrieval"),
         .target(name: "PrecompExport", dependencies: ["Artefacts", "Captions", "StageKit", "TensorFile"]),
         .target(name: "Pipeline", dependencies: [
-            "StageKit", "Yams",
+            "StageKit", "TensorFile", "Yams",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 

@@ -77,16 +77,11 @@ public struct DatasetGenerator {
         return (name, captions)
     }
 
+    /// Without syncs: thousands of small files, and a crash mid-way leaves the stage unfinished,
+    /// to be run again.
     private func write(_ data: Data, to path: String) throws {
-        let temp = path + ".tmp-\(getpid())"
-        do { try data.write(to: URL(fileURLWithPath: temp)) } catch {
-            unlink(temp)
-            throw DatasetError(path: path, message: "cannot write (\(IOErrorText.reason(error)))")
-        }
-        guard rename(temp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temp)
-            throw DatasetError(path: path, message: "cannot move into place (\(reason))")
+        do { try AtomicWrite.write(data, to: path, durable: false) } catch let e as TensorFileError {
+            throw DatasetError(path: path, message: e.message)
         }
     }
 }

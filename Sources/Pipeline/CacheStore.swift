@@ -1,40 +1,8 @@
 import Foundation
+import TensorFile
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Writes that are either complete or absent: temporary name in the same folder, fsync, rename,
-/// fsync the folder.
-enum AtomicFile {
-    static func write(_ data: Data, to path: String, durable: Bool = true) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmp = "\(dir)/.tmp-\(getpid())-\(UUID().uuidString)"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw PipelineError("\(tmp): cannot create (\(String(cString: strerror(errno))))") }
-        var ok = true
-        data.withUnsafeBytes { buf in
-            guard let base = buf.baseAddress else { return }
-            var off = 0
-            while off < buf.count {
-                let n = Glibc.write(fd, base + off, buf.count - off)
-                if n < 0 { if errno == EINTR { continue }; ok = false; return }
-                off += n
-            }
-        }
-        ok = ok && (!durable || fsync(fd) == 0)
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw PipelineError("\(path): write failed (\(String(cString: strerror(errno))))")
-        }
-        if durable { syncFolder(dir) }
-    }
-
-    static func syncFolder(_ dir: String) {
-        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); close(fd) }
-    }
-}
 
 /// One cached output: its kind and content digest.
 public struct OutputRecord: Codable, Equatable, Sendable {
@@ -104,9 +72,9 @@ public final class CacheStore {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data: Data
         do { data = try enc.encode(e) } catch { throw PipelineError("cannot encode index entry: \(error)") }
-        try AtomicFile.write(data, to: "\(root)/index/\(e.key).json")
+        try AtomicWrite.write(data, to: "\(root)/index/\(e.key).json")
         // Only `explain` reads this copy; losing it to a power cut costs nothing but history.
-        try AtomicFile.write(data, to: "\(root)/stages/\(e.stage).json", durable: false)
+        try AtomicWrite.write(data, to: "\(root)/stages/\(e.stage).json", durable: false)
     }
 
     /// Moves a finished output into the object store; returns its digest. The staged copy is
@@ -136,7 +104,7 @@ public final class CacheStore {
             return digest
         }
         makeReadOnly(target)
-        if durable { AtomicFile.syncFolder(dir) }
+        if durable { AtomicWrite.syncFolder(dir) }
         return digest
     }
 
@@ -151,7 +119,7 @@ public final class CacheStore {
         guard lstat(path, &st) == 0 else { return }
         if st.st_mode & S_IFMT == S_IFDIR {
             for n in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] { try syncTree(path + "/" + n) }
-            AtomicFile.syncFolder(path)
+            AtomicWrite.syncFolder(path)
         } else if st.st_mode & S_IFMT == S_IFREG {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             if fd >= 0 { fsync(fd); close(fd) }
@@ -209,7 +177,7 @@ public final class CacheStore {
         // Written under a temporary name and linked into place: link fails when another runner
         // won the race, and nobody ever reads a half-written identity.
         let tmp = "\(root)/tmp/.identity-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try AtomicFile.write(Data((UUID().uuidString + "\n").utf8), to: tmp)
+        try AtomicWrite.write(Data((UUID().uuidString + "\n").utf8), to: tmp)
         defer { unlink(tmp) }
         if link(tmp, path) != 0 && errno != EEXIST {
             throw PipelineError("\(path): cannot create (\(String(cString: strerror(errno))))")

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TensorFile
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -132,7 +133,7 @@ final class StatCache {
         lock.lock()
         defer { lock.unlock() }
         guard dirty, let data = try? JSONEncoder().encode(entries) else { return }
-        try? AtomicFile.write(data, to: path, durable: false)
+        try? AtomicWrite.write(data, to: path, durable: false)
         dirty = false
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TensorFile
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,7 +24,7 @@ extension CacheStore {
         let r = JobRecord(stage: stage, key: key, job: job, executor: executor, host: ProcessInfo.processInfo.hostName,
                           pid: getpid(), submitted: ISO8601DateFormatter().string(from: Date()))
         guard let data = try? JSONEncoder().encode(r) else { return }
-        try? AtomicFile.write(data, to: path, durable: false)
+        try? AtomicWrite.write(data, to: path, durable: false)
     }
 
     /// Jobs in flight, by stage name. Records of runners that died on this host are dropped.

@@ -1,4 +1,5 @@
 import Foundation
+import TensorFile
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,7 +41,7 @@ public enum RunFolder {
         if !environment.isEmpty { info["environment"] = environment }
         if let data = try? JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]),
            FileManager.default.contents(atPath: folder + "/params.json") != data {
-            try AtomicFile.write(data, to: folder + "/params.json")
+            try AtomicWrite.write(data, to: folder + "/params.json")
         }
         for (stage, e) in entries {
             let dir = folder + "/" + stage

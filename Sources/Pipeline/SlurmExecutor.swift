@@ -1,4 +1,5 @@
 import Foundation
+import TensorFile
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,7 +36,7 @@ public final class SlurmExecutor: StageExecutor, @unchecked Sendable {
     public func run(_ launch: StageLaunch) throws -> StageEnd {
         let scriptPath = launch.logPath + ".sbatch"
         do {
-            try AtomicFile.write(Data(SlurmJob.script(launch, cacheRoot: cacheRoot, cacheIdentity: cacheIdentity).utf8),
+            try AtomicWrite.write(Data(SlurmJob.script(launch, cacheRoot: cacheRoot, cacheIdentity: cacheIdentity).utf8),
                                  to: scriptPath, durable: false)
         } catch { throw PipelineError("stage \(launch.stage): cannot write its batch script: \(error)") }
         defer { unlink(scriptPath) }

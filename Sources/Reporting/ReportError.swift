@@ -50,18 +50,9 @@ enum InputFile {
         return obj
     }
 
-    /// Writes `text` next to `path` under a temporary name, then renames it into place.
     static func writeAtomically(_ text: String, to path: String) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        let url = URL(fileURLWithPath: tmp)
-        do {
-            try Data(text.utf8).write(to: url)
-        } catch {
-            throw ReportError("cannot write (\(IOErrorText.reason(error)))", path: path)
-        }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw ReportError("cannot move into place", path: path)
+        do { try AtomicWrite.write(Data(text.utf8), to: path) } catch let e as TensorFileError {
+            throw ReportError(e.message, path: path)
         }
     }
 }

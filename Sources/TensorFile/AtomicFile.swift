@@ -39,9 +39,11 @@ final class AtomicFile {
 
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
-    func commit() throws {
+    /// `durable: false` skips the syncs: for files cheap to make again (a generated data set's
+    /// images, the cache's bookkeeping), where thousands of fsyncs would cost more than a rerun.
+    func commit(durable: Bool = true) throws {
         guard fd >= 0 else { throw TensorFileError(path, "file already closed") }
-        guard fsync(fd) == 0 else { throw TensorFileError(path, "cannot sync (\(String(cString: strerror(errno))))") }
+        if durable, fsync(fd) != 0 { throw TensorFileError(path, "cannot sync (\(String(cString: strerror(errno))))") }
         let closed = close(fd)
         fd = -1
         guard closed == 0 else { throw TensorFileError(path, "cannot close (\(String(cString: strerror(errno))))") }
@@ -49,13 +51,7 @@ final class AtomicFile {
             throw TensorFileError(path, "cannot move the finished file into place (\(String(cString: strerror(errno))))")
         }
         settled = true
-        // The rename is durable only once the folder is synced; some file systems refuse that,
-        // and the data itself is already safe, so a failure here is not an error.
-        let dir = Foundation.open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_CLOEXEC)
-        if dir >= 0 {
-            _ = fsync(dir)
-            close(dir)
-        }
+        if durable { AtomicWrite.syncFolder(URL(fileURLWithPath: path).deletingLastPathComponent().path) }
     }
 
     /// Closes and removes the temporary (no-op once committed).
@@ -67,6 +63,26 @@ final class AtomicFile {
         if !settled {
             unlink(tempPath)
             settled = true
+        }
+    }
+}
+
+/// Whole small files (JSON, logs, reports, images) written like the tensor files: a reader sees
+/// the old file or the complete new one, and a failed write leaves no temporary behind.
+public enum AtomicWrite {
+    public static func write(_ data: Data, to path: String, durable: Bool = true) throws {
+        let file = try AtomicFile(path: path)
+        try data.withUnsafeBytes { try file.write($0) }
+        try file.commit(durable: durable)
+    }
+
+    /// Makes the renames inside `folder` durable. Some file systems refuse a folder sync; the
+    /// files themselves are already safe then, so a failure here is not an error.
+    public static func syncFolder(_ folder: String) {
+        let fd = Foundation.open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            _ = fsync(fd)
+            close(fd)
         }
     }
 }

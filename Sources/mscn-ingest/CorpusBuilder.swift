@@ -123,22 +123,7 @@ struct CorpusBuilder {
             "vocabulary": options.vocabulary == nil ? "built, min count \(options.minCount)" : "given",
             "dev_limit": String(options.devLimit),
         ])
-        try AtomicFile.write(Data(vocabulary.json().utf8), to: options.outFile("vocab.json"))
+        try AtomicWrite.write(Data(vocabulary.json().utf8), to: options.outFile("vocab.json"))
         print("vocabulary\t\(vocabulary.count) words")
-    }
-}
-
-/// Writes small files atomically: a temporary name in the same folder, then rename.
-enum AtomicFile {
-    static func write(_ data: Data, to path: String) throws {
-        let temp = (path as NSString).deletingLastPathComponent + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
-        do { try data.write(to: URL(fileURLWithPath: temp)) } catch {
-            unlink(temp)
-            throw StageError("cannot write (\(IOErrorText.reason(error)))", path: path)
-        }
-        guard rename(temp, path) == 0 else {
-            unlink(temp)
-            throw StageError("cannot rename temporary file into place", path: path)
-        }
     }
 }

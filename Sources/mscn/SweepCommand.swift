@@ -208,11 +208,8 @@ struct SweepCommand: ParsableCommand {
     }
 
     static func write(_ text: String, _ path: String) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: tmp)) } catch { throw StageError("cannot write (\(IOErrorText.reason(error)))", path: path) }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw StageError("cannot move into place", path: path)
+        do { try AtomicWrite.write(Data(text.utf8), to: path) } catch let e as TensorFileError {
+            throw StageError(e.message, path: path)
         }
     }
 }
