@@ -163,14 +163,16 @@ struct TrainCommand: ParsableCommand {
         (embedSize ?? 1024, wordDim ?? 300, simDim ?? 256, metaHidden ?? 64)
     }
 
-    /// A continued net keeps its sizes: one given as an option must be the checkpoint's.
-    func requireSizesAgree(with c: ModelConfig, path: String) throws {
+    /// A continued net keeps its sizes (one given as an option must be the checkpoint's) and must
+    /// fit the data it continues on.
+    func requireContinuable(_ c: ModelConfig, on data: TrainingData, path: String) throws {
         for (flag, given, has) in [("--embed-size", embedSize, c.embedDim), ("--word-dim", wordDim, c.wordDim),
                                    ("--sim-dim", simDim, c.simDim), ("--meta-hidden", metaHidden, c.metaHidden)] {
             if let given, given != has {
                 throw StageError("\(flag) \(given) differs from this checkpoint's \(has): a continued net keeps its sizes", path: path)
             }
         }
+        try ModelChecks.compatible(c, with: data, path: path)
     }
 
     /// A warm-up checkpoint to continue, and how many warm-up epochs it holds.
@@ -226,8 +228,7 @@ struct TrainCommand: ParsableCommand {
         if round == 1, loaded.metadata["mode"] == "warmup", let done = loaded.metadata["warmup_epochs_done"].flatMap(Int.init), done != warmupEpochs {
             throw StageError("holds \(done) warm-up epochs, --warmup-epochs says \(warmupEpochs)", path: initial)
         }
-        try requireSizesAgree(with: model.config, path: initial)
-        try ModelChecks.compatible(model.config, with: data, path: initial)
+        try requireContinuable(model.config, on: data, path: initial)
         if let roundDropout {
             var config = model.config
             config.dropout = roundDropout
@@ -288,8 +289,7 @@ struct TrainCommand: ParsableCommand {
                 if let initial {
                     let (loaded, epochs) = try Self.loadPartialWarmup(initial, net: net)
                     model = loaded
-                    try requireSizesAgree(with: model.config, path: initial)
-                    try ModelChecks.compatible(model.config, with: data, path: initial)
+                    try requireContinuable(model.config, on: data, path: initial)
                     done = epochs
                     if let previousLog { lines += try Self.previousWarmupLog(previousLog, epochsDone: done, stepsPerEpoch: perEpoch) }
                 } else {
