@@ -24,7 +24,7 @@ RUN_SETS = --set noise=$(NOISE) --set data=$(DATA) --set layout=$(LAYOUT) --set 
 NOISES ?= 0.0 0.2 0.5 0.7
 SEEDS ?= 0 1 2
 
-.PHONY: deps fresh-build-dir build release pipeline baseline standard oracle sweep test test-slurm bench bench-compare parity-grid parity-sizes
+.PHONY: deps fresh-build-dir build release pipeline baseline standard oracle sweep test test-slurm fuzz bench bench-compare parity-grid parity-sizes
 
 # Installs the system libraries when pkg-config cannot find them (machines run as root).
 deps:
@@ -110,6 +110,25 @@ test-slurm: deps
 	trap 'Tests/Slurm/cluster.sh stop "$$dir"' EXIT && \
 	Tests/Slurm/cluster.sh start "$$dir" && \
 	SLURM_CONF="$$dir/slurm.conf" MSCN_SLURM_TESTS=1 swift test --skip-build --filter SlurmTests
+
+# The bad-input campaign (Tests/Fuzz/fuzz.py): ~730 damaged inputs over every stage (truncated and
+# bit-flipped tensor files, well-formed files with wrong contents, damaged JPEGs and caption files,
+# bad npy headers and JSON, missing files, unwritable outputs, a full disk, out-of-range options);
+# each must fail with one error line, no crash or hang, no finished-looking output and no temporary
+# left behind. Its inputs (a 100-image data set through every stage) are made with the release
+# build into Data/fuzz/inputs and reused while the binaries are unchanged; results go to
+# Data/fuzz/results.jsonl and Data/fuzz/fuzz.log; it fails when a case is flagged. The full-disk
+# (tmpfs) and unwritable-folder (setpriv to nobody) cases need root and are skipped without it.
+# FUZZ="mscn-noise report" runs the cases whose stage or name contains one of the words.
+# (zstd comes from libzstd1, which `deps` installs with libzstd-dev; mount and setpriv from util-linux.)
+FUZZ ?=
+FUZZ_APT_PACKAGES := python3 python3-numpy
+fuzz: release
+	@if ! command -v python3 >/dev/null || ! python3 -c 'import numpy' 2>/dev/null; then \
+	  echo "installing $(FUZZ_APT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FUZZ_APT_PACKAGES); \
+	fi
+	python3 Tests/Fuzz/fuzz.py --bin .build/release --work Data/fuzz $(FUZZ)
 
 bench: release
 	.build/release/mscn-bench $(BENCH)

@@ -38,7 +38,7 @@ final class NPYRowWriter {
             try handle.synchronize()
             try handle.close()
         } catch {
-            throw StageError("cannot finish writing (\(error.localizedDescription))", path: path)
+            throw StageError("cannot finish writing (\(IOErrorText.reason(error)))", path: path)
         }
         guard written == rows else { throw StageError("wrote \(written) rows, expected \(rows)", path: path) }
     }

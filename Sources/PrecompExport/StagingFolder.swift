@@ -1,5 +1,6 @@
 import Foundation
 import StageKit
+import TensorFile
 
 /// An output folder built under a hidden temporary name beside its destination and moved into
 /// place by one rename once complete, so a killed or failed export never leaves a folder that
@@ -30,7 +31,7 @@ public final class StagingFolder {
         path = parent + "/" + prefix + "\(getpid())"
         try? fm.removeItem(atPath: path)
         do { try fm.createDirectory(atPath: path, withIntermediateDirectories: false) } catch {
-            throw StageError("cannot create a staging folder (\(error.localizedDescription))", path: path)
+            throw StageError("cannot create a staging folder (\(IOErrorText.reason(error)))", path: path)
         }
     }
 

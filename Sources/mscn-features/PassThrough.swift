@@ -1,5 +1,6 @@
 import Foundation
 import StageKit
+import TensorFile
 
 /// Puts an existing file at `out` without copying its bytes when possible: a hard link made under
 /// a temporary name and renamed into place (atomic); a copy only across file systems.
@@ -16,7 +17,7 @@ enum PassThrough {
             }
             do { try FileManager.default.copyItem(atPath: source, toPath: temp) } catch {
                 unlink(temp)
-                throw StageError("cannot copy to \(out) (\(error.localizedDescription))", path: source)
+                throw StageError("cannot copy to \(out) (\(IOErrorText.reason(error)))", path: source)
             }
             how = "copied across file systems"
         }

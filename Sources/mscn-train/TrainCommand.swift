@@ -339,7 +339,11 @@ struct TrainCommand: ParsableCommand {
                 }
                 let plan = try trainer.roundPlan(round: round, keep: keep)
                 guard !plan.batches.isEmpty else {
-                    throw StageError("the mask keeps no training caption: nothing to train on", path: mask ?? inputs.meta)
+                    // A batch needs a caption and a negative: one caption kept cuts no batch.
+                    let kept = plan.captions.count
+                    throw StageError(kept == 0 ? "the mask keeps no training caption: nothing to train on"
+                                               : "the mask keeps \(kept) training caption, and a batch needs 2 (a pair and a negative): nothing to train on",
+                                     path: mask ?? inputs.meta)
                 }
                 if batchPlanOut != nil { batchPlan = try plan.json(batchSize: batchSize, metaInterval: metaInterval) }
                 let progress = StageKit.Progress("round \(round) net \(net)", total: plan.batches.count)

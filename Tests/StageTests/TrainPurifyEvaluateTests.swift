@@ -159,6 +159,18 @@ final class TrainPurifyEvaluateTests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("short-mask.tzst") && r.stderr.contains("entries"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
+
+        // One caption kept cuts no batch (a batch needs a negative); the error used to say none was kept.
+        let trainKeep = try MetaSplit.load(e.meta).trainKeep
+        let first = try XCTUnwrap(trainKeep.firstIndex(of: 1))
+        let one = trainKeep.indices.map { UInt8($0 == first ? 1 : 0) }
+        try TensorFiles.write(e.path("one-mask.tzst"), [StoredTensor(name: Schema.keep, shape: [one.count], uint8s: one)])
+        let single = try runProduct("mscn-train", ["--mode", "round", "--net", "B", "--initial", e.path("wb-mask.tzst"),
+                                                   "--mask", e.path("one-mask.tzst")] + e.common + TinyExperiment.model
+                                                  + ["--out", e.path("never.tzst")])
+        XCTAssertEqual(single.status, 1)
+        XCTAssertTrue(single.stderr.contains("one-mask.tzst") && single.stderr.contains("keeps 1 training caption"), single.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
     }
 
     func testCheckpointOfAnotherConfigurationIsRefused() throws {
