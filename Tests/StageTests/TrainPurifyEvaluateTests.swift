@@ -149,28 +149,24 @@ final class TrainPurifyEvaluateTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("--round-dropout"), r.stderr)
     }
 
-    func testMaskOfWrongLengthIsRefused() throws {
+    func testMasksThatCannotTrainAreRefused() throws {
         let e = try experiment()
         try e.warmup("B", out: e.path("wb-mask.tzst"))
-        try TensorFiles.write(e.path("short-mask.tzst"), [StoredTensor(name: Schema.keep, shape: [3], uint8s: [1, 1, 1])])
-        let r = try runProduct("mscn-train", ["--mode", "round", "--net", "B", "--initial", e.path("wb-mask.tzst"),
-                                              "--mask", e.path("short-mask.tzst")] + e.common + TinyExperiment.model
-                                             + ["--out", e.path("never.tzst")])
-        XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.stderr.contains("short-mask.tzst") && r.stderr.contains("entries"), r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
-
+        /// A round of net B with `keep` as its mask must fail, naming the mask and `expected`, and write nothing.
+        func refused(_ name: String, keep: [UInt8], saying expected: String) throws {
+            try TensorFiles.write(e.path(name), [StoredTensor(name: Schema.keep, shape: [keep.count], uint8s: keep)])
+            let r = try runProduct("mscn-train", ["--mode", "round", "--net", "B", "--initial", e.path("wb-mask.tzst"),
+                                                  "--mask", e.path(name)] + e.common + TinyExperiment.model
+                                                 + ["--out", e.path("never.tzst")])
+            XCTAssertEqual(r.status, 1)
+            XCTAssertTrue(r.stderr.contains(name) && r.stderr.contains(expected), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
+        }
+        try refused("short-mask.tzst", keep: [1, 1, 1], saying: "entries")
         // One caption kept cuts no batch (a batch needs a negative); the error used to say none was kept.
         let trainKeep = try MetaSplit.load(e.meta).trainKeep
         let first = try XCTUnwrap(trainKeep.firstIndex(of: 1))
-        let one = trainKeep.indices.map { UInt8($0 == first ? 1 : 0) }
-        try TensorFiles.write(e.path("one-mask.tzst"), [StoredTensor(name: Schema.keep, shape: [one.count], uint8s: one)])
-        let single = try runProduct("mscn-train", ["--mode", "round", "--net", "B", "--initial", e.path("wb-mask.tzst"),
-                                                   "--mask", e.path("one-mask.tzst")] + e.common + TinyExperiment.model
-                                                  + ["--out", e.path("never.tzst")])
-        XCTAssertEqual(single.status, 1)
-        XCTAssertTrue(single.stderr.contains("one-mask.tzst") && single.stderr.contains("keeps 1 training caption"), single.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
+        try refused("one-mask.tzst", keep: trainKeep.indices.map { UInt8($0 == first ? 1 : 0) }, saying: "keeps 1 training caption")
     }
 
     func testCheckpointOfAnotherConfigurationIsRefused() throws {
