@@ -60,8 +60,11 @@ static void initialise(void) {
     const char *version = "";
     char *(*config)(void) = self ? (char *(*)(void))dlsym(self, "openblas_get_config") : NULL;
     if (config) version = config();
-    if (!core || strcasecmp(core, "haswell") != 0) {
-        snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1 ignored: OpenBLAS runs its %s kernels, the replay knows Haswell's (set OPENBLAS_CORETYPE=Haswell)", core ? core : "unknown");
+    // Debian's 0.3.21 builds its Zen target from Haswell's sgemm kernel and parameters: under Zen
+    // OpenBLAS gives the Haswell bits (`mscn blas-check` with OPENBLAS_CORETYPE=Zen; the demo's 129
+    // artefacts), so the replay stands in for it there too.
+    if (!core || (strcasecmp(core, "haswell") != 0 && strcasecmp(core, "zen") != 0)) {
+        snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1 ignored: OpenBLAS runs its %s kernels, the replay knows Haswell's and Zen's (set OPENBLAS_CORETYPE=Haswell)", core ? core : "unknown");
     } else if (!(itcopy && incopy && oncopy && otcopy && kernel && beta_op)) {
         snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1 ignored: this OpenBLAS does not export its Haswell sgemm kernels");
     } else if (!strstr(version, "0.3.21")) {
@@ -91,7 +94,8 @@ static void find_single_block_depth(void) {
     void *self = dlopen(NULL, RTLD_NOW);
     char *(*config)(void) = self ? (char *(*)(void))dlsym(self, "openblas_get_config") : NULL;
     const char *version = config ? config() : "";
-    single_block_depth = core && strcasecmp(core, "haswell") == 0 && strstr(version, "0.3.21") ? GEMM_Q : 0;
+    int haswell_kernels = core && (strcasecmp(core, "haswell") == 0 || strcasecmp(core, "zen") == 0);
+    single_block_depth = haswell_kernels && strstr(version, "0.3.21") ? GEMM_Q : 0;
 }
 
 int mscn_sgemm_single_block_depth(void) {

@@ -102,7 +102,7 @@ struct BLASCheckCommand: ParsableCommand {
     /// Both forms rest on the depth blocking of OpenBLAS 0.3.21's Haswell kernels: exit 2 elsewhere.
     private func requireHaswellDepthBlocking(_ what: String) throws {
         guard BLAS.singleBlockDepth > 0 else {
-            FileHandle.standardError.write(Data("mscn blas-check: \(what) (OpenBLAS 0.3.21 with its Haswell kernels only)\n".utf8))
+            FileHandle.standardError.write(Data("mscn blas-check: \(what) (OpenBLAS 0.3.21 with its Haswell or Zen kernels only)\n".utf8))
             throw ExitCode(2)
         }
     }
