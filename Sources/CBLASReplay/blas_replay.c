@@ -43,6 +43,13 @@ static int virtual_threads = 0;   // 0 until initialised
 static char status_line[256] = "OpenBLAS's own threads";
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
+// Debian's 0.3.21 builds its Zen target from Haswell's sgemm kernel and parameters: under Zen
+// OpenBLAS gives the Haswell bits (`mscn blas-check` with OPENBLAS_CORETYPE=Zen; the demo's 129
+// artefacts), so the replay and the single-depth-block forms stand in for it there too.
+static int runs_haswell_kernels(const char *core) {
+    return core && (strcasecmp(core, "haswell") == 0 || strcasecmp(core, "zen") == 0);
+}
+
 static void initialise(void) {
     virtual_threads = openblas_get_num_threads();
     const char *asked = getenv("MSCN_SERIAL_BLAS");
@@ -60,10 +67,7 @@ static void initialise(void) {
     const char *version = "";
     char *(*config)(void) = self ? (char *(*)(void))dlsym(self, "openblas_get_config") : NULL;
     if (config) version = config();
-    // Debian's 0.3.21 builds its Zen target from Haswell's sgemm kernel and parameters: under Zen
-    // OpenBLAS gives the Haswell bits (`mscn blas-check` with OPENBLAS_CORETYPE=Zen; the demo's 129
-    // artefacts), so the replay stands in for it there too.
-    if (!core || (strcasecmp(core, "haswell") != 0 && strcasecmp(core, "zen") != 0)) {
+    if (!runs_haswell_kernels(core)) {
         snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1 ignored: OpenBLAS runs its %s kernels, the replay knows Haswell's and Zen's (set OPENBLAS_CORETYPE=Haswell)", core ? core : "unknown");
     } else if (!(itcopy && incopy && oncopy && otcopy && kernel && beta_op)) {
         snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1 ignored: this OpenBLAS does not export its Haswell sgemm kernels");
@@ -94,8 +98,7 @@ static void find_single_block_depth(void) {
     void *self = dlopen(NULL, RTLD_NOW);
     char *(*config)(void) = self ? (char *(*)(void))dlsym(self, "openblas_get_config") : NULL;
     const char *version = config ? config() : "";
-    int haswell_kernels = core && (strcasecmp(core, "haswell") == 0 || strcasecmp(core, "zen") == 0);
-    single_block_depth = haswell_kernels && strstr(version, "0.3.21") ? GEMM_Q : 0;
+    single_block_depth = runs_haswell_kernels(core) && strstr(version, "0.3.21") ? GEMM_Q : 0;
 }
 
 int mscn_sgemm_single_block_depth(void) {

@@ -186,9 +186,10 @@ struct SweepCommand: ParsableCommand {
 
             let table = SweepTable(grid: g, replicate: replicate == "none" ? nil : replicate, methods: methods.map(\.name), runs: runs)
             let title = "Sweep of \(methods[0].file.name): " + g.axes.map { "\($0.name) ∈ {\($0.values.joined(separator: ", "))}" }.joined(separator: ", ")
-            try Self.write(table.csv(), outDir + "/results.csv")
-            try Self.write(table.markdown(title: title, notes: notes), outDir + "/results.md")
-            try Self.write(SweepReport.render(table: table, runs: runs, title: title, reportDirectory: outDir, notes: notes), outDir + "/report.html")
+            try AtomicWrite.write(Data(table.csv().utf8), to: outDir + "/results.csv")
+            try AtomicWrite.write(Data(table.markdown(title: title, notes: notes).utf8), to: outDir + "/results.md")
+            try AtomicWrite.write(Data(SweepReport.render(table: table, runs: runs, title: title, reportDirectory: outDir, notes: notes).utf8),
+                                  to: outDir + "/report.html")
             print(table.textTable().text())
             Stage.note("wrote \(outDir)/results.csv, results.md, report.html")
             let failed = runs.filter { $0.metrics == nil }.count
@@ -205,11 +206,5 @@ struct SweepCommand: ParsableCommand {
         guard done > 0 else { return "" }
         let left = Date().timeIntervalSince(start) / Double(done) * Double(total - done)
         return String(format: " (about %.0f min left)", left / 60)
-    }
-
-    static func write(_ text: String, _ path: String) throws {
-        do { try AtomicWrite.write(Data(text.utf8), to: path) } catch let e as TensorFileError {
-            throw StageError(e.message, path: path)
-        }
     }
 }

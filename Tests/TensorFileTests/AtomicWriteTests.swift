@@ -24,7 +24,7 @@ final class AtomicWriteTests: XCTestCase {
         XCTAssertEqual(try entries(), ["a-false.json", "a-true.json"], "no temporary left beside them")
     }
 
-    func testFailuresNameThePathAndTheReasonAndKeepTheOldFile() throws {
+    func testFailuresNameThePathAndTheReasonAndLeaveNoTemporary() throws {
         let missing = path("no-such-folder/x.json")
         XCTAssertThrowsError(try AtomicWrite.write(Data("x".utf8), to: missing)) { error in
             let e = error as? TensorFileError
