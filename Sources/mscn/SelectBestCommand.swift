@@ -86,6 +86,10 @@ struct SelectBestCommand: ParsableCommand {
             unlink(tmp)
             throw StageError("cannot write a copy of \(source) (\(IOErrorText.reason(error)))", path: target)
         }
-        guard rename(tmp, target) == 0 else { throw StageError("cannot move checkpoint into place", path: target) }
+        guard rename(tmp, target) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(tmp)
+            throw StageError("cannot move checkpoint into place (\(reason))", path: target)
+        }
     }
 }

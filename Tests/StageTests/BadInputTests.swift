@@ -239,5 +239,14 @@ final class BadInputTests: XCTestCase {
         try expectFailure("mscn", ["select-best", "--metrics", metrics, "--ckpt-a", wa, "--ckpt-b", wa,
                                    "--out-a", outA, "--out-b", outA, "--out", note],
                           status: 64, saying: ["--out-a and --out-b name the same file"], notWritten: [outA, note])
+        // A folder where --out-b should go: the copy is made, its move into place fails, and the
+        // copy goes too (it stayed beside the output, as a finished-looking checkpoint's twin).
+        let taken = e.path("sel-taken")
+        try FileManager.default.createDirectory(atPath: taken + "/inside", withIntermediateDirectories: true)
+        try expectFailure("mscn", ["select-best", "--metrics", metrics, "--ckpt-a", wa, "--ckpt-b", wa,
+                                   "--out-a", outA, "--out-b", taken, "--out", note],
+                          saying: ["sel-taken", "cannot move checkpoint into place"], notWritten: [outA, note])
+        let left = try FileManager.default.contentsOfDirectory(atPath: e.path("")).filter { $0.hasPrefix("sel-taken.tmp") }
+        XCTAssertEqual(left, [], "the copy's temporary was left behind")
     }
 }
