@@ -1,4 +1,5 @@
 import Foundation
+import TensorFile
 
 /// Runs a cluster command-line tool (sbatch, scontrol, sacct, scancel) and collects its output.
 /// Output goes through temporary files, not pipes, so a chatty tool can never block on a full pipe.
@@ -38,7 +39,7 @@ enum ClusterTool {
         let done = DispatchSemaphore(value: 0)
         p.terminationHandler = { _ in done.signal() }
         do { try p.run() } catch {
-            throw PipelineError("\(path): cannot start (\(error.localizedDescription))")
+            throw PipelineError("\(path): cannot start (\(IOErrorText.reason(error)))")
         }
         try? out.close()
         try? err.close()

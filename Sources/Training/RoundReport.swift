@@ -1,5 +1,6 @@
 import Foundation
 import Purification
+import TensorFile
 
 /// `report.json` of a purification: the `PurificationReport` keys plus `round` and `net`.
 public struct RoundReport: Encodable {
@@ -25,6 +26,6 @@ public struct RoundReport: Encodable {
     public func write(to path: String) throws {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try e.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicWrite.write(e.encode(self), to: path)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MSCN
 import Purification
+import TensorFile
 
 /// The regime check of a warm-up: whether its net already ranks the clean training pairs above
 /// the noisy ones (SPEC §6: purification starts from these scores). Written as `regime.json`
@@ -58,6 +59,6 @@ public struct WarmupRegime: Codable, Equatable, Sendable {
     public func write(to path: String) throws {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try e.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicWrite.write(e.encode(self), to: path)
     }
 }

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import MSCN
 import MSCNRandom
+import TensorFile
 
 /// Training throughput at the built-in dataset's sizes (d=64 s=32 w=32, 128-dim features,
 /// 36 regions, batch 32, caption lengths spread like the built-in captions'), in steps per
@@ -69,7 +70,7 @@ enum BuiltinBench {
             env["MSCN_BENCH_CHILD"] = "\(i)"
             p.environment = env
             do { try p.run() } catch {
-                print("builtin bench: cannot start a child process: \(error)")
+                print("builtin bench: cannot start a child process (\(exe.path)): \(IOErrorText.reason(error))")
                 return nil
             }
             return p

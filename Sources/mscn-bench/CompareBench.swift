@@ -169,7 +169,7 @@ enum CompareBench {
             process.standardOutput = output
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             process.standardError = FileHandle(forWritingAtPath: log)
-            try process.run()
+            do { try process.run() } catch { throw BenchError("REF_PY \(python) does not start: \(IOErrorText.reason(error))") }
         }
 
         /// Seconds the official code took for `command`, or an error with its message.
@@ -229,7 +229,7 @@ enum CompareBench {
             let err = Pipe()
             check.standardError = err
             check.standardOutput = FileHandle.nullDevice
-            do { try check.run() } catch { return "REF_PY \(python) does not start: \(error.localizedDescription)" }
+            do { try check.run() } catch { return "REF_PY \(python) does not start: \(IOErrorText.reason(error))" }
             let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             check.waitUntilExit()
             guard check.terminationStatus == 0 else {

@@ -85,7 +85,7 @@ struct EvaluateCommand: ParsableCommand {
                 json["whole"] = try Self.object(whole)
             }
             let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-            var writes: [(path: String, write: () throws -> Void)] = [(out, { try data.write(to: URL(fileURLWithPath: out), options: .atomic) })]
+            var writes: [(path: String, write: () throws -> Void)] = [(out, { try AtomicWrite.write(data, to: out) })]
             if let scores {
                 writes.append((scores, {
                     try TensorFiles.write(scores, [StoredTensor(name: "scores", shape: [table.count, caps.captionCount], floats: matrix)],

@@ -68,11 +68,7 @@ struct NoiseCommand: ParsableCommand {
             if let manifest {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                writes.append((manifest, {
-                    do { try encoder.encode(manifestValue).write(to: URL(fileURLWithPath: manifest), options: .atomic) } catch {
-                        throw StageError("cannot write manifest (\(Stage.describe(error)))", path: manifest)
-                    }
-                }))
+                writes.append((manifest, { try AtomicWrite.write(encoder.encode(manifestValue), to: manifest) }))
             }
             try StageOutputs.writeAll(writes)
             Stage.note(String(format: "mscn-noise: %d of %d %@ captions noisy, realised noise rate %.4f",

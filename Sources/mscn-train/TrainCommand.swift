@@ -359,12 +359,12 @@ struct TrainCommand: ParsableCommand {
                 ].merging(extra) { $1 })
             })]
             if let log {
-                writes.append((log, { try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: log), options: .atomic) }))
+                writes.append((log, { try AtomicWrite.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: log) }))
             }
             if let regime, let regimeWrite { writes.append((regime, regimeWrite)) }
             // Written with the checkpoint, all or none, so a failed round leaves no plan behind.
             if let batchPlanOut, let batchPlan {
-                writes.append((batchPlanOut, { try batchPlan.write(to: URL(fileURLWithPath: batchPlanOut), options: .atomic) }))
+                writes.append((batchPlanOut, { try AtomicWrite.write(batchPlan, to: batchPlanOut) }))
             }
             try StageOutputs.writeAll(writes)
         }

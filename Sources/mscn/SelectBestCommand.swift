@@ -60,7 +60,7 @@ struct SelectBestCommand: ParsableCommand {
             try StageOutputs.writeAll([
                 (outA, { try Self.copy(checkpointsA[best], to: outA) }),
                 (outB, { try Self.copy(checkpointsB[best], to: outB) }),
-                (out, { try data.write(to: URL(fileURLWithPath: out), options: .atomic) }),
+                (out, { try AtomicWrite.write(data, to: out) }),
             ])
             let which = best + firstRound == 0 ? "the warm-up pair (round 0)" : "round \(best + firstRound)"
             print("best: \(which) of rounds \(firstRound)...\(firstRound + sums.count - 1): dev rSum \(String(format: "%.2f", sums[best]))")

@@ -112,6 +112,20 @@ final class ExecutorTests: XCTestCase {
         XCTAssertFalse(StageEnd(exit: .code(1), state: "FAILED", job: "7").clusterFault)
     }
 
+    /// A cluster tool that exists but cannot be executed (a text file marked executable, as a
+    /// broken wrapper script without its `#!` line is) is named with the system's reason.
+    func testAClusterToolThatCannotStartIsNamedWithTheSystemsReason() throws {
+        let dir = NSTemporaryDirectory() + "cluster-tool-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tool = dir + "/sbatch"
+        try Data("not a program\n".utf8).write(to: URL(fileURLWithPath: tool))
+        chmod(tool, 0o755)
+        XCTAssertThrowsError(try ClusterTool.run(tool, ["--version"], timeout: 10)) { e in
+            XCTAssertTrue("\(e)".contains(tool) && "\(e)".contains("cannot start (Exec format error)"), "\(e)")
+        }
+    }
+
     /// Stands in for a cluster that loses the node under the first `lost` jobs.
     final class FlakyExecutor: StageExecutor, @unchecked Sendable {
         let name = "flaky"
