@@ -50,6 +50,15 @@ static int runs_haswell_kernels(const char *core) {
     return core && (strcasecmp(core, "haswell") == 0 || strcasecmp(core, "zen") == 0);
 }
 
+// OpenBLAS's build string (e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."), "" when it has none: the
+// replay and the single-depth-block forms follow 0.3.21's blocking only.
+static const char *openblas_version(void) {
+    void *self = dlopen(NULL, RTLD_NOW);
+    char *(*config)(void) = self ? (char *(*)(void))dlsym(self, "openblas_get_config") : NULL;
+    const char *version = config ? config() : NULL;
+    return version ? version : "";
+}
+
 static void initialise(void) {
     virtual_threads = openblas_get_num_threads();
     const char *asked = getenv("MSCN_SERIAL_BLAS");
@@ -64,9 +73,7 @@ static void initialise(void) {
         kernel = (kernel_fn)dlsym(self, "sgemm_kernel_HASWELL");
         beta_op = (beta_fn)dlsym(self, "sgemm_beta_HASWELL");
     }
-    const char *version = "";
-    char *(*config)(void) = self ? (char *(*)(void))dlsym(self, "openblas_get_config") : NULL;
-    if (config) version = config();
+    const char *version = openblas_version();
     if (!runs_haswell_kernels(core)) {
         snprintf(status_line, sizeof status_line, "MSCN_SERIAL_BLAS=1 ignored: OpenBLAS runs its %s kernels, the replay knows Haswell's and Zen's (set OPENBLAS_CORETYPE=Haswell)", core ? core : "unknown");
     } else if (!(itcopy && incopy && oncopy && otcopy && kernel && beta_op)) {
@@ -94,11 +101,7 @@ static int single_block_depth = -1;
 static pthread_once_t depth_once = PTHREAD_ONCE_INIT;
 
 static void find_single_block_depth(void) {
-    const char *core = openblas_get_corename();
-    void *self = dlopen(NULL, RTLD_NOW);
-    char *(*config)(void) = self ? (char *(*)(void))dlsym(self, "openblas_get_config") : NULL;
-    const char *version = config ? config() : "";
-    single_block_depth = runs_haswell_kernels(core) && strstr(version, "0.3.21") ? GEMM_Q : 0;
+    single_block_depth = runs_haswell_kernels(openblas_get_corename()) && strstr(openblas_version(), "0.3.21") ? GEMM_Q : 0;
 }
 
 int mscn_sgemm_single_block_depth(void) {
