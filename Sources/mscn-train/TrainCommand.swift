@@ -31,7 +31,10 @@ struct TrainCommand: ParsableCommand {
         check alone on --initial (a warm-up checkpoint, or any other) and writes --regime, without \
         training or --out: the pipelines check the warm-up's last epoch as a stage of its own, since \
         scoring every caption at the end of every epoch stage lengthened the warm-up. --clean-only (warmup, \
-        standard) trains on the captions the noise map labels clean only. --mode round loads --init (the net's previous checkpoint), trains one epoch on \
+        standard) trains on the captions the noise map labels clean only. --extend-until-auc (warmup; \
+        not in the reference) keeps a finished warm-up training epoch by epoch until its regime check \
+        reaches that AUC, up to --max-warmup-epochs; its checkpoint still starts the rounds that \
+        give the planned --warmup-epochs. --mode round loads --init (the net's previous checkpoint), trains one epoch on \
         the captions --mask keeps (purified by the other net), with the meta step every --meta-interval \
         steps, and writes --out. Round 1 starts fresh Adam states (the reference re-creates them after \
         the warm-up); later rounds continue them. Learning rates decay ×0.1 every --lr-decay-every \
@@ -48,6 +51,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Previous checkpoint of this net (round, baseline, standard; warmup: a partial warm-up to continue).") var initial: String?
     @Option(name: .customLong("until-epoch"), help: "Warm-up: stop after this many warm-up epochs in all (default --warmup-epochs).") var untilEpoch: Int?
     @Option(name: .customLong("previous-log"), help: "Warm-up with --initial: that part's log, prepended to --log.") var previousLog: String?
+    @Option(name: .customLong("extend-until-auc"),
+            help: "Warm-up (not in the reference; off by default): after --warmup-epochs, keep training epoch by epoch until the regime check's clean-vs-noisy AUC reaches this value or --max-warmup-epochs. The AUC needs the noise map's clean labels: synthetic noise only.")
+    var extendUntilAUC: Double?
+    @Option(name: .customLong("max-warmup-epochs"), help: "With --extend-until-auc: warm-up epochs in all at most.") var maxWarmupEpochs: Int?
     @Option(help: "Purification mask from the other net (round mode; default keeps every caption).") var mask: String?
     @Option(help: "Round (epoch after warm-up), from 1 (round mode).") var round: Int = 1
     @Option(help: "Output checkpoint (every mode but regime).") var out: String?
@@ -108,6 +115,14 @@ struct TrainCommand: ParsableCommand {
         if mode != .warmup && (untilEpoch != nil || previousLog != nil) { throw ValidationError("--until-epoch and --previous-log belong to --mode warmup") }
         if previousLog != nil && initial == nil { throw ValidationError("--previous-log continues the log of --initial: give both") }
         if let u = untilEpoch, !(1...max(warmupEpochs, 1)).contains(u) { throw ValidationError("--until-epoch must be in 1...--warmup-epochs (\(warmupEpochs))") }
+        if extendUntilAUC != nil || maxWarmupEpochs != nil {
+            guard mode == .warmup else { throw ValidationError("--extend-until-auc and --max-warmup-epochs belong to --mode warmup") }
+            guard let auc = extendUntilAUC, let most = maxWarmupEpochs else { throw ValidationError("--extend-until-auc and --max-warmup-epochs go together") }
+            guard auc > 0, auc <= 1 else { throw ValidationError("--extend-until-auc is an AUC: in (0, 1]") }
+            guard most > warmupEpochs else { throw ValidationError("--max-warmup-epochs (\(most)) must exceed --warmup-epochs (\(warmupEpochs))") }
+            // Extending from a cut-short part would skip the planned epochs' own check.
+            if let u = untilEpoch, u != warmupEpochs { throw ValidationError("--extend-until-auc extends the whole warm-up: --until-epoch must be --warmup-epochs") }
+        }
         guard round >= 1 else { throw ValidationError("--round starts at 1") }
         guard batchSize >= 2, warmupBatchSize >= 2 else { throw ValidationError("batch sizes must be at least 2 (batch norm)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive and finite") }
@@ -225,7 +240,11 @@ struct TrainCommand: ParsableCommand {
         // the rounds early, at the learning rate of the epoch that --warmup-epochs implies.
         let loaded = try Checkpoint.load(initial)
         var model = loaded.model
-        if round == 1, loaded.metadata["mode"] == "warmup", let done = loaded.metadata["warmup_epochs_done"].flatMap(Int.init), done != warmupEpochs {
+        // An extended warm-up (--extend-until-auc) holds more epochs than planned; the rounds still
+        // count from the planned length, which its checkpoint records.
+        let planned = loaded.metadata["warmup_extended_from"].flatMap(Int.init)
+        if round == 1, loaded.metadata["mode"] == "warmup", let done = loaded.metadata["warmup_epochs_done"].flatMap(Int.init),
+           (planned ?? done) != warmupEpochs {
             throw StageError("holds \(done) warm-up epochs, --warmup-epochs says \(warmupEpochs)", path: initial)
         }
         try requireContinuable(model.config, on: data, path: initial)
@@ -240,6 +259,39 @@ struct TrainCommand: ParsableCommand {
         }
         if round == 1 { model.resetOptimizers() }
         return model
+    }
+
+    /// `--extend-until-auc`: warm-up epochs after `from`, one at a time, until the regime check
+    /// reaches `target` or the warm-up holds `most` epochs. Returns the epochs held and the last check.
+    func extendWarmup(_ model: Model, trainer: Trainer, data: TrainingData, from: Int, target: Double, most: Int,
+                      onStep: (StepLogLine) -> Void) throws -> (Int, WarmupRegime) {
+        var done = from
+        var check = try Self.checkRegime(model, data: data, net: net)
+        while true {
+            guard let auc = check.auc else {
+                throw StageError("--extend-until-auc needs clean and noisy training pairs, but the noise map labels every one \(check.cleanCaptions == 0 ? "noisy" : "clean")", path: inputs.noise)
+            }
+            if auc >= target {
+                print("warm-up \(net): " + String(format: "AUC %.3f reaches %.3f after %d epochs", auc, target, done))
+                break
+            }
+            guard done < most else {
+                Stage.note("mscn-train: warning: warm-up \(net): " + String(format: "AUC %.3f after %d epochs (--max-warmup-epochs) is still below %.3f; the rounds start from it", auc, done, target))
+                break
+            }
+            print("warm-up \(net): " + String(format: "AUC %.3f after %d epochs is below %.3f: epoch %d of at most %d", auc, done, target, done + 1, most))
+            let perEpoch = BatchPlan.count(trainer.trainingCaptions.count, batchSize: warmupBatchSize)
+            let progress = StageKit.Progress("warm-up \(net) (extended)", total: perEpoch)
+            var steps = 0
+            trainer.warmup(model, epochs: done..<(done + 1)) { line in
+                onStep(line)
+                steps += 1
+                progress.update(steps, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
+            }
+            done += 1
+            check = try Self.checkRegime(model, data: data, net: net)
+        }
+        return (done, check)
     }
 
     /// The regime check of `model`, with progress, printed.
@@ -307,8 +359,17 @@ struct TrainCommand: ParsableCommand {
                     lines.append(line.tsv)
                     progress.update(lines.count - before, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
                 }
+                var check: WarmupRegime? = nil
+                if let target = extendUntilAUC, let most = maxWarmupEpochs {
+                    let (extended, last) = try extendWarmup(model, trainer: trainer, data: data, from: until, target: target, most: most) { line in
+                        lines.append(line.tsv)
+                    }
+                    check = last
+                    extra["warmup_epochs_done"] = String(extended)
+                    extra["warmup_extended_from"] = String(until)
+                }
                 if let regime {
-                    let check = try Self.checkRegime(model, data: data, net: net)
+                    let check = try check ?? Self.checkRegime(model, data: data, net: net)
                     extra["warmup_auc"] = check.auc.map { String($0) } ?? "n/a"
                     regimeWrite = { try check.write(to: regime) }
                 }

@@ -1105,6 +1105,10 @@ def define_train():
         expect = 'ok' if key in accepted else 'either' if key in either else 'fail'
         train(mode, '%s %s' % (flag, value if value is not None else ''), extra=[flag] + ([value] if value is not None else []),
               expect=expect, why=accepted.get(key) or either.get(key, ''))
+    train('warmup', '--extend-until-auc nan', extra=['--extend-until-auc', 'nan', '--max-warmup-epochs', '3'])
+    train('warmup', '--extend-until-auc without --max-warmup-epochs', extra=['--extend-until-auc', '0.9'])
+    train('warmup', '--max-warmup-epochs 0 (not above --warmup-epochs)', extra=['--extend-until-auc', '0.9', '--max-warmup-epochs', '0'])
+    train('round', '--extend-until-auc in round mode', extra=['--extend-until-auc', '0.9', '--max-warmup-epochs', '3'])
     train('round', 'no --initial in round mode', drop=['--initial'])
     train('round', '--initial missing file', {'initial': '@D/nope'})
     train('round', '--mask missing file', {'mask': '@D/nope'})

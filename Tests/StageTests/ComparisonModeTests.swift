@@ -101,13 +101,7 @@ final class ComparisonModeTests: XCTestCase {
         try TinyExperiment.run("mscn-train", args(2) + ["--initial", e.path("w1.tzst"), "--previous-log", e.path("w1.log"),
                                                         "--out", e.path("w12.tzst"), "--log", e.path("w12.log"),
                                                         "--regime", e.path("w12.json")])
-        let one = try TensorFiles.readAll(e.path("w2.tzst")), two = try TensorFiles.readAll(e.path("w12.tzst"))
-        XCTAssertEqual(Set(one.tensors.keys), Set(two.tensors.keys))
-        for (name, t) in one.tensors { XCTAssertEqual(t.bytes, two.tensors[name]?.bytes, name) }
-        XCTAssertEqual(one.metadata["warmup_epochs_done"], "2")
-        XCTAssertEqual(two.metadata["warmup_epochs_done"], "2")
-        XCTAssertEqual(try String(contentsOfFile: e.path("w2.log"), encoding: .utf8),
-                       try String(contentsOfFile: e.path("w12.log"), encoding: .utf8))
+        try assertSameWarmup(e.path("w2.tzst"), e.path("w12.tzst"), epochs: "2")
 
         // Nothing to add, or not a warm-up checkpoint: clear errors, no output.
         var r = try runProduct("mscn-train", args(2) + ["--initial", e.path("w2.tzst"), "--out", e.path("never.tzst")])
@@ -119,6 +113,75 @@ final class ComparisonModeTests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("s1.tzst") && r.stderr.contains("partial warm-up"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
+    }
+
+    /// `--extend-until-auc` (off by default, not in the reference): the epochs it adds are those of
+    /// a longer warm-up, bit for bit; a target already met adds none; round 1 counts from the
+    /// planned length.
+    func testExtendedWarmupEqualsALongerOne() throws {
+        let e = try experiment()
+        func args(_ epochs: Int) -> [String] {
+            ["--mode", "warmup", "--net", "A"] + e.common + TinyExperiment.model.map { $0 == "1" ? String(epochs) : $0 }
+        }
+        // AUC 1 is out of reach of the tiny net: the warm-up runs to --max-warmup-epochs.
+        let far = try TinyExperiment.run("mscn-train", args(1) + ["--extend-until-auc", "1", "--max-warmup-epochs", "3",
+                                                                  "--out", e.path("wx.tzst"), "--log", e.path("wx.log"),
+                                                                  "--regime", e.path("wx.json")])
+        XCTAssertTrue(far.stdout.contains("is below 1.000: epoch 2 of at most 3"), far.stdout)
+        XCTAssertTrue(far.stderr.contains("warning: warm-up A: ") && far.stderr.contains("after 3 epochs (--max-warmup-epochs)"), far.stderr)
+        try TinyExperiment.run("mscn-train", args(3) + ["--out", e.path("w3.tzst"), "--log", e.path("w3.log"),
+                                                        "--regime", e.path("w3.json")])
+        try assertSameWarmup(e.path("w3.tzst"), e.path("wx.tzst"), epochs: "3")
+        XCTAssertEqual(try TensorFileReader(path: e.path("wx.tzst")).metadata["warmup_extended_from"], "1")
+        XCTAssertEqual(FileManager.default.contents(atPath: e.path("wx.json")),
+                       FileManager.default.contents(atPath: e.path("w3.json")), "the regime check of the last epoch")
+
+        // A target the first check meets adds no epoch.
+        let near = try TinyExperiment.run("mscn-train", args(1) + ["--extend-until-auc", "0.01", "--max-warmup-epochs", "3",
+                                                                   "--out", e.path("wn.tzst"), "--log", e.path("wn.log")])
+        XCTAssertTrue(near.stdout.contains("reaches 0.010 after 1 epochs"), near.stdout)
+        try TinyExperiment.run("mscn-train", args(1) + ["--out", e.path("wa1.tzst"), "--log", e.path("wa1.log")])
+        try assertSameWarmup(e.path("wa1.tzst"), e.path("wn.tzst"), epochs: "1")
+
+        // Round 1 continues the extended warm-up with the planned length, and refuses another.
+        let round = ["--mode", "round", "--net", "A", "--round", "1", "--initial", e.path("wx.tzst")] + e.common
+        try TinyExperiment.run("mscn-train", round + TinyExperiment.model + ["--out", e.path("rx.tzst")])
+        let r = try runProduct("mscn-train", round + args(3).suffix(TinyExperiment.model.count) + ["--out", e.path("never.tzst")])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("wx.tzst") && r.stderr.contains("--warmup-epochs says 3"), r.stderr)
+
+        // A noise map without noisy pairs has no AUC to wait for: the error names it.
+        let clean = e.path("noise-none.tzst")
+        try TinyExperiment.run("mscn-noise", ["--corpus", e.corpus, "--ratio", "0", "--seed", "3", "--out", clean])
+        let none = try runProduct("mscn-train", args(1).map { $0 == e.noise ? clean : $0 }
+                                  + ["--extend-until-auc", "0.9", "--max-warmup-epochs", "2", "--out", e.path("never.tzst")])
+        XCTAssertEqual(none.status, 1, none.stderr)
+        XCTAssertTrue(none.stderr.contains("noise-none.tzst") && none.stderr.contains("labels every one clean"), none.stderr)
+        // Options that do not fit together are refused before any work.
+        for bad in [args(1) + ["--extend-until-auc", "0.9"], args(1) + ["--max-warmup-epochs", "3"],
+                    args(2) + ["--extend-until-auc", "0.9", "--max-warmup-epochs", "2"],
+                    args(1) + ["--extend-until-auc", "1.5", "--max-warmup-epochs", "3"],
+                    args(2) + ["--until-epoch", "1", "--extend-until-auc", "0.9", "--max-warmup-epochs", "3"],
+                    round + TinyExperiment.model + ["--extend-until-auc", "0.9", "--max-warmup-epochs", "3"]] {
+            let r = try runProduct("mscn-train", bad + ["--out", e.path("never.tzst")])
+            XCTAssertEqual(r.status, 64, r.stderr)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: e.path("never.tzst")))
+    }
+
+    /// Two warm-up checkpoints with the same tensors, bit for bit, the same epoch count, and the
+    /// same log (at the checkpoint's path + ".log" with ".tzst" replaced: w2.tzst → w2.log).
+    func assertSameWarmup(_ expected: String, _ actual: String, epochs: String,
+                          file: StaticString = #filePath, line: UInt = #line) throws {
+        let a = try TensorFiles.readAll(expected), b = try TensorFiles.readAll(actual)
+        XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys), file: file, line: line)
+        for (name, t) in a.tensors { XCTAssertEqual(t.bytes, b.tensors[name]?.bytes, name, file: file, line: line) }
+        XCTAssertEqual(a.metadata["warmup_epochs_done"], epochs, file: file, line: line)
+        XCTAssertEqual(b.metadata["warmup_epochs_done"], epochs, file: file, line: line)
+        func log(_ checkpoint: String) throws -> String {
+            try String(contentsOfFile: String(checkpoint.dropLast(".tzst".count)) + ".log", encoding: .utf8)
+        }
+        XCTAssertEqual(try log(expected), try log(actual), file: file, line: line)
     }
 
     func testSelectBestConsidersTheWarmupPairAsRoundZero() throws {
