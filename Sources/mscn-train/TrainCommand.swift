@@ -261,6 +261,18 @@ struct TrainCommand: ParsableCommand {
         return model
     }
 
+    /// Warm-up `epochs` of `model`, with progress under `label`.
+    func trainWarmup(_ model: Model, trainer: Trainer, _ epochs: Range<Int>, label: String, onStep: (StepLogLine) -> Void) {
+        let perEpoch = BatchPlan.count(trainer.trainingCaptions.count, batchSize: warmupBatchSize)
+        let progress = StageKit.Progress(label, total: perEpoch * epochs.count)
+        var steps = 0
+        trainer.warmup(model, epochs: epochs) { line in
+            onStep(line)
+            steps += 1
+            progress.update(steps, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
+        }
+    }
+
     /// `--extend-until-auc`: warm-up epochs after `from`, one at a time, until the regime check
     /// reaches `target` or the warm-up holds `most` epochs. Returns the epochs held and the last check.
     func extendWarmup(_ model: Model, trainer: Trainer, data: TrainingData, from: Int, target: Double, most: Int,
@@ -280,14 +292,7 @@ struct TrainCommand: ParsableCommand {
                 break
             }
             print("warm-up \(net): " + String(format: "AUC %.3f after %d epochs is below %.3f: epoch %d of at most %d", auc, done, target, done + 1, most))
-            let perEpoch = BatchPlan.count(trainer.trainingCaptions.count, batchSize: warmupBatchSize)
-            let progress = StageKit.Progress("warm-up \(net) (extended)", total: perEpoch)
-            var steps = 0
-            trainer.warmup(model, epochs: done..<(done + 1)) { line in
-                onStep(line)
-                steps += 1
-                progress.update(steps, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
-            }
+            trainWarmup(model, trainer: trainer, done..<(done + 1), label: "warm-up \(net) (extended)", onStep: onStep)
             done += 1
             check = try Self.checkRegime(model, data: data, net: net)
         }
@@ -353,12 +358,7 @@ struct TrainCommand: ParsableCommand {
                     throw StageError("the warm-up already ran \(done) epochs; --until-epoch \(until) has nothing to add", path: initial)
                 }
                 extra["warmup_epochs_done"] = String(until)
-                let progress = StageKit.Progress("warm-up \(net)", total: perEpoch * (until - done))
-                let before = lines.count
-                trainer.warmup(model, epochs: done..<until) { line in
-                    lines.append(line.tsv)
-                    progress.update(lines.count - before, detail: String(format: "epoch %d loss %.4f", line.epoch + 1, line.loss))
-                }
+                trainWarmup(model, trainer: trainer, done..<until, label: "warm-up \(net)") { lines.append($0.tsv) }
                 var check: WarmupRegime? = nil
                 if let target = extendUntilAUC, let most = maxWarmupEpochs {
                     let (extended, last) = try extendWarmup(model, trainer: trainer, data: data, from: until, target: target, most: most) { line in
