@@ -25,10 +25,13 @@ public struct WarmupCheck: Decodable, Equatable, Sendable {
     public var auc: Double?
     public var captions: Int
     public var cleanCaptions: Int
+    /// The meta set's clean pairs against its negatives (absent in checks written before it was added).
+    public var metaAUC: Double?
 
     enum CodingKeys: String, CodingKey {
         case net, auc, captions
         case cleanCaptions = "clean_captions"
+        case metaAUC = "meta_auc"
     }
 
     public static func load(_ path: String) throws -> WarmupCheck {

@@ -64,14 +64,19 @@ public enum RunReport {
     /// training pairs above noisy ones.
     static func regimeNote(_ checks: [WarmupCheck]) -> String {
         guard !checks.isEmpty else { return "" }
+        let withMeta = checks.contains { $0.metaAUC != nil }
         let rows = checks.map { c -> [String] in
             [escapeXML(c.net), c.auc.map { Fmt.f($0, 3) } ?? "n/a (no noisy pairs)", String(c.captions), String(c.cleanCaptions)]
+                + (withMeta ? [c.metaAUC.map { Fmt.f($0, 3) } ?? "-"] : [])
         }
         return "<h3>Warm-up regime check</h3>"
-            + HTMLPage.table(["net", "clean-vs-noisy AUC", "training pairs", "clean"], rows, id: "regime", numericFrom: 1)
+            + HTMLPage.table(["net", "clean-vs-noisy AUC", "training pairs", "clean"] + (withMeta ? ["meta AUC"] : []),
+                             rows, id: "regime", numericFrom: 1)
             + "<p class=\"note\">AUC of the warm-up net's eval-mode scores of every training caption with its noisy image, "
             + "clean labels from the noise map: 0.5 is chance. Purification fits its Betas to these scores, so a low AUC "
-            + "means the rounds start from near-random masks.</p>"
+            + "means the rounds start from near-random masks."
+            + (withMeta ? " The meta AUC is the same measure on the meta set (its clean pairs against the negatives drawn "
+                + "for round 1), which needs no labels of the training pairs.</p>" : "</p>")
     }
 
     static func metricsTable(_ rows: [(String, RetrievalMetrics)], id: String, highlight: Int? = nil) -> String {

@@ -27,13 +27,15 @@ struct TrainCommand: ParsableCommand {
         --previous-log prepends that part's log, so a warm-up can run as one cached stage per epoch \
         with bit-identical results); with --regime it then scores every \
         training caption with its noisy image (eval mode) and prints the AUC of clean vs noisy pairs \
-        (the regime check; also in the checkpoint's metadata and in --regime). --mode regime runs that \
+        (the regime check; also in the checkpoint's metadata and in --regime, with the same AUC on \
+        round 1's meta set: its clean pairs against its drawn negatives). --mode regime runs that \
         check alone on --initial (a warm-up checkpoint, or any other) and writes --regime, without \
         training or --out: the pipelines check the warm-up's last epoch as a stage of its own, since \
         scoring every caption at the end of every epoch stage lengthened the warm-up. --clean-only (warmup, \
         standard) trains on the captions the noise map labels clean only. --extend-until-auc (warmup; \
         not in the reference) keeps a finished warm-up training epoch by epoch until its regime check \
-        reaches that AUC, up to --max-warmup-epochs; its checkpoint still starts the rounds that \
+        reaches that AUC, up to --max-warmup-epochs (--auc-of meta waits for the meta set's AUC instead, \
+        which needs no labels of the training pairs); its checkpoint still starts the rounds that \
         give the planned --warmup-epochs. --mode round loads --init (the net's previous checkpoint), trains one epoch on \
         the captions --mask keeps (purified by the other net), with the meta step every --meta-interval \
         steps, and writes --out. Round 1 starts fresh Adam states (the reference re-creates them after \
@@ -44,6 +46,8 @@ struct TrainCommand: ParsableCommand {
 
     enum Mode: String, ExpressibleByArgument, CaseIterable { case warmup, round, baseline, standard, regime }
     enum Module: String, ExpressibleByArgument, CaseIterable { case sgr, saf }
+    /// The AUC an extended warm-up waits for.
+    enum AUCSource: String, ExpressibleByArgument, CaseIterable { case labels, meta }
 
     @Option(help: "warmup, round, baseline, standard or regime.") var mode: Mode
     @Option(help: "Net name, A or B (names its random streams).") var net: String = "A"
@@ -52,9 +56,12 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("until-epoch"), help: "Warm-up: stop after this many warm-up epochs in all (default --warmup-epochs).") var untilEpoch: Int?
     @Option(name: .customLong("previous-log"), help: "Warm-up with --initial: that part's log, prepended to --log.") var previousLog: String?
     @Option(name: .customLong("extend-until-auc"),
-            help: "Warm-up (not in the reference; off by default): after --warmup-epochs, keep training epoch by epoch until the regime check's clean-vs-noisy AUC reaches this value or --max-warmup-epochs. The AUC needs the noise map's clean labels: synthetic noise only.")
+            help: "Warm-up (not in the reference; off by default): after --warmup-epochs, keep training epoch by epoch until the regime check's AUC (--auc-of) reaches this value or --max-warmup-epochs.")
     var extendUntilAUC: Double?
     @Option(name: .customLong("max-warmup-epochs"), help: "With --extend-until-auc: warm-up epochs in all at most.") var maxWarmupEpochs: Int?
+    @Option(name: .customLong("auc-of"),
+            help: "With --extend-until-auc: which AUC to wait for: labels (the default: clean vs noisy training pairs, from the noise map's clean labels: synthetic noise only) or meta (the meta set's clean pairs vs its drawn negatives: no training labels needed, so real noisy data too).")
+    var aucOf: AUCSource?
     @Option(help: "Purification mask from the other net (round mode; default keeps every caption).") var mask: String?
     @Option(help: "Round (epoch after warm-up), from 1 (round mode).") var round: Int = 1
     @Option(help: "Output checkpoint (every mode but regime).") var out: String?
@@ -62,7 +69,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("batch-plan-out"),
             help: "Round mode: also write the round's batch plan (JSON: main batches and meta batches step by step, the meta set), before training on it.")
     var batchPlanOut: String?
-    @Option(help: "Regime check (JSON: clean-vs-noisy AUC of the net's scores on the training pairs; warmup and regime modes).") var regime: String?
+    @Option(help: "Regime check (JSON: clean-vs-noisy AUC of the net's scores on the training pairs, and on the meta set; warmup and regime modes).") var regime: String?
     @Flag(name: .customLong("clean-only"), help: "Train on the captions the noise map labels clean only (warmup, standard: the oracle).") var cleanOnly = false
     @Option(help: "Seed (initial weights, dropout, batches, meta negatives).") var seed: UInt64 = 0
 
@@ -115,6 +122,7 @@ struct TrainCommand: ParsableCommand {
         if mode != .warmup && (untilEpoch != nil || previousLog != nil) { throw ValidationError("--until-epoch and --previous-log belong to --mode warmup") }
         if previousLog != nil && initial == nil { throw ValidationError("--previous-log continues the log of --initial: give both") }
         if let u = untilEpoch, !(1...max(warmupEpochs, 1)).contains(u) { throw ValidationError("--until-epoch must be in 1...--warmup-epochs (\(warmupEpochs))") }
+        if aucOf != nil && extendUntilAUC == nil { throw ValidationError("--auc-of says which AUC --extend-until-auc waits for: give both") }
         if extendUntilAUC != nil || maxWarmupEpochs != nil {
             guard mode == .warmup else { throw ValidationError("--extend-until-auc and --max-warmup-epochs belong to --mode warmup") }
             guard let auc = extendUntilAUC, let most = maxWarmupEpochs else { throw ValidationError("--extend-until-auc and --max-warmup-epochs go together") }
@@ -273,36 +281,51 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// `--extend-until-auc`: warm-up epochs after `from`, one at a time, until the regime check
-    /// reaches `target` or the warm-up holds `most` epochs. Returns the epochs held and the last check.
+    /// `--extend-until-auc`: warm-up epochs after `from`, one at a time, until the regime check's
+    /// AUC of `source` reaches `target` or the warm-up holds `most` epochs. Returns the epochs held
+    /// and the last check.
     func extendWarmup(_ model: Model, trainer: Trainer, data: TrainingData, from: Int, target: Double, most: Int,
-                      onStep: (StepLogLine) -> Void) throws -> (Int, WarmupRegime) {
+                      source: AUCSource, onStep: (StepLogLine) -> Void) throws -> (Int, WarmupRegime) {
         var done = from
-        var check = try Self.checkRegime(model, data: data, net: net)
+        var check = try checkRegime(model, data: data)
+        let name = source == .meta ? "meta AUC" : "AUC"
+        let net = self.net.uppercased()   // as the regime check's own line names it
         while true {
-            guard let auc = check.auc else {
-                throw StageError("--extend-until-auc needs clean and noisy training pairs, but the noise map labels every one \(check.cleanCaptions == 0 ? "noisy" : "clean")", path: inputs.noise)
+            let value: Double
+            switch source {
+            case .labels:
+                guard let auc = check.auc else {
+                    throw StageError("--extend-until-auc needs clean and noisy training pairs, but the noise map labels every one \(check.cleanCaptions == 0 ? "noisy" : "clean") (--auc-of meta needs no training labels)", path: inputs.noise)
+                }
+                value = auc
+            case .meta:
+                // The meta set always holds positives and as many negatives (MetaSet.forRound).
+                guard let auc = check.metaAUC else { throw StageError("the regime check has no meta AUC", path: inputs.meta) }
+                value = auc
             }
-            if auc >= target {
-                print("warm-up \(net): " + String(format: "AUC %.3f reaches %.3f after %d epochs", auc, target, done))
+            let held = done == 1 ? "1 epoch" : "\(done) epochs"
+            if value >= target {
+                print("warm-up \(net): " + String(format: "%@ %.3f reaches %.3f after %@", name, value, target, held))
                 break
             }
             guard done < most else {
-                Stage.note("mscn-train: warning: warm-up \(net): " + String(format: "AUC %.3f after %d epochs (--max-warmup-epochs) is still below %.3f; the rounds start from it", auc, done, target))
+                Stage.note("mscn-train: warning: warm-up \(net): " + String(format: "%@ %.3f after %@ (--max-warmup-epochs) is still below %.3f; the rounds start from it", name, value, held, target))
                 break
             }
-            print("warm-up \(net): " + String(format: "AUC %.3f after %d epochs is below %.3f: epoch %d of at most %d", auc, done, target, done + 1, most))
+            print("warm-up \(net): " + String(format: "%@ %.3f after %@ is below %.3f: epoch %d of at most %d", name, value, held, target, done + 1, most))
             trainWarmup(model, trainer: trainer, done..<(done + 1), label: "warm-up \(net) (extended)", onStep: onStep)
             done += 1
-            check = try Self.checkRegime(model, data: data, net: net)
+            check = try checkRegime(model, data: data)
         }
         return (done, check)
     }
 
-    /// The regime check of `model`, with progress, printed.
-    static func checkRegime(_ model: Model, data: TrainingData, net: String) throws -> WarmupRegime {
-        let scoring = StageKit.Progress("regime check \(net)", total: data.baseCaptions.count)
-        let check = try WarmupRegime.measure(model, data: data, net: net) { done, _ in scoring.update(done) }
+    /// The regime check of `model` (the meta AUC on round 1's meta set, as the first purification
+    /// draws it), with progress, printed.
+    func checkRegime(_ model: Model, data: TrainingData) throws -> WarmupRegime {
+        let meta = try data.metaSet(seed: seed, round: 1, referenceNegativeCheck: !exactNegativeCheck)
+        let scoring = StageKit.Progress("regime check \(net.uppercased())", total: data.baseCaptions.count + meta.pairs.count)
+        let check = try WarmupRegime.measure(model, data: data, net: net.uppercased(), meta: meta) { done, _ in scoring.update(done) }
         print(check.summary)
         return check
     }
@@ -322,7 +345,7 @@ struct TrainCommand: ParsableCommand {
                 guard let initial, let regime else { throw StageError("--mode regime needs --initial and --regime") }
                 let model = try Checkpoint.load(initial).model
                 try ModelChecks.compatible(model.config, with: data, path: initial)
-                try Self.checkRegime(model, data: data, net: net).write(to: regime)
+                try checkRegime(model, data: data).write(to: regime)
                 return
             }
             guard let out else { throw StageError("--mode \(mode.rawValue) needs --out") }
@@ -361,7 +384,8 @@ struct TrainCommand: ParsableCommand {
                 trainWarmup(model, trainer: trainer, done..<until, label: "warm-up \(net)") { lines.append($0.tsv) }
                 var check: WarmupRegime? = nil
                 if let target = extendUntilAUC, let most = maxWarmupEpochs {
-                    let (extended, last) = try extendWarmup(model, trainer: trainer, data: data, from: until, target: target, most: most) { line in
+                    let (extended, last) = try extendWarmup(model, trainer: trainer, data: data, from: until, target: target, most: most,
+                                                            source: aucOf ?? .labels) { line in
                         lines.append(line.tsv)
                     }
                     check = last
@@ -369,7 +393,7 @@ struct TrainCommand: ParsableCommand {
                     extra["warmup_extended_from"] = String(until)
                 }
                 if let regime {
-                    let check = try check ?? Self.checkRegime(model, data: data, net: net)
+                    let check = try check ?? checkRegime(model, data: data)
                     extra["warmup_auc"] = check.auc.map { String($0) } ?? "n/a"
                     regimeWrite = { try check.write(to: regime) }
                 }

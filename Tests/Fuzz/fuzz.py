@@ -1109,6 +1109,8 @@ def define_train():
     train('warmup', '--extend-until-auc without --max-warmup-epochs', extra=['--extend-until-auc', '0.9'])
     train('warmup', '--max-warmup-epochs 0 (not above --warmup-epochs)', extra=['--extend-until-auc', '0.9', '--max-warmup-epochs', '0'])
     train('round', '--extend-until-auc in round mode', extra=['--extend-until-auc', '0.9', '--max-warmup-epochs', '3'])
+    train('warmup', '--auc-of without --extend-until-auc', extra=['--auc-of', 'meta'])
+    train('warmup', '--auc-of an unknown source', extra=['--extend-until-auc', '0.9', '--max-warmup-epochs', '3', '--auc-of', 'dev'])
     train('round', 'no --initial in round mode', drop=['--initial'])
     train('round', '--initial missing file', {'initial': '@D/nope'})
     train('round', '--mask missing file', {'mask': '@D/nope'})

@@ -30,6 +30,26 @@ final class ShippedPipelineTests: XCTestCase {
         }
     }
 
+    /// The warm-up extension (not in the reference) reaches the last warm-up epoch stage only when
+    /// asked, and `--auc-of` only when it names the meta AUC: otherwise the commands are the old ones.
+    func testWarmupExtensionOnlyWhenAskedAndAUCOfOnlyForMeta() throws {
+        let plain = try plan("mscn.yaml", [])
+        let labels = try plan("mscn.yaml", [("warmup_until_auc", "0.97")])
+        let meta = try plan("mscn.yaml", [("warmup_until_auc", "0.97"), ("warmup_auc_of", "meta")])
+        for net in ["a", "b"] {
+            let last = "warmup_\(net)@5", before = "warmup_\(net)@4"   // precomp: 5 warm-up epochs
+            XCTAssertFalse(try stage(plain, last).words.contains([.text("--extend-until-auc")]))
+            XCTAssertEqual(try stage(plan("mscn.yaml", [("warmup_auc_of", "meta")]), last).words, try stage(plain, last).words,
+                           "warmup_auc_of alone changes nothing")
+            XCTAssertEqual(try stage(labels, before).words, try stage(plain, before).words)
+            let l = try stage(labels, last).words
+            XCTAssertTrue(l.contains([.text("--extend-until-auc")]) && l.contains([.text("0.97")]), "\(l)")
+            XCTAssertFalse(l.contains([.text("--auc-of")]), "labels is mscn-train's default")
+            let m = try stage(meta, last).words
+            XCTAssertEqual(m.filter { !l.contains($0) }, [[.text("--auc-of")], [.text("meta")]])
+        }
+    }
+
     /// The comparison rows reuse MSCN's cached warm-ups (the oracle's are its own: clean pairs only).
     func testStandardAndBaselineShareMSCNsWarmups() throws {
         let mscn = try plan("mscn.yaml", [])

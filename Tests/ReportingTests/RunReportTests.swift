@@ -343,7 +343,7 @@ final class RegimeReportTests: XCTestCase {
     func testReportShowsEachWarmupAUCAndRoundZero() throws {
         var run = try FakeRun()
         let a = run.path("regime-a.json"), b = run.path("regime-b.json")
-        try Data(#"{"net":"A","auc":0.9123,"captions":200,"clean_captions":60,"mean_score_clean":0.8,"mean_score_noisy":0.3}"#.utf8)
+        try Data(#"{"net":"A","auc":0.9123,"captions":200,"clean_captions":60,"mean_score_clean":0.8,"mean_score_noisy":0.3,"meta_auc":0.9567,"meta_pairs":40}"#.utf8)
             .write(to: URL(fileURLWithPath: a))
         try Data(#"{"net":"B","auc":null,"captions":200,"clean_captions":200,"mean_score_clean":0.8,"mean_score_noisy":null}"#.utf8)
             .write(to: URL(fileURLWithPath: b))
@@ -360,6 +360,10 @@ final class RegimeReportTests: XCTestCase {
         XCTAssertEqual(rows[1].first, "A")
         XCTAssertEqual(rows[1][1], "0.912")
         XCTAssertTrue(rows[2][1].hasPrefix("n/a"), "\(rows[2])")
+        // The label-free meta AUC has its column once a check has it; a check without it shows "-".
+        XCTAssertEqual(rows[0].last, "meta AUC")
+        XCTAssertEqual(rows[1].last, "0.957")
+        XCTAssertEqual(rows[2].last, "-")
         XCTAssertTrue(html.contains("0 (the warm-up pair)"))
         let dev = tableCells(html, id: "dev-metrics")
         XCTAssertEqual(dev[1].first, "warm-up (round 0)")

@@ -25,6 +25,11 @@ final class ComparisonModeTests: XCTestCase {
         XCTAssertTrue((0...1).contains(auc))
         let meta = try TensorFileReader(path: e.path("wa-regime.tzst")).metadata
         XCTAssertEqual(meta["warmup_auc"].flatMap(Double.init) ?? -1, auc, accuracy: 1e-12)
+        // The label-free figure beside it: round 1's meta set, its positives and as many negatives.
+        let positives = try TensorFileReader(path: e.meta).metadata["meta_pairs"].flatMap(Int.init)
+        XCTAssertEqual(j["meta_pairs"] as? Int, try XCTUnwrap(positives) * 2)
+        XCTAssertTrue((0...1).contains(try XCTUnwrap(j["meta_auc"] as? Double)))
+        XCTAssertTrue(r.stdout.contains("meta AUC"), r.stdout)
 
         // The pipelines' regime stage: the same check on the saved checkpoint, byte for byte.
         let check = ["--mode", "regime", "--net", "A", "--initial", e.path("wa-regime.tzst")] + e.common
@@ -139,7 +144,7 @@ final class ComparisonModeTests: XCTestCase {
         // A target the first check meets adds no epoch.
         let near = try TinyExperiment.run("mscn-train", args(1) + ["--extend-until-auc", "0.01", "--max-warmup-epochs", "3",
                                                                    "--out", e.path("wn.tzst"), "--log", e.path("wn.log")])
-        XCTAssertTrue(near.stdout.contains("reaches 0.010 after 1 epochs"), near.stdout)
+        XCTAssertTrue(near.stdout.contains("reaches 0.010 after 1 epoch\n"), near.stdout)
         try TinyExperiment.run("mscn-train", args(1) + ["--out", e.path("wa1.tzst"), "--log", e.path("wa1.log")])
         try assertSameWarmup(e.path("wa1.tzst"), e.path("wn.tzst"), epochs: "1")
 
@@ -157,12 +162,27 @@ final class ComparisonModeTests: XCTestCase {
                                   + ["--extend-until-auc", "0.9", "--max-warmup-epochs", "2", "--out", e.path("never.tzst")])
         XCTAssertEqual(none.status, 1, none.stderr)
         XCTAssertTrue(none.stderr.contains("noise-none.tzst") && none.stderr.contains("labels every one clean"), none.stderr)
+        // The meta AUC needs no labels of the training pairs: the same map is no obstacle to it.
+        let metaNear = try TinyExperiment.run("mscn-train", args(1).map { $0 == e.noise ? clean : $0 }
+                                              + ["--extend-until-auc", "0.01", "--max-warmup-epochs", "2", "--auc-of", "meta",
+                                                 "--out", e.path("wm1.tzst"), "--log", e.path("wm1.log")])
+        XCTAssertTrue(metaNear.stdout.contains("warm-up A: meta AUC ") && metaNear.stdout.contains(" reaches 0.010 after 1 epoch\n"),
+                      metaNear.stdout)
+        // Waiting on the meta AUC extends exactly like waiting on the labels' AUC.
+        let metaFar = try TinyExperiment.run("mscn-train", args(1) + ["--extend-until-auc", "1", "--max-warmup-epochs", "3",
+                                                                      "--auc-of", "meta", "--out", e.path("wmx.tzst"),
+                                                                      "--log", e.path("wmx.log")])
+        XCTAssertTrue(metaFar.stdout.contains("is below 1.000: epoch 3 of at most 3"), metaFar.stdout)
+        XCTAssertTrue(metaFar.stderr.contains("warning: warm-up A: meta AUC "), metaFar.stderr)
+        try assertSameWarmup(e.path("w3.tzst"), e.path("wmx.tzst"), epochs: "3")
         // Options that do not fit together are refused before any work.
         for bad in [args(1) + ["--extend-until-auc", "0.9"], args(1) + ["--max-warmup-epochs", "3"],
                     args(2) + ["--extend-until-auc", "0.9", "--max-warmup-epochs", "2"],
                     args(1) + ["--extend-until-auc", "1.5", "--max-warmup-epochs", "3"],
                     args(2) + ["--until-epoch", "1", "--extend-until-auc", "0.9", "--max-warmup-epochs", "3"],
-                    round + TinyExperiment.model + ["--extend-until-auc", "0.9", "--max-warmup-epochs", "3"]] {
+                    round + TinyExperiment.model + ["--extend-until-auc", "0.9", "--max-warmup-epochs", "3"],
+                    args(1) + ["--auc-of", "meta"],
+                    args(1) + ["--extend-until-auc", "0.9", "--max-warmup-epochs", "3", "--auc-of", "dev"]] {
             let r = try runProduct("mscn-train", bad + ["--out", e.path("never.tzst")])
             XCTAssertEqual(r.status, 64, r.stderr)
         }
